@@ -1,0 +1,25 @@
+# Set-up from scratch: `make demo` runs the main job, `make test` the tests.
+# Both create the virtual environment .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/python -m gpuaug.demo
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -ra
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/numpy_vs_keras.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info gpuaug-demo

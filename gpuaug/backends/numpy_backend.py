@@ -1,0 +1,45 @@
+"""The NumPy reference backend: the oracle for every CUDA kernel."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import AugmentConfig
+from ..params import TransformParams
+from .numpy_epilogue import brightness, channel_shift
+from .numpy_warp import warp_nhwc
+
+SUPPORTED_INPUT_DTYPES = (np.uint8, np.float16, np.float32, np.float64)
+
+
+class NumpyBackend:
+    """Applies per-sample parameters to a whole batch on the CPU."""
+
+    name = "cpu"
+
+    def apply(
+        self,
+        batch: np.ndarray,
+        matrices: np.ndarray,
+        params: TransformParams,
+        config: AugmentConfig,
+    ) -> np.ndarray:
+        """Warp, flip, channel-shift and brighten ``batch`` (Keras's ``apply_transform``).
+
+        ``batch`` is ``(B, H, W, C)`` or ``(B, C, H, W)`` per ``config.data_format``;
+        ``matrices`` the composer's ``(B, 2, 3)`` inverse matrices.  The result is
+        a new array in ``config.dtype`` and the same layout.
+        """
+        x = np.asarray(batch)
+        if not config.channels_last:
+            x = x.transpose(0, 2, 3, 1)
+        x = x.astype(config.dtype)
+        x = warp_nhwc(
+            x, matrices, params.flip_horizontal, params.flip_vertical,
+            order=config.interpolation_order, fill_mode=config.fill_mode, cval=config.cval,
+        )
+        channel_shift(x, params.channel_shift_intensity)
+        x = brightness(x, params.brightness, config.compat)
+        if not config.channels_last:
+            x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+        return x

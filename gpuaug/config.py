@@ -1,0 +1,40 @@
+"""The static part of an augmentation: everything but the per-sample draws."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """What :func:`gpuaug.augment_batch` needs besides the batch and its parameters.
+
+    ``dtype`` is the working and output dtype (Keras's generator ``dtype``);
+    inputs of other dtypes (uint8 typically) are converted to it first, as the
+    Keras iterators do.  ``mean``, ``std`` and ``zca_whitening_matrix`` are the
+    statistics :meth:`ImageDataGenerator.fit` computes (None until fitted).
+    """
+
+    data_format: str = "channels_last"
+    dtype: str = "float32"
+    interpolation_order: int = 1
+    fill_mode: str = "nearest"
+    cval: float = 0.0
+    compat: str = "keras"
+    rescale: Any = None
+    preprocessing_function: Optional[Callable[[np.ndarray], np.ndarray]] = None
+    samplewise_center: bool = False
+    samplewise_std_normalization: bool = False
+    featurewise_center: bool = False
+    featurewise_std_normalization: bool = False
+    zca_whitening: bool = False
+    mean: Optional[np.ndarray] = None
+    std: Optional[np.ndarray] = None
+    zca_whitening_matrix: Optional[np.ndarray] = None
+
+    @property
+    def channels_last(self) -> bool:
+        return self.data_format == "channels_last"

@@ -1,0 +1,320 @@
+"""``ImageDataGenerator``: Keras's API in front of gpuaug's batched engine."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from .boundary import FILL_MODES
+from .compat import check_compat
+from .config import AugmentConfig
+from .engine import augment_batch, transform_batch
+from .options import render_options
+from .params import TransformParams
+from .sampler import RandomTransformSampler
+from .standardize import feature_statistics, standardize_batch, zca_matrix
+
+_log = logging.getLogger("gpuaug")
+_DEVICES = ("auto", "cpu", "cuda")
+
+
+def _resolve_device(device: Any) -> str:
+    """Turn ``device=`` into "cpu" or "cuda[:N]"; say which once for "auto"."""
+    if not isinstance(device, str) or not (
+        device in _DEVICES or (device.startswith("cuda:") and device[5:].isdigit())
+    ):
+        raise ValueError(
+            f"`device` must be 'auto', 'cpu', 'cuda' or 'cuda:N'. Received: {device!r}"
+        )
+    if device == "cpu":
+        return "cpu"
+    if device == "auto":
+        _log.info("gpuaug: device='auto' runs on the CPU (NumPy reference backend)")
+        return "cpu"
+    raise RuntimeError(
+        f"device={device!r}: gpuaug's CUDA backend is not part of this build yet; "
+        "use device='cpu' or device='auto'."
+    )
+
+
+class ImageDataGenerator:
+    # The docstring is rendered from gpuaug.options below the class.
+
+    def __init__(
+        self,
+        featurewise_center: bool = False,
+        samplewise_center: bool = False,
+        featurewise_std_normalization: bool = False,
+        samplewise_std_normalization: bool = False,
+        zca_whitening: bool = False,
+        zca_epsilon: float = 1e-6,
+        rotation_range: float = 0,
+        width_shift_range: Any = 0.0,
+        height_shift_range: Any = 0.0,
+        brightness_range: Any = None,
+        shear_range: float = 0.0,
+        zoom_range: Any = 0.0,
+        channel_shift_range: float = 0.0,
+        fill_mode: str = "nearest",
+        cval: float = 0.0,
+        horizontal_flip: bool = False,
+        vertical_flip: bool = False,
+        rescale: Optional[float] = None,
+        preprocessing_function: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+        data_format: Optional[str] = None,
+        validation_split: float = 0.0,
+        interpolation_order: int = 1,
+        dtype: Any = None,
+        *,
+        device: str = "auto",
+        compat: str = "keras",
+    ) -> None:
+        if data_format is None:
+            data_format = "channels_last"
+        if dtype is None:
+            dtype = "float32"
+        self.compat = check_compat(compat)
+        self.device = _resolve_device(device)
+        self.featurewise_center = featurewise_center
+        self.samplewise_center = samplewise_center
+        self.featurewise_std_normalization = featurewise_std_normalization
+        self.samplewise_std_normalization = samplewise_std_normalization
+        self.zca_whitening = zca_whitening
+        self.zca_epsilon = zca_epsilon
+        self.rotation_range = rotation_range
+        self.width_shift_range = width_shift_range
+        self.height_shift_range = height_shift_range
+        self.shear_range = shear_range
+        self.zoom_range = zoom_range
+        self.channel_shift_range = channel_shift_range
+        self.fill_mode = fill_mode
+        self.cval = cval
+        self.horizontal_flip = horizontal_flip
+        self.vertical_flip = vertical_flip
+        self.rescale = rescale
+        self.preprocessing_function = preprocessing_function
+        self.dtype = dtype
+        self.interpolation_order = interpolation_order
+
+        # Keras's checks and messages, in Keras's order.
+        if data_format not in {"channels_last", "channels_first"}:
+            raise ValueError(
+                '`data_format` should be `"channels_last"` (channel after row and column) or '
+                '`"channels_first"` (channel before row and column). '
+                f"Received: {data_format}"
+            )
+        self.data_format = data_format
+        if data_format == "channels_first":
+            self.channel_axis, self.row_axis, self.col_axis = 1, 2, 3
+        else:
+            self.channel_axis, self.row_axis, self.col_axis = 3, 1, 2
+        if validation_split and not 0 < validation_split < 1:
+            raise ValueError(
+                "`validation_split` must be strictly between 0 and 1. "
+                f" Received: {validation_split}"
+            )
+        self._validation_split = validation_split
+        self.mean: Optional[np.ndarray] = None
+        self.std: Optional[np.ndarray] = None
+        self.zca_whitening_matrix: Optional[np.ndarray] = None
+
+        if isinstance(zoom_range, (float, int)):
+            self.zoom_range = [1 - zoom_range, 1 + zoom_range]
+        elif len(zoom_range) == 2 and all(isinstance(v, (float, int)) for v in zoom_range):
+            self.zoom_range = [zoom_range[0], zoom_range[1]]
+        else:
+            raise ValueError(
+                "`zoom_range` should be a float or a tuple or list of two floats. "
+                f"Received: {zoom_range}"
+            )
+        if zca_whitening:
+            if not featurewise_center:
+                self.featurewise_center = True
+                warnings.warn(
+                    "This ImageDataGenerator specifies `zca_whitening`, which overrides "
+                    "setting of `featurewise_center`.", stacklevel=2)
+            if featurewise_std_normalization:
+                self.featurewise_std_normalization = False
+                warnings.warn(
+                    "This ImageDataGenerator specifies `zca_whitening` which overrides "
+                    "setting of`featurewise_std_normalization`.", stacklevel=2)
+        if featurewise_std_normalization and not featurewise_center:
+            self.featurewise_center = True
+            warnings.warn(
+                "This ImageDataGenerator specifies `featurewise_std_normalization`, which "
+                "overrides setting of `featurewise_center`.", stacklevel=2)
+        if samplewise_std_normalization and not samplewise_center:
+            self.samplewise_center = True
+            warnings.warn(
+                "This ImageDataGenerator specifies `samplewise_std_normalization`, which "
+                "overrides setting of `samplewise_center`.", stacklevel=2)
+        if brightness_range is not None:
+            if not isinstance(brightness_range, (tuple, list)) or len(brightness_range) != 2:
+                raise ValueError(
+                    "`brightness_range should be tuple or list of two floats. "
+                    f"Received: {brightness_range}"
+                )
+        self.brightness_range = brightness_range
+
+        # gpuaug's own checks: Keras defers these to SciPy, mid-epoch.
+        if fill_mode not in FILL_MODES:
+            raise ValueError(
+                f"`fill_mode` must be one of {', '.join(map(repr, FILL_MODES))}. "
+                f"Received: {fill_mode!r}"
+            )
+        if interpolation_order not in (0, 1) or isinstance(interpolation_order, bool):
+            raise ValueError(
+                "`interpolation_order` must be 0 (nearest) or 1 (bilinear); gpuaug does not "
+                f"implement higher spline orders. Received: {interpolation_order!r}"
+            )
+        if np.dtype(dtype).kind != "f":
+            raise ValueError(f"`dtype` must be a floating-point dtype. Received: {dtype!r}")
+
+        # Private RNG: seeded where Keras seeds the global one, never global.
+        self.random_state = np.random.RandomState()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def sampler(self) -> RandomTransformSampler:
+        """The random ranges as a sampler, read from the current attributes."""
+        return RandomTransformSampler(
+            rotation_range=self.rotation_range,
+            width_shift_range=self.width_shift_range,
+            height_shift_range=self.height_shift_range,
+            shear_range=self.shear_range,
+            zoom_range=tuple(self.zoom_range),
+            channel_shift_range=self.channel_shift_range,
+            brightness_range=self.brightness_range,
+            horizontal_flip=self.horizontal_flip,
+            vertical_flip=self.vertical_flip,
+            row_axis=self.row_axis - 1,
+            col_axis=self.col_axis - 1,
+        )
+
+    def config(self, dtype: Any = None) -> AugmentConfig:
+        """The engine configuration for the generator's current settings and statistics."""
+        return AugmentConfig(
+            data_format=self.data_format,
+            dtype=np.dtype(dtype or self.dtype).name,
+            interpolation_order=self.interpolation_order,
+            fill_mode=self.fill_mode,
+            cval=self.cval,
+            compat=self.compat,
+            rescale=self.rescale,
+            preprocessing_function=self.preprocessing_function,
+            samplewise_center=self.samplewise_center,
+            samplewise_std_normalization=self.samplewise_std_normalization,
+            featurewise_center=self.featurewise_center,
+            featurewise_std_normalization=self.featurewise_std_normalization,
+            zca_whitening=self.zca_whitening,
+            mean=self.mean,
+            std=self.std,
+            zca_whitening_matrix=self.zca_whitening_matrix,
+        )
+
+    def _image_config(self, x: np.ndarray) -> AugmentConfig:
+        # A single float image keeps its dtype, as Keras's apply_transform does.
+        return self.config(x.dtype if x.dtype.kind == "f" else None)
+
+    # ------------------------------------------------------------ Keras API
+    def get_random_transform(self, img_shape: tuple[int, ...], seed: Optional[int] = None) -> dict:
+        """Random parameters for one image, equal to Keras's for the same seed."""
+        if seed is not None:
+            self.random_state.seed(seed)
+        return self.sampler.draw(self.random_state, img_shape)
+
+    def apply_transform(self, x: np.ndarray, transform_parameters: dict) -> np.ndarray:
+        """Apply one image's parameters (Keras semantics); returns a new array."""
+        x = np.asarray(x)
+        if x.ndim != 3:
+            raise ValueError("Input arrays must be multi-channel 2D images.")
+        params = TransformParams.from_dicts([transform_parameters])
+        out = transform_batch(x[None], params, self._image_config(x))[0]
+        if transform_parameters.get("brightness") is not None and self.compat != "fixed":
+            # Keras's PIL round trip hands back float32 (float64 data that needed
+            # the min-max path stays float64 through the final rescaling).
+            # Whether it did depends on the image *before* brightness; this
+            # single-image path is not the hot one, so look at it.
+            local = False
+            if self.compat == "keras":
+                before = dict(transform_parameters, brightness=None)
+                before_img = transform_batch(
+                    x[None], TransformParams.from_dicts([before]), self._image_config(x))
+                local = bool(before_img.min() < 0 or before_img.max() > 255)
+            out = out.astype(np.result_type(np.float32, x.dtype) if local else np.float32)
+        return out
+
+    def random_transform(self, x: np.ndarray, seed: Optional[int] = None) -> np.ndarray:
+        """``apply_transform(x, get_random_transform(x.shape, seed))``."""
+        return self.apply_transform(x, self.get_random_transform(np.shape(x), seed))
+
+    def standardize(self, x: np.ndarray) -> np.ndarray:
+        """Normalise ``x`` (in place for float arrays, like Keras) and return it."""
+        x = np.asarray(x)
+        return standardize_batch(x[None], self._image_config(x))[0]
+
+    def fit(self, x: Any, augment: bool = False, rounds: int = 1, seed: Optional[int] = None) -> None:
+        """Compute ``mean``, ``std`` and the ZCA matrix from sample data (rank 4)."""
+        x = np.asarray(x, dtype=self.dtype)
+        if x.ndim != 4:
+            raise ValueError(
+                "Input to `.fit()` should have rank 4. Got array with shape: " + str(x.shape)
+            )
+        if x.shape[self.channel_axis] not in {1, 3, 4}:
+            warnings.warn(
+                "Expected input to be images (as Numpy array) following the data format "
+                f'convention "{self.data_format}" (channels on axis {self.channel_axis}), i.e. '
+                f"expected either 1, 3 or 4 channels on axis {self.channel_axis}. However, it "
+                f"was passed an array with shape {x.shape} ({x.shape[self.channel_axis]} "
+                "channels).", stacklevel=2)
+        if seed is not None:
+            self.random_state.seed(seed)
+        x = np.copy(x)
+        if self.rescale:
+            x *= self.rescale
+        if augment:
+            config = self.config()
+            image_shape = x.shape[1:]
+            x = np.concatenate([
+                transform_batch(x, self.sampler.draw_batch(self.random_state, len(x), image_shape),
+                                config)
+                for _ in range(rounds)
+            ]).astype(self.dtype, copy=False)
+        self.mean, self.std, x = feature_statistics(
+            x, self.channel_axis,
+            center=self.featurewise_center, std_normalize=self.featurewise_std_normalization,
+        )
+        if self.zca_whitening:
+            self.zca_whitening_matrix = zca_matrix(x, self.zca_epsilon, self.compat)
+
+    @property
+    def principal_components(self) -> Optional[np.ndarray]:
+        """keras-preprocessing's name for the ZCA matrix."""
+        return self.zca_whitening_matrix
+
+    # ------------------------------------------------------ batched gpuaug API
+    def random_transform_batch(
+        self, batch: np.ndarray, seed: Optional[int] = None
+    ) -> tuple[np.ndarray, TransformParams]:
+        """Draw parameters for every image (in Keras's order) and augment + standardize.
+
+        Returns ``(augmented_batch, params)``; the parameters can be replayed
+        with :func:`gpuaug.augment_batch`.
+        """
+        batch = np.asarray(batch)
+        if batch.ndim != 4:
+            raise ValueError(f"`batch` must be a 4-D array of images; got shape {batch.shape}")
+        if seed is not None:
+            self.random_state.seed(seed)
+        params = self.sampler.draw_batch(self.random_state, len(batch), batch.shape[1:])
+        return augment_batch(batch, params, self.config()), params
+
+
+ImageDataGenerator.__doc__ = (
+    "Keras's ``ImageDataGenerator``, computed by gpuaug's batched engine.\n\n"
+    "Same arguments, defaults, validation and seeded parameters as Keras; "
+    "``device`` and ``compat`` are gpuaug's own, keyword-only.\n\n" + render_options()
+)

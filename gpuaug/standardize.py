@@ -1,0 +1,100 @@
+"""Normalisation after augmentation (Keras's ``standardize``) and its ``fit``.
+
+Both work on a batch in the generator's data format.  Keras standardizes one
+image at a time; here every per-image statistic (samplewise mean and std) is
+a reduction over each sample's own pixels, which gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from .config import AugmentConfig
+
+_NOT_FIT = (
+    "This ImageDataGenerator specifies `{}`, but it hasn't been fit on any "
+    "training data. Fit it first by calling `.fit(numpy_data)`."
+)
+
+
+def _per_sample(values: np.ndarray, ndim: int) -> np.ndarray:
+    return values.reshape((-1,) + (1,) * (ndim - 1))
+
+
+def standardize_batch(x: np.ndarray, config: AugmentConfig) -> np.ndarray:
+    """Apply Keras's normalisation steps, in Keras's order, to every sample of ``x``.
+
+    Works in place where Keras does (float arrays) and returns the result,
+    which is a new array after ZCA whitening or a ``preprocessing_function``.
+    """
+    if config.preprocessing_function is not None:
+        # A user function sees one image at a time, as in Keras.
+        x = np.stack([np.asarray(config.preprocessing_function(img)) for img in x]) \
+            if len(x) else x
+    if config.rescale:
+        x *= config.rescale
+    if config.samplewise_center:
+        flat = x.reshape(len(x), -1)
+        x -= _per_sample(flat.mean(axis=1), x.ndim)
+    if config.samplewise_std_normalization:
+        flat = x.reshape(len(x), -1)
+        x /= _per_sample(flat.std(axis=1), x.ndim) + 1e-6
+    if config.featurewise_center:
+        if config.mean is not None:
+            x -= config.mean
+        else:
+            warnings.warn(_NOT_FIT.format("featurewise_center"), stacklevel=3)
+    if config.featurewise_std_normalization:
+        if config.std is not None:
+            x /= config.std + 1e-6
+        else:
+            warnings.warn(_NOT_FIT.format("featurewise_std_normalization"), stacklevel=3)
+    if config.zca_whitening:
+        if config.zca_whitening_matrix is not None:
+            flat = x.reshape(-1, math.prod(x.shape[-3:]))
+            x = np.reshape(flat @ config.zca_whitening_matrix, x.shape)
+        else:
+            warnings.warn(_NOT_FIT.format("zca_whitening"), stacklevel=3)
+    return x
+
+
+def feature_statistics(
+    x: np.ndarray, channel_axis: int, *, center: bool, std_normalize: bool
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
+    """Keras's ``fit`` statistics: per-channel mean and std of a batch.
+
+    Returns ``(mean, std, centred_and_scaled_x)``; mean and std are shaped to
+    broadcast over one image, ``(1, 1, C)`` or ``(C, 1, 1)``.  ``x`` is updated
+    in place, as Keras does, because ZCA is fitted on the result.
+    """
+    axes = tuple(a for a in (1, 2, 3) if a != channel_axis)
+    shape = [1, 1, 1]
+    shape[channel_axis - 1] = x.shape[channel_axis]
+    mean = std = None
+    if center:
+        mean = np.reshape(np.mean(x, axis=(0,) + axes), shape)
+        x -= mean
+    if std_normalize:
+        std = np.reshape(np.std(x, axis=(0,) + axes), shape)
+        x /= std + 1e-6
+    return mean, std, x
+
+
+def zca_matrix(x: np.ndarray, epsilon: float, compat: str) -> np.ndarray:
+    """The ZCA whitening matrix of a centred batch, Keras's or keras-preprocessing's.
+
+    Keras: ``U * sqrt(n) / (s + eps) @ U.T`` from the SVD of the data.
+    keras-preprocessing: ``U / sqrt(lambda + eps) @ U.T`` from the SVD of the
+    covariance.  Both are ``(D, D)`` float64 with ``D = H * W * C``.
+    """
+    n = len(x)
+    flat = np.reshape(x, (n, -1))
+    if compat == "keras-preprocessing":
+        sigma = np.dot(flat.T, flat) / flat.shape[0]
+        u, s, _ = np.linalg.svd(sigma)
+        return (u * (1.0 / np.sqrt(s[np.newaxis] + epsilon))).dot(u.T)
+    u, s, _ = np.linalg.svd(flat.T, full_matrices=False)
+    return (u * (np.sqrt(n) / (s + epsilon))).dot(u.T)
