@@ -51,4 +51,23 @@ def augment_batch(
     Returns a new array of ``config.dtype``.
     """
     x = transform_batch(batch, params, config)
-    return standardize_batch(x, config).astype(config.dtype, copy=False)
+    return standardize_batch(x, config, keras_planar_layout(params, config)).astype(
+        config.dtype, copy=False)
+
+
+def keras_planar_layout(params: TransformParams, config: AugmentConfig) -> np.ndarray:
+    """Which samples Keras's per-image pipeline leaves in channel planes (C, H, W).
+
+    SciPy warps channel by channel and the channel shift stacks channels, both
+    producing planes; the PIL brightness round trip produces an interleaved
+    (H, W, C) buffer; untouched channels-last images stay interleaved.  Only
+    the last bit of samplewise statistics depends on it.
+    """
+    resampled = (
+        (params.theta != 0) | (params.tx != 0) | (params.ty != 0) | (params.shear != 0)
+        | (params.zx != 1) | (params.zy != 1)
+        | ~np.isnan(params.channel_shift_intensity)
+    )
+    if not config.channels_last:
+        resampled = np.ones(len(params), dtype=bool)  # planes are the native layout
+    return resampled & np.isnan(params.brightness)

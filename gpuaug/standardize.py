@@ -24,11 +24,42 @@ def _per_sample(values: np.ndarray, ndim: int) -> np.ndarray:
     return values.reshape((-1,) + (1,) * (ndim - 1))
 
 
-def standardize_batch(x: np.ndarray, config: AugmentConfig) -> np.ndarray:
+def _rows_in_keras_order(x: np.ndarray, planar: np.ndarray, channels_last: bool) -> np.ndarray:
+    """Each sample as one contiguous row, its values in the order Keras's memory held them.
+
+    NumPy sums an image pairwise in *memory* order, so the last bit of a
+    samplewise mean depends on the layout Keras's per-image pipeline left
+    behind: channel planes (C, H, W) after SciPy's per-channel warp or the
+    channel shift, interleaved (H, W, C) after the PIL brightness round trip
+    or when nothing was resampled.
+    """
+    chw = x.transpose(0, 3, 1, 2) if channels_last else x
+    hwc = x if channels_last else x.transpose(0, 2, 3, 1)
+    rows = np.empty((len(x), x[0].size), dtype=x.dtype)
+    if planar.any():
+        rows[planar] = chw[planar].reshape(int(planar.sum()), -1)
+    if not planar.all():
+        rows[~planar] = hwc[~planar].reshape(int((~planar).sum()), -1)
+    return rows
+
+
+def _samplewise(x: np.ndarray, planar: np.ndarray | None, channels_last: bool, stat: str):
+    if planar is None:  # the caller's own array: reduce it in its own memory order
+        return getattr(np, stat)(x, axis=tuple(range(1, x.ndim)), keepdims=True)
+    rows = _rows_in_keras_order(x, planar, channels_last)
+    return _per_sample(getattr(rows, stat)(axis=1), x.ndim)
+
+
+def standardize_batch(
+    x: np.ndarray, config: AugmentConfig, planar: np.ndarray | None = None
+) -> np.ndarray:
     """Apply Keras's normalisation steps, in Keras's order, to every sample of ``x``.
 
-    Works in place where Keras does (float arrays) and returns the result,
-    which is a new array after ZCA whitening or a ``preprocessing_function``.
+    ``planar`` (bool per sample) says which samples Keras would hold in
+    channel planes at this point (see :func:`_rows_in_keras_order`); None
+    reduces ``x`` in its own memory order.  Works in place where Keras does
+    (float arrays) and returns the result, which is a new array after ZCA
+    whitening or a ``preprocessing_function``.
     """
     if config.preprocessing_function is not None:
         # A user function sees one image at a time, as in Keras.
@@ -36,12 +67,12 @@ def standardize_batch(x: np.ndarray, config: AugmentConfig) -> np.ndarray:
             if len(x) else x
     if config.rescale:
         x *= config.rescale
+    if config.preprocessing_function is not None:
+        planar = None  # a new array of the function's making: its own order
     if config.samplewise_center:
-        flat = x.reshape(len(x), -1)
-        x -= _per_sample(flat.mean(axis=1), x.ndim)
+        x -= _samplewise(x, planar, config.channels_last, "mean")
     if config.samplewise_std_normalization:
-        flat = x.reshape(len(x), -1)
-        x /= _per_sample(flat.std(axis=1), x.ndim) + 1e-6
+        x /= _samplewise(x, planar, config.channels_last, "std") + 1e-6
     if config.featurewise_center:
         if config.mean is not None:
             x -= config.mean

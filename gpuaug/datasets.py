@@ -1,0 +1,92 @@
+"""A small built-in dataset, generated on the spot, so nothing needs a download.
+
+``make_sample`` writes a Keras-style class-folder tree of textured shapes
+(one class per shape), mixing JPEG and PNG and varying the image sizes, which
+exercises decoders, resizing and the warp's edges.  The same seed always
+writes the same images.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star")
+
+
+def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> list[tuple[float, float]]:
+    if shape == "square":
+        corners, radii = 4, [r]
+    elif shape == "triangle":
+        corners, radii = 3, [r]
+    else:  # star: alternate outer and inner radius
+        corners, radii = 10, [r, 0.45 * r]
+    return [
+        (cx + radii[i % len(radii)] * math.cos(angle + 2 * math.pi * i / corners),
+         cy + radii[i % len(radii)] * math.sin(angle + 2 * math.pi * i / corners))
+        for i in range(corners)
+    ]
+
+
+def _render(shape: str, width: int, height: int, rng: np.random.Generator) -> Image.Image:
+    # Background: a smooth two-colour gradient plus noise, so every pixel
+    # differs from its neighbours and fill modes are visible at the edges.
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    t = (xx / max(width - 1, 1) + yy / max(height - 1, 1))[..., None] / 2
+    background = c0 * (1 - t) + c1 * t + rng.normal(0, 12, (height, width, 3))
+    image = Image.fromarray(np.clip(background, 0, 255).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(image)
+    r = rng.uniform(0.25, 0.4) * min(width, height)
+    cx = rng.uniform(r, width - r)
+    cy = rng.uniform(r, height - r)
+    fill = tuple(int(v) for v in rng.integers(0, 256, 3))
+    outline = tuple(255 - v for v in fill)
+    if shape == "circle":
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill, outline=outline, width=3)
+    else:
+        draw.polygon(_polygon(shape, cx, cy, r, rng.uniform(0, 2 * math.pi)),
+                     fill=fill, outline=outline, width=3)
+    # Stripes inside the shape give the warp texture to move.
+    for k in range(-int(r), int(r), 6):
+        draw.line([cx + k, cy - r, cx + k + r / 2, cy + r], fill=outline, width=1)
+    return image
+
+
+def make_sample(
+    directory: str | Path,
+    *,
+    classes: Sequence[str] = SHAPES,
+    per_class: int = 8,
+    sizes: tuple[int, int] = (72, 160),
+    seed: int = 0,
+) -> Path:
+    """Write ``per_class`` images for each class under ``directory/<class>/``.
+
+    Shapes come from :data:`SHAPES` by class position (a class name that is
+    not a shape still gets one), sizes are uniform in ``sizes`` per side, and
+    images alternate between PNG and JPEG (quality 90).  Returns the directory.
+    """
+    if per_class < 1:
+        raise ValueError(f"`per_class` must be at least 1. Received: {per_class}")
+    low, high = sizes
+    if not 1 <= low <= high:
+        raise ValueError(f"`sizes` must be (min, max) with 1 <= min <= max. Received: {sizes}")
+    root = Path(directory)
+    rng = np.random.default_rng(seed)
+    for index, name in enumerate(classes):
+        shape = name if name in SHAPES else SHAPES[index % len(SHAPES)]
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            width, height = (int(v) for v in rng.integers(low, high + 1, 2))
+            image = _render(shape, width, height, rng)
+            if i % 2 == 0:
+                image.save(folder / f"{name}_{i:03d}.png")
+            else:
+                image.save(folder / f"{name}_{i:03d}.jpg", quality=90)
+    return root
