@@ -1,0 +1,91 @@
+"""gpuaug's own arguments and checks, and the declared-once options table."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+import gpuaug
+from gpuaug.options import GENERATOR_OPTIONS
+
+
+def test_signature_matches_declared_options():
+    params = list(inspect.signature(gpuaug.ImageDataGenerator.__init__).parameters.values())[1:]
+    assert [p.name for p in params] == [o.name for o in GENERATOR_OPTIONS]
+    for param, option in zip(params, GENERATOR_OPTIONS):
+        assert param.default == option.default, option.name
+        expected_kind = (inspect.Parameter.KEYWORD_ONLY if option.keyword_only
+                         else inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        assert param.kind == expected_kind, option.name
+        assert option.name in gpuaug.ImageDataGenerator.__doc__
+
+
+@pytest.mark.parametrize("kwargs, names", [
+    (dict(fill_mode="mirror"), "fill_mode"),
+    (dict(fill_mode="grid-wrap"), "fill_mode"),
+    (dict(interpolation_order=3), "interpolation_order"),
+    (dict(interpolation_order=True), "interpolation_order"),
+    (dict(compat="tf2"), "compat"),
+    (dict(device="gpu"), "device"),
+    (dict(device=0), "device"),
+    (dict(dtype="int32"), "dtype"),
+])
+def test_bad_gpuaug_arguments_name_the_argument(kwargs, names):
+    with pytest.raises(ValueError, match=names):
+        gpuaug.ImageDataGenerator(**kwargs)
+
+
+def test_cuda_request_without_backend_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="CUDA backend"):
+        gpuaug.ImageDataGenerator(device="cuda")
+
+
+def test_auto_device_runs_on_cpu_and_never_touches_global_rng():
+    np.random.seed(123)
+    expected = np.random.random_sample()
+    np.random.seed(123)
+    gen = gpuaug.ImageDataGenerator(rotation_range=30, device="auto")
+    gen.get_random_transform((8, 8, 3), seed=5)
+    gen.random_transform_batch(np.ones((2, 8, 8, 3), np.uint8) * 7)
+    assert gen.device == "cpu"
+    assert np.random.random_sample() == expected
+
+
+@pytest.mark.parametrize("batch, error", [
+    (np.zeros((3, 4, 4), np.float32), ValueError),
+    (np.zeros((2, 4, 4, 3), np.int32), TypeError),
+])
+def test_augment_batch_rejects_bad_batches(batch, error):
+    params = gpuaug.TransformParams.identity(len(batch))
+    with pytest.raises(error, match="batch"):
+        gpuaug.augment_batch(batch, params, gpuaug.AugmentConfig())
+
+
+def test_params_length_must_match_batch():
+    with pytest.raises(ValueError, match="params"):
+        gpuaug.augment_batch(np.zeros((3, 4, 4, 3), np.uint8), gpuaug.TransformParams.identity(2),
+                             gpuaug.AugmentConfig())
+
+
+def test_params_round_trip_and_reject_unknown_keys():
+    gen = gpuaug.ImageDataGenerator(rotation_range=20, channel_shift_range=5, horizontal_flip=True)
+    dicts = [gen.get_random_transform((6, 7, 3), seed=s) for s in range(4)]
+    params = gpuaug.TransformParams.from_dicts(dicts)
+    assert params.to_dicts() == [
+        {k: (None if v is None else (int(v) if k.startswith("flip") else float(v)))
+         for k, v in d.items()} for d in dicts]
+    assert len(params[1:3]) == 2
+    with pytest.raises(ValueError, match="rotation"):
+        gpuaug.TransformParams.from_dicts([{"rotation": 3.0}])
+
+
+def test_uint8_batch_equals_float_batch():
+    """uint8 input is converted to the generator dtype first, as Keras iterators do."""
+    rng = np.random.default_rng(3)
+    batch = rng.integers(0, 256, (5, 9, 11, 3), dtype=np.uint8)
+    gen = gpuaug.ImageDataGenerator(rotation_range=40, zoom_range=0.2, channel_shift_range=10)
+    out_u8, params = gen.random_transform_batch(batch, seed=9)
+    out_f = gpuaug.augment_batch(batch.astype(np.float32), params, gen.config())
+    np.testing.assert_array_equal(out_u8, out_f)
