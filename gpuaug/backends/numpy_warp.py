@@ -92,10 +92,11 @@ def warp_nhwc(
             acc = np.take(src, row_a + c_a, axis=0)
             acc *= wr_a
             acc *= wc_a
+            tap = np.empty_like(acc)  # reused: fresh large temporaries cost page faults
             for rows_idx, cols_idx, w_row, w_col in (
                 (row_a, c_b, wr_a, wc_b), (row_b, c_a, wr_b, wc_a), (row_b, c_b, wr_b, wc_b)
             ):
-                tap = np.take(src, rows_idx + cols_idx, axis=0)
+                np.take(src, rows_idx + cols_idx, axis=0, out=tap)
                 tap *= w_row
                 tap *= w_col
                 acc += tap
