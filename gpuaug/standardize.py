@@ -65,10 +65,12 @@ def standardize_batch(
         # A user function sees one image at a time, as in Keras.
         x = np.stack([np.asarray(config.preprocessing_function(img)) for img in x]) \
             if len(x) else x
+        # Keras would reduce the function's result in *its* memory order, which
+        # depends on the function; reduce the stacked result as it lies (samplewise
+        # statistics may then differ from Keras's in the last bit).
+        planar = None
     if config.rescale:
         x *= config.rescale
-    if config.preprocessing_function is not None:
-        planar = None  # a new array of the function's making: its own order
     if config.samplewise_center:
         x -= _samplewise(x, planar, config.channels_last, "mean")
     if config.samplewise_std_normalization:
