@@ -8,6 +8,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from .backends.numpy_epilogue import brightness
 from .boundary import FILL_MODES
 from .compat import check_compat
 from .config import AugmentConfig
@@ -198,7 +199,7 @@ class ImageDataGenerator:
         """The engine configuration for the generator's current settings and statistics."""
         return AugmentConfig(
             data_format=self.data_format,
-            dtype=np.dtype(dtype or self.dtype).name,
+            dtype=np.dtype(self.dtype if dtype is None else dtype).name,
             interpolation_order=self.interpolation_order,
             fill_mode=self.fill_mode,
             cval=self.cval,
@@ -231,21 +232,21 @@ class ImageDataGenerator:
         x = np.asarray(x)
         if x.ndim != 3:
             raise ValueError("Input arrays must be multi-channel 2D images.")
-        params = TransformParams.from_dicts([transform_parameters])
-        out = transform_batch(x[None], params, self._image_config(x))[0]
-        if transform_parameters.get("brightness") is not None and self.compat != "fixed":
-            # Keras's PIL round trip hands back float32 (float64 data that needed
-            # the min-max path stays float64 through the final rescaling).
-            # Whether it did depends on the image *before* brightness; this
-            # single-image path is not the hot one, so look at it.
-            local = False
-            if self.compat == "keras":
-                before = dict(transform_parameters, brightness=None)
-                before_img = transform_batch(
-                    x[None], TransformParams.from_dicts([before]), self._image_config(x))
-                local = bool(before_img.min() < 0 or before_img.max() > 255)
-            out = out.astype(np.result_type(np.float32, x.dtype) if local else np.float32)
-        return out
+        factor = transform_parameters.get("brightness")
+        if factor is None or self.compat == "fixed":
+            params = TransformParams.from_dicts([transform_parameters])
+            return transform_batch(x[None], params, self._image_config(x))[0]
+        # Keras's PIL brightness hands back float32, except that data outside
+        # 0..255 (checked on the image just before brightness) comes back in
+        # float32 x its own dtype.  So stop before brightness, look, then apply it.
+        before = TransformParams.from_dicts([dict(transform_parameters, brightness=None)])
+        out = transform_batch(x[None], before, self._image_config(x))
+        local = self.compat == "keras" and bool(out.min() < 0 or out.max() > 255)
+        nhwc = out if self.data_format == "channels_last" else out.transpose(0, 2, 3, 1)
+        nhwc = brightness(nhwc, np.array([factor], dtype=np.float64), self.compat)
+        if self.data_format != "channels_last":
+            nhwc = nhwc.transpose(0, 3, 1, 2)
+        return nhwc[0].astype(np.result_type(np.float32, x.dtype) if local else np.float32)
 
     def random_transform(self, x: np.ndarray, seed: Optional[int] = None) -> np.ndarray:
         """``apply_transform(x, get_random_transform(x.shape, seed))``."""

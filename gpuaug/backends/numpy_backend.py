@@ -33,10 +33,16 @@ class NumpyBackend:
         x = np.asarray(batch)
         if not config.channels_last:
             x = x.transpose(0, 2, 3, 1)
-        x = x.astype(config.dtype)
+        if np.can_cast(x.dtype, config.dtype, casting="safe"):
+            # Exact conversion (uint8 -> float32, say): the warp reads the input
+            # directly, saving a pass over the batch.
+            source = x
+        else:
+            source = x.astype(config.dtype)  # Keras rounds to its dtype first
         x = warp_nhwc(
-            x, matrices, params.flip_horizontal, params.flip_vertical,
+            source, matrices, params.flip_horizontal, params.flip_vertical,
             order=config.interpolation_order, fill_mode=config.fill_mode, cval=config.cval,
+            dtype=config.dtype,
         )
         channel_shift(x, params.channel_shift_intensity)
         x = brightness(x, params.brightness, config.compat)

@@ -16,6 +16,7 @@ SciPy's order, order 0 rounds with ``floor(u + 0.5)``, order 1 weights are
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing
 
 from ..boundary import map_coordinate, map_tap
 
@@ -54,17 +55,20 @@ def warp_nhwc(
     order: int,
     fill_mode: str,
     cval: float,
+    dtype: np.typing.DTypeLike = None,
 ) -> np.ndarray:
     """Warp a channels-last batch ``x`` (B, H, W, C) with per-sample matrices.
 
     Flips are folded into the output coordinates: a flipped sample reads the
     warped pixel of the mirrored output position, which is exactly "warp, then
-    reverse the axis" as Keras does it.  Returns a new array of ``x.dtype``.
+    reverse the axis" as Keras does it.  Returns a new contiguous array of
+    ``dtype`` (default ``x.dtype``); values of ``x`` must convert to float64
+    exactly, as every supported input dtype does.
     """
     if order not in (0, 1):
         raise ValueError(f"interpolation_order must be 0 or 1, got {order!r}")
     b, h, w, c = x.shape
-    out = np.empty_like(x)
+    out = np.empty(x.shape, dtype=x.dtype if dtype is None else dtype)
     if x.size == 0:
         return out
     src = x.astype(np.float64, copy=False).reshape(b * h * w, c)
