@@ -16,6 +16,11 @@ class AugmentConfig:
     inputs of other dtypes (uint8 typically) are converted to it first, as the
     Keras iterators do.  ``mean``, ``std`` and ``zca_whitening_matrix`` are the
     statistics :meth:`ImageDataGenerator.fit` computes (None until fitted).
+
+    ``output_dtype`` and ``output_data_format`` (gpuaug's own) choose what the
+    augmented batch is delivered as; None keeps ``dtype`` and ``data_format``.
+    The conversion is the last step, after standardization: ``"uint8"`` rounds
+    half to even and saturates to 0..255, ``"bfloat16"`` rounds to nearest even.
     """
 
     data_format: str = "channels_last"
@@ -34,6 +39,19 @@ class AugmentConfig:
     mean: Optional[np.ndarray] = None
     std: Optional[np.ndarray] = None
     zca_whitening_matrix: Optional[np.ndarray] = None
+    output_dtype: Optional[str] = None
+    output_data_format: Optional[str] = None
+
+    @property
+    def out_dtype(self) -> str:
+        """The dtype of the delivered batch."""
+        return self.dtype if self.output_dtype is None else self.output_dtype
+
+    @property
+    def out_channels_last(self) -> bool:
+        """Whether the delivered batch is channels-last."""
+        fmt = self.data_format if self.output_data_format is None else self.output_data_format
+        return fmt == "channels_last"
 
     @property
     def channels_last(self) -> bool:

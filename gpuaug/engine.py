@@ -6,16 +6,22 @@ from typing import Any
 
 import numpy as np
 
-from .backends import NumpyBackend
-from .backends.numpy_backend import SUPPORTED_INPUT_DTYPES
+from .backends import backend_for
+from .backends.numpy_backend import SUPPORTED_INPUT_DTYPES, keras_planar_layout
 from .compose import compose_matrices
 from .config import AugmentConfig
 from .params import TransformParams
-from .standardize import standardize_batch
+
+__all__ = ["augment_batch", "transform_batch", "keras_planar_layout"]
 
 
-def _check_batch(batch: Any, params: TransformParams, config: AugmentConfig) -> np.ndarray:
-    x = np.asarray(batch)
+def _check_batch(batch: Any, params: TransformParams, config: AugmentConfig):
+    if hasattr(batch, "__cuda_array_interface__"):
+        import cupy  # a GPU array of any library: view it as CuPy, without a copy
+
+        x = batch if isinstance(batch, cupy.ndarray) else cupy.asarray(batch)
+    else:
+        x = np.asarray(batch)
     if x.ndim != 4:
         raise ValueError(
             f"`batch` must be a 4-D array of images ({'B, H, W, C' if config.channels_last else 'B, C, H, W'}"
@@ -31,43 +37,29 @@ def _check_batch(batch: Any, params: TransformParams, config: AugmentConfig) -> 
     return x
 
 
-def transform_batch(
-    batch: Any, params: TransformParams, config: AugmentConfig
-) -> np.ndarray:
-    """Keras's ``apply_transform`` for every sample: warp, channel shift, flips, brightness."""
-    x = _check_batch(batch, params, config)
+def _matrices(x: Any, params: TransformParams, config: AugmentConfig) -> np.ndarray:
     h, w = x.shape[1:3] if config.channels_last else x.shape[2:4]
-    matrices = compose_matrices(params, h, w, config.compat)
-    return NumpyBackend().apply(x, matrices, params, config)
+    return compose_matrices(params, h, w, config.compat)
 
 
-def augment_batch(
-    batch: Any, params: TransformParams, config: AugmentConfig
-) -> np.ndarray:
+def transform_batch(batch: Any, params: TransformParams, config: AugmentConfig):
+    """Keras's ``apply_transform`` for every sample: warp, channel shift, flips, brightness.
+
+    Runs where ``batch`` lives: a NumPy array on the CPU reference, a CuPy array
+    (or any ``__cuda_array_interface__`` array) on the CUDA backend.
+    """
+    x = _check_batch(batch, params, config)
+    return backend_for(x).apply(x, _matrices(x, params, config), params, config)
+
+
+def augment_batch(batch: Any, params: TransformParams, config: AugmentConfig):
     """Augment and standardize a batch: what a Keras iterator yields for it.
 
     Equivalent to ``standardize(apply_transform(x.astype(dtype), p))`` for every
-    image ``x`` with its parameters ``p``, computed for the whole batch at once.
-    Returns a new array of ``config.dtype``.
+    image ``x`` with its parameters ``p``, computed for the whole batch at once,
+    then delivered in ``config.out_dtype`` and the output layout.  Runs where
+    ``batch`` lives (see :func:`transform_batch`); returns a new array there.
     """
-    x = transform_batch(batch, params, config)
-    return standardize_batch(x, config, keras_planar_layout(params, config)).astype(
-        config.dtype, copy=False)
+    x = _check_batch(batch, params, config)
+    return backend_for(x).augment(x, _matrices(x, params, config), params, config)
 
-
-def keras_planar_layout(params: TransformParams, config: AugmentConfig) -> np.ndarray:
-    """Which samples Keras's per-image pipeline leaves in channel planes (C, H, W).
-
-    SciPy warps channel by channel and the channel shift stacks channels, both
-    producing planes; the PIL brightness round trip produces an interleaved
-    (H, W, C) buffer; untouched channels-last images stay interleaved.  Only
-    the last bit of samplewise statistics depends on it.
-    """
-    resampled = (
-        (params.theta != 0) | (params.tx != 0) | (params.ty != 0) | (params.shear != 0)
-        | (params.zx != 1) | (params.zy != 1)
-        | ~np.isnan(params.channel_shift_intensity)
-    )
-    if not config.channels_last:
-        resampled = np.ones(len(params), dtype=bool)  # planes are the native layout
-    return resampled & np.isnan(params.brightness)

@@ -8,7 +8,9 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from .backends.cuda_backend import cuda_backend, cuda_status
 from .backends.numpy_epilogue import brightness
+from .backends.output import check_output_dtype
 from .boundary import FILL_MODES
 from .compat import check_compat
 from .config import AugmentConfig
@@ -23,7 +25,7 @@ _DEVICES = ("auto", "cpu", "cuda")
 
 
 def _resolve_device(device: Any) -> str:
-    """Turn ``device=`` into "cpu" or "cuda[:N]"; say which once for "auto"."""
+    """Turn ``device=`` into "cpu" or "cuda:N"; say which once for "auto"."""
     if not isinstance(device, str) or not (
         device in _DEVICES or (device.startswith("cuda:") and device[5:].isdigit())
     ):
@@ -33,12 +35,16 @@ def _resolve_device(device: Any) -> str:
     if device == "cpu":
         return "cpu"
     if device == "auto":
-        _log.info("gpuaug: device='auto' runs on the CPU (NumPy reference backend)")
-        return "cpu"
-    raise RuntimeError(
-        f"device={device!r}: gpuaug's CUDA backend is not part of this build yet; "
-        "use device='cpu' or device='auto'."
-    )
+        usable, reason = cuda_status()
+        chosen = "cuda:0" if usable else "cpu"
+        _log.info("gpuaug: device='auto' runs on %s (%s)", chosen, reason)
+        return chosen
+    index = 0 if device == "cuda" else int(device[5:])
+    try:
+        cuda_backend(index)
+    except RuntimeError as exc:
+        raise RuntimeError(f"device={device!r}: {exc}; use device='cpu' or 'auto'") from None
+    return f"cuda:{index}"
 
 
 class ImageDataGenerator:
@@ -72,6 +78,8 @@ class ImageDataGenerator:
         *,
         device: str = "auto",
         compat: str = "keras",
+        output_dtype: Optional[str] = None,
+        output_data_format: Optional[str] = None,
     ) -> None:
         if data_format is None:
             data_format = "channels_last"
@@ -173,6 +181,15 @@ class ImageDataGenerator:
             )
         if np.dtype(dtype).kind != "f":
             raise ValueError(f"`dtype` must be a floating-point dtype. Received: {dtype!r}")
+        if output_dtype is not None:
+            check_output_dtype(output_dtype, np.dtype(dtype).name)
+        if output_data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(
+                "`output_data_format` must be None, 'channels_last' or 'channels_first'. "
+                f"Received: {output_data_format!r}"
+            )
+        self.output_dtype = output_dtype
+        self.output_data_format = output_data_format
 
         # Private RNG: seeded where Keras seeds the global one, never global.
         self.random_state = np.random.RandomState()
@@ -214,6 +231,8 @@ class ImageDataGenerator:
             mean=self.mean,
             std=self.std,
             zca_whitening_matrix=self.zca_whitening_matrix,
+            output_dtype=self.output_dtype,
+            output_data_format=self.output_data_format,
         )
 
     def _image_config(self, x: np.ndarray) -> AugmentConfig:
@@ -303,9 +322,18 @@ class ImageDataGenerator:
         """Draw parameters for every image (in Keras's order) and augment + standardize.
 
         Returns ``(augmented_batch, params)``; the parameters can be replayed
-        with :func:`gpuaug.augment_batch`.
+        with :func:`gpuaug.augment_batch`.  The batch is computed on the
+        generator's device: on CUDA a host batch is uploaded once and the result
+        is a CuPy array (a GPU batch is used where it lies); on the CPU the
+        result is a NumPy array.
         """
-        batch = np.asarray(batch)
+        if self.device != "cpu":
+            import cupy
+
+            with cupy.cuda.Device(int(self.device[5:])):
+                batch = cupy.asarray(batch)
+        else:
+            batch = np.asarray(batch)
         if batch.ndim != 4:
             raise ValueError(f"`batch` must be a 4-D array of images; got shape {batch.shape}")
         if seed is not None:

@@ -69,6 +69,14 @@ GENERATOR_OPTIONS: tuple[Option, ...] = (
            "'keras' (Keras >= 2.9 and Keras 3, quirks included), 'keras-preprocessing' "
            "(Keras <= 2.8 / TF <= 2.8 geometry) or 'fixed' (what the Keras docs promise). "
            "gpuaug only.", keyword_only=True),
+    Option("output_dtype", None,
+           "dtype of the delivered batch: 'float32', 'float16', 'bfloat16', 'uint8' (rounded "
+           "half to even, saturated to 0..255) or 'float64' (needs dtype='float64'); None: "
+           "`dtype`. Converted after standardization, in the same kernel on CUDA. gpuaug only.",
+           keyword_only=True),
+    Option("output_data_format", None,
+           "Layout of the delivered batch, 'channels_last' (NHWC) or 'channels_first' (NCHW, "
+           "what PyTorch models take); None: `data_format`. gpuaug only.", keyword_only=True),
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -50,8 +51,26 @@ def _samplewise(x: np.ndarray, planar: np.ndarray | None, channels_last: bool, s
     return _per_sample(getattr(rows, stat)(axis=1), x.ndim)
 
 
+def featurewise_steps(config: AugmentConfig, stacklevel: int = 4) -> tuple[bool, bool, bool]:
+    """Which of featurewise centre, featurewise scale and ZCA run for ``config``.
+
+    A step that is switched on but has no statistics yet is skipped with Keras's
+    warning, as Keras's ``standardize`` does.
+    """
+    steps = []
+    for flag, value, name in (
+        (config.featurewise_center, config.mean, "featurewise_center"),
+        (config.featurewise_std_normalization, config.std, "featurewise_std_normalization"),
+        (config.zca_whitening, config.zca_whitening_matrix, "zca_whitening"),
+    ):
+        if flag and value is None:
+            warnings.warn(_NOT_FIT.format(name), stacklevel=stacklevel)
+        steps.append(bool(flag) and value is not None)
+    return steps[0], steps[1], steps[2]
+
+
 def standardize_batch(
-    x: np.ndarray, config: AugmentConfig, planar: np.ndarray | None = None
+    x: np.ndarray, config: AugmentConfig, planar: np.ndarray | None = None, *, xp: Any = np,
 ) -> np.ndarray:
     """Apply Keras's normalisation steps, in Keras's order, to every sample of ``x``.
 
@@ -59,11 +78,13 @@ def standardize_batch(
     channel planes at this point (see :func:`_rows_in_keras_order`); None
     reduces ``x`` in its own memory order.  Works in place where Keras does
     (float arrays) and returns the result, which is a new array after ZCA
-    whitening or a ``preprocessing_function``.
+    whitening or a ``preprocessing_function``.  ``xp`` is the array module of
+    ``x`` (NumPy or CuPy).
     """
+    center, scale, zca = featurewise_steps(config)
     if config.preprocessing_function is not None:
         # A user function sees one image at a time, as in Keras.
-        x = np.stack([np.asarray(config.preprocessing_function(img)) for img in x]) \
+        x = xp.stack([xp.asarray(config.preprocessing_function(img)) for img in x]) \
             if len(x) else x
         # Keras would reduce the function's result in *its* memory order, which
         # depends on the function; reduce the stacked result as it lies (samplewise
@@ -75,22 +96,13 @@ def standardize_batch(
         x -= _samplewise(x, planar, config.channels_last, "mean")
     if config.samplewise_std_normalization:
         x /= _samplewise(x, planar, config.channels_last, "std") + 1e-6
-    if config.featurewise_center:
-        if config.mean is not None:
-            x -= config.mean
-        else:
-            warnings.warn(_NOT_FIT.format("featurewise_center"), stacklevel=3)
-    if config.featurewise_std_normalization:
-        if config.std is not None:
-            x /= config.std + 1e-6
-        else:
-            warnings.warn(_NOT_FIT.format("featurewise_std_normalization"), stacklevel=3)
-    if config.zca_whitening:
-        if config.zca_whitening_matrix is not None:
-            flat = x.reshape(-1, math.prod(x.shape[-3:]))
-            x = np.reshape(flat @ config.zca_whitening_matrix, x.shape)
-        else:
-            warnings.warn(_NOT_FIT.format("zca_whitening"), stacklevel=3)
+    if center:
+        x -= xp.asarray(config.mean)
+    if scale:
+        x /= xp.asarray(config.std) + 1e-6
+    if zca:
+        flat = x.reshape(-1, math.prod(x.shape[-3:]))
+        x = xp.reshape(flat @ xp.asarray(config.zca_whitening_matrix), x.shape)
     return x
 
 

@@ -31,25 +31,37 @@ def test_signature_matches_declared_options():
     (dict(device="gpu"), "device"),
     (dict(device=0), "device"),
     (dict(dtype="int32"), "dtype"),
+    (dict(output_dtype="int8"), "output_dtype"),
+    (dict(output_dtype="float64"), "output_dtype"),
+    (dict(output_data_format="NCHW"), "output_data_format"),
 ])
 def test_bad_gpuaug_arguments_name_the_argument(kwargs, names):
     with pytest.raises(ValueError, match=names):
         gpuaug.ImageDataGenerator(**kwargs)
 
 
-def test_cuda_request_without_backend_is_a_clear_error():
-    with pytest.raises(RuntimeError, match="CUDA backend"):
-        gpuaug.ImageDataGenerator(device="cuda")
+def test_cuda_request_without_a_usable_device_is_a_clear_error():
+    from gpuaug.backends.cuda_backend import cuda_status
+
+    usable, reason = cuda_status()
+    if usable:
+        with pytest.raises(RuntimeError, match="cuda:999 does not exist"):
+            gpuaug.ImageDataGenerator(device="cuda:999")
+    else:
+        with pytest.raises(RuntimeError, match="CUDA backend is not available"):
+            gpuaug.ImageDataGenerator(device="cuda")
 
 
-def test_auto_device_runs_on_cpu_and_never_touches_global_rng():
+def test_auto_device_picks_cuda_where_usable_and_never_touches_global_rng():
+    from gpuaug.backends.cuda_backend import cuda_status
+
     np.random.seed(123)
     expected = np.random.random_sample()
     np.random.seed(123)
     gen = gpuaug.ImageDataGenerator(rotation_range=30, device="auto")
     gen.get_random_transform((8, 8, 3), seed=5)
     gen.random_transform_batch(np.ones((2, 8, 8, 3), np.uint8) * 7)
-    assert gen.device == "cpu"
+    assert gen.device == ("cuda:0" if cuda_status()[0] else "cpu")
     assert np.random.random_sample() == expected
 
 

@@ -6,10 +6,30 @@ import numpy as np
 
 from ..config import AugmentConfig
 from ..params import TransformParams
+from ..standardize import standardize_batch
 from .numpy_epilogue import brightness, channel_shift
 from .numpy_warp import warp_nhwc
+from .output import check_output_dtype, to_output
 
 SUPPORTED_INPUT_DTYPES = (np.uint8, np.float16, np.float32, np.float64)
+
+
+def keras_planar_layout(params: TransformParams, config: AugmentConfig) -> np.ndarray:
+    """Which samples Keras's per-image pipeline leaves in channel planes (C, H, W).
+
+    SciPy warps channel by channel and the channel shift stacks channels, both
+    producing planes; the PIL brightness round trip produces an interleaved
+    (H, W, C) buffer; untouched channels-last images stay interleaved.  Only
+    the last bit of samplewise statistics depends on it.
+    """
+    resampled = (
+        (params.theta != 0) | (params.tx != 0) | (params.ty != 0) | (params.shear != 0)
+        | (params.zx != 1) | (params.zy != 1)
+        | ~np.isnan(params.channel_shift_intensity)
+    )
+    if not config.channels_last:
+        resampled = np.ones(len(params), dtype=bool)  # planes are the native layout
+    return resampled & np.isnan(params.brightness)
 
 
 class NumpyBackend:
@@ -49,3 +69,17 @@ class NumpyBackend:
         if not config.channels_last:
             x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
         return x
+
+    def augment(
+        self,
+        batch: np.ndarray,
+        matrices: np.ndarray,
+        params: TransformParams,
+        config: AugmentConfig,
+    ) -> np.ndarray:
+        """``apply``, then Keras's ``standardize``, then the output dtype and layout."""
+        check_output_dtype(config.out_dtype, config.dtype)
+        x = self.apply(batch, matrices, params, config)
+        x = standardize_batch(x, config, keras_planar_layout(params, config))
+        return to_output(x.astype(config.dtype, copy=False), config.channels_last,
+                         config.out_channels_last, config.out_dtype)

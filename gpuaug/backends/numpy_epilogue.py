@@ -34,7 +34,7 @@ def channel_shift(x: np.ndarray, intensity: np.ndarray) -> None:
     x[chosen] = np.clip(shifted, low, high)
 
 
-def _check_pil_channels(channels: int) -> None:
+def check_pil_channels(channels: int) -> None:
     # Keras round-trips through a PIL image: only L, RGB and RGBA exist.
     if channels not in (1, 3, 4):
         raise ValueError(
@@ -87,7 +87,7 @@ def brightness(x: np.ndarray, factor: np.ndarray, compat: str) -> np.ndarray:
     if compat == "fixed":
         x[chosen] = sub * _per_sample(b.astype(x.dtype))
         return x
-    _check_pil_channels(x.shape[-1])
+    check_pil_channels(x.shape[-1])
     v = sub.astype(np.float32)
     if compat == "keras-preprocessing":
         x[chosen] = _pil_brightness(_stretch_to_uint8(v), b)

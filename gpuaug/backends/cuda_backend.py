@@ -1,0 +1,79 @@
+"""The CUDA backend: the fused kernels launched through CuPy on a GPU.
+
+The batch stays on the device from input to output; the only host-to-device copy
+per batch is the packed parameter buffer (a few hundred bytes).  Kernels run on
+CuPy's current stream of the batch's device.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from .cuda_kernels import get_kernel
+from .fused_backend import FusedBackend
+from .kernel_variants import KernelVariant
+
+
+def cuda_status() -> tuple[bool, str]:
+    """``(usable, reason)``: whether CuPy imports and sees a CUDA device, and if not why."""
+    try:
+        import cupy
+    except ImportError as exc:
+        return False, f"CuPy is not installed ({exc}); pip install 'gpuaug[cuda]'"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDARuntimeError: no driver, insufficient driver, ...
+        return False, f"CUDA is not usable: {exc}"
+    if count == 0:
+        return False, "no CUDA device is visible"
+    return True, f"{count} CUDA device(s)"
+
+
+class CupyLauncher:
+    """Runs the fused kernels on one CUDA device through CuPy."""
+
+    def __init__(self, device_id: int) -> None:
+        import cupy
+
+        self.xp = cupy
+        self.device_id = device_id
+        self._device = cupy.cuda.Device(device_id)
+
+    def upload(self, host: np.ndarray) -> Any:
+        with self._device:
+            return self.xp.asarray(host)
+
+    def allocate(self, shape: tuple[int, ...], dtype: np.dtype) -> Any:
+        cupy = self.xp
+        with self._device:
+            try:
+                return cupy.empty(shape, dtype=dtype)
+            except cupy.cuda.memory.OutOfMemoryError as exc:
+                nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+                raise MemoryError(
+                    f"gpuaug: out of GPU memory on cuda:{self.device_id} allocating the output of a "
+                    f"batch of {shape[0]} images (shape {shape}, {np.dtype(dtype).name}, "
+                    f"{nbytes / 2**20:.1f} MiB); use a smaller batch_size. ({exc})"
+                ) from exc
+
+    def launch(self, variant: KernelVariant, kernel_pass: str, grid: tuple[int, int, int],
+               block: tuple[int, int, int], args: tuple) -> None:
+        with self._device:
+            get_kernel(variant, kernel_pass, self.device_id)(grid, block, args)
+
+
+@functools.lru_cache(maxsize=None)
+def cuda_backend(device_id: int = 0) -> FusedBackend:
+    """The CUDA backend of device ``device_id`` (one per device, cached)."""
+    usable, reason = cuda_status()
+    if not usable:
+        raise RuntimeError(f"gpuaug: the CUDA backend is not available: {reason}")
+    import cupy
+
+    count = cupy.cuda.runtime.getDeviceCount()
+    if not 0 <= device_id < count:
+        raise RuntimeError(f"gpuaug: cuda:{device_id} does not exist; {count} device(s) visible")
+    return FusedBackend(CupyLauncher(device_id), name=f"cuda:{device_id}")

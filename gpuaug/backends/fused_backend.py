@@ -1,0 +1,143 @@
+"""The fused-kernel backend, independent of who executes the kernels.
+
+:class:`FusedBackend` turns ``apply`` / ``augment`` calls into launches of the
+kernels in ``kernels/augment.cu``: it validates, picks the compile-time variant,
+packs the one per-batch upload, decides which passes run and hands them to a
+*launcher*.  The CUDA backend's launcher runs them through CuPy on a GPU; the test
+suite's launcher runs the very same kernel source compiled for the host, so all
+of this module is exercised on machines without a GPU.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..config import AugmentConfig
+from ..params import TransformParams
+from ..standardize import featurewise_steps, standardize_batch
+from .kernel_args import Epilogue, launch_grid, make_epilogue, pack_samples, pack_upload
+from .kernel_variants import WORK_TYPES, KernelVariant, reads_directly
+from .numpy_epilogue import check_pil_channels
+from .output import check_output_dtype, numpy_dtype, to_output
+
+
+class Launcher(Protocol):
+    """What :class:`FusedBackend` needs from whoever runs the kernels."""
+
+    xp: Any  # the array module of the device (cupy, or numpy for the host emulation)
+
+    def upload(self, host: np.ndarray) -> Any:
+        """Copy a host byte buffer to the device."""
+
+    def allocate(self, shape: tuple[int, ...], dtype: np.dtype) -> Any:
+        """An uninitialised device array."""
+
+    def launch(self, variant: KernelVariant, kernel_pass: str, grid: tuple[int, int, int],
+               block: tuple[int, int, int], args: tuple) -> None:
+        """Run one kernel of ``variant`` (``"minmax"``, ``"moments"`` or ``"write"``)."""
+
+
+def _epilogue_args(e: Epilogue, upload: Any, mean_offset: int, std_offset: int) -> tuple:
+    # Absent statistics get a valid pointer that is never read (the flag is off).
+    mean = upload[mean_offset:] if e.mean is not None else upload
+    std = upload[std_offset:] if e.std_eps is not None else upload
+    ms = e.mean.strides if e.mean is not None else (0, 0, 0)
+    ss = e.std_eps.strides if e.std_eps is not None else (0, 0, 0)
+    return (
+        np.int32(e.compat), np.int32(e.flags), np.float64(e.cval), np.float64(e.rescale),
+        np.float64(e.eps), mean, *map(np.int64, ms), std, *map(np.int64, ss),
+    )
+
+
+class FusedBackend:
+    """``apply`` and ``augment`` through the fused kernels (see module docstring)."""
+
+    def __init__(self, launcher: Launcher, name: str) -> None:
+        self.launcher = launcher
+        self.xp = launcher.xp
+        self.name = name
+
+    def apply(self, batch: Any, matrices: np.ndarray, params: TransformParams,
+              config: AugmentConfig) -> Any:
+        """Keras's ``apply_transform`` for the batch: a new array in ``config.dtype``, same layout."""
+        return self._run(batch, matrices, params, config, standardize=False)
+
+    def augment(self, batch: Any, matrices: np.ndarray, params: TransformParams,
+                config: AugmentConfig) -> Any:
+        """``apply`` + ``standardize`` + output dtype and layout, fused where possible."""
+        return self._run(batch, matrices, params, config, standardize=True)
+
+    # ------------------------------------------------------------------ internals
+    def _run(self, batch: Any, matrices: np.ndarray, params: TransformParams,
+             config: AugmentConfig, *, standardize: bool) -> Any:
+        xp = self.xp
+        work = config.dtype
+        if work not in WORK_TYPES:
+            raise TypeError(f"dtype {work!r} is not supported by the {self.name} backend; "
+                            f"supported: {', '.join(WORK_TYPES)}")
+        x = xp.ascontiguousarray(batch)
+        if not reads_directly(x.dtype.name, work):
+            x = x.astype(work)  # NumPy rounds the batch to the working dtype first, too
+        n = x.shape[0]
+        h, w, c = x.shape[1:] if config.channels_last else (x.shape[2], x.shape[3], x.shape[1])
+        image_shape = x.shape[1:]
+        brightened = ~np.isnan(params.brightness)
+        if brightened.any() and config.compat != "fixed":
+            check_pil_channels(c)
+
+        # What the kernel does, and what is left for array operations afterwards:
+        # a preprocessing_function must see the transformed images (Keras calls it
+        # first in standardize); ZCA is a (D x D) matrix product, not a per-pixel step.
+        fused = standardize and config.preprocessing_function is None
+        center = scale = zca = False
+        if fused:
+            center, scale, zca = featurewise_steps(config, stacklevel=6)
+        out_dtype = check_output_dtype(config.out_dtype, work)
+        finish_here = fused and not zca
+        kernel_dtype = out_dtype if finish_here else work
+        kernel_chw = (not config.out_channels_last) if finish_here else (not config.channels_last)
+
+        variant = KernelVariant(
+            in_dtype=x.dtype.name, out_dtype=kernel_dtype, work_dtype=work,
+            order=config.interpolation_order, fill_mode=config.fill_mode,
+            in_chw=not config.channels_last, out_chw=kernel_chw,
+        )
+        epilogue = make_epilogue(config, image_shape, standardize=fused,
+                                 featurewise=(center, scale))
+        out_shape = (n, c, h, w) if kernel_chw else (n, h, w, c)
+        out = self.launcher.allocate(out_shape, numpy_dtype(kernel_dtype))
+        if n and h * w * c:
+            self._launch(x, out, variant, matrices, params, config, epilogue, (n, h, w, c))
+
+        if finish_here:
+            return out
+        if zca:
+            flat = out.reshape(n, -1)
+            out = (flat @ xp.asarray(config.zca_whitening_matrix)).astype(work, copy=False)
+            out = out.reshape(out_shape)
+        elif standardize:  # the preprocessing_function path: standardize as arrays
+            out = standardize_batch(out, config, None, xp=xp).astype(work, copy=False)
+        else:
+            return out  # apply(): Keras's transform in the working dtype and data format
+        return to_output(out, config.channels_last, config.out_channels_last, out_dtype, xp)
+
+    def _launch(self, x: Any, out: Any, variant: KernelVariant, matrices: np.ndarray,
+                params: TransformParams, config: AugmentConfig, epilogue: Epilogue,
+                dims: tuple[int, int, int, int]) -> None:
+        n, h, w, c = dims
+        records = pack_samples(matrices, params, config.dtype)
+        host, mean_offset, std_offset = pack_upload(records, epilogue)
+        upload = self.launcher.upload(host)  # the batch's only host-to-device copy
+        grid, block = launch_grid(n, h * w)
+        shape = tuple(np.int64(v) for v in dims)
+        tail = _epilogue_args(epilogue, upload, mean_offset, std_offset)
+        shifted = ~np.isnan(params.channel_shift_intensity)
+        brightened = ~np.isnan(params.brightness)
+        if shifted.any() or (brightened.any() and config.compat != "fixed"):
+            self.launcher.launch(variant, "minmax", grid, block,
+                                 (x, upload, *shape, np.float64(epilogue.cval)))
+        if epilogue.sample_stats:
+            self.launcher.launch(variant, "moments", grid, block, (x, upload, *shape, *tail))
+        self.launcher.launch(variant, "write", grid, block, (x, out, upload, *shape, *tail))

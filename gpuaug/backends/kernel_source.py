@@ -1,0 +1,39 @@
+"""The CUDA C++ source of the fused kernels, as one self-contained string.
+
+The sources live in ``kernels/`` (installed as the ``gpuaug.kernels`` package
+data).  Local ``#include "..."`` lines are inlined here, so the string handed to
+NVRTC is the whole program: CuPy's compile cache keys on that string, and a
+changed header can never be served from a stale cache entry.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+
+_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"\s*$', re.MULTILINE)
+_PRAGMA_ONCE = re.compile(r"^\s*#\s*pragma\s+once\s*$", re.MULTILINE)
+
+#: NVRTC options used at run time and by the compile check.  -fmad=false is a
+#: second guard on top of the explicit _rn intrinsics: NumPy never fuses a
+#: multiply and an add, so neither may the kernels.
+NVRTC_OPTIONS = ("-std=c++17", "-fmad=false")
+
+
+def _read(name: str) -> str:
+    return resources.files("gpuaug.kernels").joinpath(name).read_text(encoding="utf-8")
+
+
+def _inline(name: str, seen: set[str]) -> str:
+    if name in seen:  # every header is #pragma once
+        return ""
+    seen.add(name)
+    text = _PRAGMA_ONCE.sub("", _read(name))
+    return _INCLUDE.sub(lambda m: _inline(m.group(1), seen), text)
+
+
+@functools.lru_cache(maxsize=None)
+def kernel_source(entry: str = "augment.cu") -> str:
+    """The source of ``kernels/<entry>`` with its local headers inlined."""
+    return f"// gpuaug kernels: {entry} with its headers inlined\n" + _inline(entry, set())

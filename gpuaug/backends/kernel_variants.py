@@ -1,0 +1,115 @@
+"""The compile-time variants of the fused kernels and their C++ names.
+
+Each kernel in ``kernels/augment.cu`` is a template; a *variant* fixes the input,
+output and working dtypes, the interpolation order, the fill mode and the input and
+output layouts.  This module names the instantiations (the NVRTC "name
+expressions") and enumerates every supported variant, for the compile check.  It
+imports no CUDA library.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Iterator
+
+from ..boundary import FILL_MODES
+
+#: Input dtypes the kernels read, with their C++ element types.
+INPUT_TYPES = {"uint8": "unsigned char", "float16": "gpuaug::f16", "float32": "float",
+               "float64": "double"}
+#: Output dtypes the kernels write.
+OUTPUT_TYPES = {"uint8": "unsigned char", "float16": "gpuaug::f16", "bfloat16": "gpuaug::bf16",
+                "float32": "float", "float64": "double"}
+#: Working dtypes (the generator's ``dtype``): every intermediate is rounded to it.
+WORK_TYPES = {"float16": 0, "float32": 1, "float64": 2}
+#: ``fill_mode`` -> the kernels' FillMode enumerator.
+MODE_CODES = {mode: i for i, mode in enumerate(FILL_MODES)}
+assert FILL_MODES == ("nearest", "reflect", "wrap", "constant")  # kernels/boundary.cuh order
+
+PASSES = ("minmax", "moments", "write")
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+@dataclass(frozen=True)
+class KernelVariant:
+    """One instantiation set: the dtypes, order, fill mode and layouts of a launch."""
+
+    in_dtype: str
+    out_dtype: str
+    work_dtype: str
+    order: int
+    fill_mode: str
+    in_chw: bool
+    out_chw: bool
+
+    def __post_init__(self) -> None:
+        for value, table, what in (
+            (self.in_dtype, INPUT_TYPES, "input dtype"),
+            (self.out_dtype, OUTPUT_TYPES, "output dtype"),
+            (self.work_dtype, WORK_TYPES, "working dtype"),
+            (self.fill_mode, MODE_CODES, "fill_mode"),
+        ):
+            if value not in table:
+                raise ValueError(
+                    f"The CUDA kernels do not support {what} {value!r}; "
+                    f"supported: {', '.join(table)}"
+                )
+        if not reads_directly(self.in_dtype, self.work_dtype):
+            raise ValueError("float64 input needs float64 work; cast the batch first")
+        if not output_allowed(self.out_dtype, self.work_dtype):
+            raise ValueError("float64 output needs float64 work (dtype='float64')")
+        if self.order not in (0, 1):
+            raise ValueError(f"interpolation_order must be 0 or 1, got {self.order!r}")
+
+    def _reader_args(self) -> str:
+        return (f"{INPUT_TYPES[self.in_dtype]}, {WORK_TYPES[self.work_dtype]}, {self.order}, "
+                f"{MODE_CODES[self.fill_mode]}, {_flag(self.in_chw)}")
+
+    def name(self, kernel_pass: str) -> str:
+        """The C++ name expression of this variant's kernel for ``kernel_pass``."""
+        if kernel_pass == "write":
+            return (f"gpuaug::augment_write<{INPUT_TYPES[self.in_dtype]}, "
+                    f"{OUTPUT_TYPES[self.out_dtype]}, {WORK_TYPES[self.work_dtype]}, {self.order}, "
+                    f"{MODE_CODES[self.fill_mode]}, {_flag(self.in_chw)}, {_flag(self.out_chw)}>")
+        if kernel_pass not in PASSES:
+            raise ValueError(f"unknown kernel pass {kernel_pass!r}; expected one of {PASSES}")
+        return f"gpuaug::augment_{kernel_pass}<{self._reader_args()}>"
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.name(p) for p in PASSES)
+
+
+def reads_directly(in_dtype: str, work_dtype: str) -> bool:
+    """Whether the kernels read ``in_dtype`` for ``work_dtype`` without a cast first.
+
+    float64 input is read only by float64 work; for narrower work NumPy rounds the
+    batch to the working dtype before the warp, and the CUDA backend does the same.
+    """
+    return in_dtype != "float64" or work_dtype == "float64"
+
+
+def output_allowed(out_dtype: str, work_dtype: str) -> bool:
+    """float64 output only from float64 work (a wider output would invent precision)."""
+    return out_dtype != "float64" or work_dtype == "float64"
+
+
+def all_variants() -> Iterator[KernelVariant]:
+    """Every variant the CUDA backend can launch."""
+    for in_dtype, out_dtype, work, order, mode, in_chw, out_chw in itertools.product(
+        INPUT_TYPES, OUTPUT_TYPES, WORK_TYPES, (0, 1), FILL_MODES, (False, True), (False, True)
+    ):
+        if reads_directly(in_dtype, work) and output_allowed(out_dtype, work):
+            yield KernelVariant(in_dtype, out_dtype, work, order, mode, in_chw, out_chw)
+
+
+def all_name_expressions() -> list[str]:
+    """Every distinct kernel instantiation (the reader passes are shared between outputs)."""
+    seen: dict[str, None] = {}
+    for variant in all_variants():
+        for name in variant.names():
+            seen.setdefault(name)
+    return list(seen)

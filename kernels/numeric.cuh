@@ -1,0 +1,192 @@
+// Exact arithmetic for the augmentation kernels, usable on the device and on the host.
+//
+// The kernels must reproduce NumPy's results bit for bit wherever NumPy is the
+// reference, so every operation here rounds exactly once, to nearest even:
+//   - sums and products in float64 go through add_rn / mul_rn, which on the device
+//     are the __dadd_rn / __dmul_rn intrinsics: the compiler may not contract them
+//     into fused multiply-adds, which NumPy never performs;
+//   - a value "rounded to the working dtype" is a double holding a float16,
+//     float32 or float64 number.  NumPy computes float32 ops as if in infinite
+//     precision then rounds once; doing the op in float64 and rounding the result
+//     to float32 (or float16) gives the same bits, because float64 carries more
+//     than twice the precision plus two bits (double rounding is innocuous).
+//
+// float16 and bfloat16 are converted by hand, from the bit patterns, so the kernels
+// need no CUDA header and compile unchanged with a host C++ compiler (the CPU
+// emulation the test suite uses where there is no GPU).
+#pragma once
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#define GPUAUG_HD __device__ __forceinline__
+#define GPUAUG_ON_DEVICE 1
+#else
+#include <cmath>
+#include <cstring>
+#define GPUAUG_HD inline
+#define GPUAUG_ON_DEVICE 0
+#endif
+
+namespace gpuaug {
+
+typedef long long i64;
+typedef unsigned long long u64;
+typedef unsigned short u16;
+
+// ---------------------------------------------------------------- rounding ops
+GPUAUG_HD double add_rn(double a, double b) {
+#if GPUAUG_ON_DEVICE
+    return __dadd_rn(a, b);
+#else
+    return a + b;  // the host build is compiled with -ffp-contract=off
+#endif
+}
+GPUAUG_HD double sub_rn(double a, double b) { return add_rn(a, -b); }
+GPUAUG_HD double mul_rn(double a, double b) {
+#if GPUAUG_ON_DEVICE
+    return __dmul_rn(a, b);
+#else
+    return a * b;
+#endif
+}
+GPUAUG_HD double div_rn(double a, double b) {
+#if GPUAUG_ON_DEVICE
+    return __ddiv_rn(a, b);
+#else
+    return a / b;
+#endif
+}
+GPUAUG_HD float fmul_rn(float a, float b) {
+#if GPUAUG_ON_DEVICE
+    return __fmul_rn(a, b);
+#else
+    return a * b;
+#endif
+}
+GPUAUG_HD float fsub_rn(float a, float b) {
+#if GPUAUG_ON_DEVICE
+    return __fsub_rn(a, b);
+#else
+    return a - b;
+#endif
+}
+GPUAUG_HD float fdiv_rn(float a, float b) {
+#if GPUAUG_ON_DEVICE
+    return __fdiv_rn(a, b);
+#else
+    return a / b;
+#endif
+}
+
+GPUAUG_HD u64 double_bits(double d) {
+#if GPUAUG_ON_DEVICE
+    return (u64)__double_as_longlong(d);
+#else
+    u64 b;
+    std::memcpy(&b, &d, sizeof b);
+    return b;
+#endif
+}
+GPUAUG_HD double bits_double(u64 b) {
+#if GPUAUG_ON_DEVICE
+    return __longlong_as_double((i64)b);
+#else
+    double d;
+    std::memcpy(&d, &b, sizeof d);
+    return d;
+#endif
+}
+GPUAUG_HD float to_float(double d) { return (float)d; }  // round to nearest even
+
+// ------------------------------------------------------- float16 and bfloat16
+// Storage types: the 16 raw bits.  Distinct structs so templates can tell them apart.
+struct f16 { u16 bits; };
+struct bf16 { u16 bits; };
+
+// Round a double to a binary floating-point format with EXP exponent bits and MANT
+// stored mantissa bits, to nearest even, straight from float64 (one rounding).
+template <int EXP, int MANT>
+GPUAUG_HD u16 round_to_small_float(double d) {
+    const int bias = (1 << (EXP - 1)) - 1;
+    const u16 inf_bits = (u16)(((1 << EXP) - 1) << MANT);
+    const u64 bits = double_bits(d);
+    const u16 sign = (u16)((bits >> 63) << (EXP + MANT));
+    const int exp = (int)((bits >> 52) & 0x7ff);
+    const u64 frac = bits & ((1ull << 52) - 1);
+    if (exp == 0x7ff) {  // inf or NaN (NaN becomes a quiet NaN)
+        return frac ? (u16)(sign | inf_bits | (1u << (MANT - 1))) : (u16)(sign | inf_bits);
+    }
+    if (exp == 0) return sign;  // zero or a float64 subnormal: far below the target's range
+    const int e = exp - 1023;
+    if (e > bias) return (u16)(sign | inf_bits);
+    const u64 m = frac | (1ull << 52);  // 53-bit significand
+    int shift;
+    u64 base;
+    if (e >= 1 - bias) {  // normal in the target format
+        shift = 52 - MANT;
+        base = ((u64)(e + bias) << MANT) | ((m >> shift) & ((1ull << MANT) - 1));
+    } else {  // subnormal in the target format: units of 2^(1 - bias - MANT)
+        shift = 52 - MANT + (1 - bias - e);
+        if (shift > 54) return sign;  // below half the smallest subnormal
+        base = m >> shift;
+    }
+    const u64 rem = m & ((1ull << shift) - 1);
+    const u64 half = 1ull << (shift - 1);
+    if (rem > half || (rem == half && (base & 1))) base += 1;  // a carry may reach inf: correct
+    return (u16)(sign | (u16)base);
+}
+
+template <int EXP, int MANT>
+GPUAUG_HD double small_float_to_double(u16 h) {
+    const int bias = (1 << (EXP - 1)) - 1;
+    const int exp = (h >> MANT) & ((1 << EXP) - 1);
+    const int frac = h & ((1 << MANT) - 1);
+    const double sign = (h >> (EXP + MANT)) ? -1.0 : 1.0;
+    if (exp == (1 << EXP) - 1) {
+        return frac ? bits_double(0x7ff8000000000000ull) : sign * bits_double(0x7ff0000000000000ull);
+    }
+    // ldexp by hand: the value is frac * 2^(1 - bias - MANT) or (2^MANT + frac) * 2^(exp - bias - MANT)
+    const int e2 = exp ? exp - bias - MANT : 1 - bias - MANT;
+    const double m = exp ? (double)((1 << MANT) + frac) : (double)frac;
+    return sign * m * bits_double((u64)(1023 + e2) << 52);
+}
+
+GPUAUG_HD double round_half(double d) { return small_float_to_double<5, 10>(round_to_small_float<5, 10>(d)); }
+
+// ------------------------------------------------------------ working dtypes
+// The generator's dtype: every intermediate value is rounded to it, as NumPy stores it.
+enum WorkDtype { WORK_F16 = 0, WORK_F32 = 1, WORK_F64 = 2 };
+
+template <int WORK>
+GPUAUG_HD double round_work(double d) {
+    if (WORK == WORK_F64) return d;
+    if (WORK == WORK_F32) return (double)to_float(d);
+    return round_half(d);
+}
+
+// --------------------------------------------------------------- loads, stores
+GPUAUG_HD double load_value(unsigned char v) { return (double)v; }
+GPUAUG_HD double load_value(f16 v) { return small_float_to_double<5, 10>(v.bits); }
+GPUAUG_HD double load_value(float v) { return (double)v; }
+GPUAUG_HD double load_value(double v) { return v; }
+
+GPUAUG_HD void store_value(float* p, double v) { *p = to_float(v); }
+GPUAUG_HD void store_value(double* p, double v) { *p = v; }
+GPUAUG_HD void store_value(f16* p, double v) { p->bits = round_to_small_float<5, 10>(v); }
+GPUAUG_HD void store_value(bf16* p, double v) { p->bits = round_to_small_float<8, 7>(v); }
+GPUAUG_HD void store_value(unsigned char* p, double v) {
+    // Round half to even and saturate; NaN becomes 0 (as NumPy's reference path does).
+    double r = rint(v);
+    *p = (unsigned char)(r >= 255.0 ? 255.0 : (r > 0.0 ? r : 0.0));
+}
+
+// ------------------------------------------------------- reduction helpers
+// An unsigned key with the order of the doubles it encodes, for atomicMin/atomicMax.
+GPUAUG_HD u64 order_key(double d) {
+    const u64 b = double_bits(d);
+    return (b >> 63) ? ~b : (b | 0x8000000000000000ull);
+}
+GPUAUG_HD double key_value(u64 k) {
+    return bits_double((k >> 63) ? (k & 0x7fffffffffffffffull) : ~k);
+}
+
+}  // namespace gpuaug

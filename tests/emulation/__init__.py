@@ -1,0 +1,116 @@
+"""Run gpuaug's CUDA kernels on the CPU: the fused backend with a host launcher.
+
+:class:`EmulatedLauncher` compiles ``kernels/augment.cu`` for the host with the C++
+compiler (one shared library per kernel variant, cached for the test session) and
+runs each launch block by block with one thread per block (``host_shim.h``).  Plugged
+into :class:`gpuaug.backends.fused_backend.FusedBackend`, it exercises the CUDA
+backend's whole host side (variant choice, packing, pass selection, argument order)
+and the kernels' arithmetic against the NumPy reference on machines without a GPU.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gpuaug.backends.fused_backend import FusedBackend
+from gpuaug.backends.kernel_variants import (INPUT_TYPES, MODE_CODES, OUTPUT_TYPES, WORK_TYPES,
+                                             KernelVariant)
+
+HERE = Path(__file__).resolve().parent
+KERNELS = HERE.parent.parent / "kernels"
+COMPILER = shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
+
+
+def _sources_digest() -> str:
+    h = hashlib.sha256()
+    for path in sorted([*KERNELS.glob("*.cu*"), *HERE.glob("*.cpp"), *HERE.glob("*.h")]):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def poison(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """An array whose every byte is 0xFF: NaN for floats, 255 for uint8."""
+    out = np.empty(shape, dtype=dtype)
+    out.view(np.uint8)[...] = 0xFF
+    return out
+
+
+class EmulatedLauncher:
+    """The :class:`~gpuaug.backends.fused_backend.Launcher` of the host build."""
+
+    xp = np
+
+    def __init__(self, build_dir: Path) -> None:
+        if COMPILER is None:
+            raise RuntimeError("no C++ compiler (g++, c++ or clang++) on PATH")
+        self.build_dir = Path(build_dir)
+        self.build_dir.mkdir(parents=True, exist_ok=True)
+        self._digest = _sources_digest()
+        self._libs: dict[KernelVariant | None, ctypes.CDLL] = {}
+        self.launches: list[str] = []  # pass names in launch order, for assertions
+
+    def library(self, variant: KernelVariant | None = None) -> ctypes.CDLL:
+        """The host build of ``variant`` (None: any build, for the element helpers)."""
+        if variant is None:
+            variant = KernelVariant("uint8", "float32", "float32", 1, "nearest", False, False)
+        lib = self._libs.get(variant)
+        if lib is None:
+            defines = {
+                "GPUAUG_IN_T": INPUT_TYPES[variant.in_dtype],
+                "GPUAUG_OUT_T": OUTPUT_TYPES[variant.out_dtype],
+                "GPUAUG_WORK": str(WORK_TYPES[variant.work_dtype]),
+                "GPUAUG_ORDER": str(variant.order),
+                "GPUAUG_MODE": str(MODE_CODES[variant.fill_mode]),
+                "GPUAUG_IN_CHW": "true" if variant.in_chw else "false",
+                "GPUAUG_OUT_CHW": "true" if variant.out_chw else "false",
+            }
+            tag = hashlib.sha256(repr(sorted(defines.items())).encode()).hexdigest()[:16]
+            path = self.build_dir / f"augment-{self._digest}-{tag}.so"
+            if not path.exists():
+                cmd = [COMPILER, "-std=c++17", "-O1", "-ffp-contract=off", "-fno-fast-math",
+                       "-shared", "-fPIC", f"-I{KERNELS}", f"-I{HERE}",
+                       *(f"-D{k}={v}" for k, v in defines.items()),
+                       str(HERE / "emulate.cpp"), "-o", str(path)]
+                subprocess.run(cmd, check=True, capture_output=True, text=True)
+            lib = ctypes.CDLL(str(path))
+            self._libs[variant] = lib
+        return lib
+
+    # --------------------------------------------------------- Launcher protocol
+    def upload(self, host: np.ndarray) -> np.ndarray:
+        return host.copy()
+
+    def allocate(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        return poison(shape, dtype)  # unwritten pixels cannot pass for results
+
+    def launch(self, variant: KernelVariant, kernel_pass: str, grid: tuple[int, int, int],
+               block: tuple[int, int, int], args: tuple) -> None:
+        fn = getattr(self.library(variant), f"emulate_{kernel_pass}")
+        fn.restype = None
+        fn(ctypes.c_uint(grid[0]), ctypes.c_uint(grid[1]), *map(_c_arg, args))
+        self.launches.append(kernel_pass)
+
+
+def _c_arg(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        assert value.flags.c_contiguous, "kernels take contiguous arrays"
+        return ctypes.c_void_p(value.ctypes.data)
+    if isinstance(value, np.int64):
+        return ctypes.c_longlong(int(value))
+    if isinstance(value, np.int32):
+        return ctypes.c_int(int(value))
+    if isinstance(value, np.float64):
+        return ctypes.c_double(float(value))
+    raise TypeError(f"kernel argument of unexpected type {type(value).__name__}: {value!r}")
+
+
+def emulated_backend(build_dir: Path) -> FusedBackend:
+    return FusedBackend(EmulatedLauncher(build_dir), name="cuda-emulated")

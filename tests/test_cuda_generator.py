@@ -1,0 +1,52 @@
+"""The generator on a real GPU: same seeds, same parameters, pixels within tolerance.
+
+All ``gpu``-marked; without a CUDA device they are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gpuaug
+
+from fused_backends import assert_matches_reference
+
+pytestmark = pytest.mark.gpu
+
+CONFIG = dict(rotation_range=40, width_shift_range=0.2, height_shift_range=0.2, shear_range=0.2,
+              zoom_range=0.2, horizontal_flip=True, rescale=1 / 255)
+
+
+@pytest.mark.parametrize("output_dtype", [None, "float16", "bfloat16", "uint8"])
+@pytest.mark.parametrize("output_data_format", [None, "channels_first"])
+def test_cuda_generator_matches_cpu_generator(output_dtype, output_data_format):
+    import cupy
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (16, 57, 43, 3), dtype=np.uint8)
+    kwargs = dict(CONFIG, output_dtype=output_dtype, output_data_format=output_data_format)
+    if output_dtype == "uint8":
+        kwargs.pop("rescale")
+    cpu = gpuaug.ImageDataGenerator(**kwargs, device="cpu")
+    gpu = gpuaug.ImageDataGenerator(**kwargs, device="cuda")
+    ref, ref_params = cpu.random_transform_batch(x, seed=3)
+    out, params = gpu.random_transform_batch(x, seed=3)
+    assert isinstance(out, cupy.ndarray)
+    assert params.to_dicts() == ref_params.to_dicts()  # parameters exactly
+    assert_matches_reference(cupy.asnumpy(out), ref, order=1, fill_mode="nearest", exact=False)
+
+
+def test_device_batch_stays_on_the_device_and_torch_tensors_are_accepted():
+    import cupy
+
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    host = rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    gen = gpuaug.ImageDataGenerator(**CONFIG, device="cuda")
+    params = gen.sampler.draw_batch(gen.random_state, 4, host.shape[1:])
+    ref = gpuaug.augment_batch(host, params, gen.config())
+    tensor = torch.from_numpy(host).cuda()
+    out = gpuaug.augment_batch(tensor, params, gen.config())
+    assert isinstance(out, cupy.ndarray) and out.device.id == tensor.device.index
+    assert_matches_reference(cupy.asnumpy(out), ref, order=1, fill_mode="nearest", exact=False)

@@ -1,0 +1,225 @@
+"""The fused kernels against the NumPy reference: every mode, order, layout, dtype, compat.
+
+Each test body runs on the host emulation of the CUDA kernels (exact: it performs
+the reference's arithmetic in the same order) and, where a GPU exists, on the CUDA
+backend (keras-semantics.md §14 tolerances).  Inputs are fresh random images,
+never constant; outputs are poisoned before every launch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pytest
+
+import gpuaug
+from gpuaug.backends import NumpyBackend
+from gpuaug.backends.kernel_variants import (INPUT_TYPES, OUTPUT_TYPES, WORK_TYPES,
+                                             output_allowed)
+from gpuaug.compose import compose_matrices
+from gpuaug.config import AugmentConfig
+from gpuaug.params import TransformParams
+
+from fused_backends import (BACKENDS, assert_matches_reference, make_backend, to_device,
+                            to_host)
+
+CLASSIC = dict(rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
+               shear_range=20, zoom_range=0.2, horizontal_flip=True, vertical_flip=True)
+
+
+@pytest.fixture(scope="session")
+def build_dir(request):
+    return request.config.cache.mkdir("gpuaug-emulation")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request, build_dir):
+    return make_backend(request.param, build_dir)
+
+
+def _draw(gen: gpuaug.ImageDataGenerator, x: np.ndarray, seed: int) -> TransformParams:
+    gen.random_state.seed(seed)
+    return gen.sampler.draw_batch(gen.random_state, len(x), x.shape[1:])
+
+
+def _images(rng, shape, dtype, low=0.0, high=255.0) -> np.ndarray:
+    if np.dtype(dtype) == np.uint8:
+        return rng.integers(0, 256, shape, dtype=np.uint8)
+    return rng.uniform(low, high, shape).astype(dtype)
+
+
+def _featurewise(config: AugmentConfig, channels: int, rng) -> AugmentConfig:
+    shape = (1, 1, channels) if config.channels_last else (channels, 1, 1)
+    return dataclasses.replace(
+        config, featurewise_center=True, featurewise_std_normalization=True,
+        mean=rng.uniform(0.2, 0.6, shape).astype(config.dtype),
+        std=rng.uniform(0.1, 0.4, shape).astype(config.dtype))
+
+
+def _compare(backend, x, params, config, *, method="augment", exact=None, brightness=None):
+    h, w = x.shape[1:3] if config.channels_last else x.shape[2:4]
+    m = compose_matrices(params, h, w, config.compat)
+    ref = getattr(NumpyBackend(), method)(x, m, params, config)
+    out = to_host(getattr(backend, method)(to_device(backend, x), m, params, config))
+    if exact is None:
+        exact = backend.name == "cuda-emulated"
+    assert_matches_reference(out, ref, order=config.interpolation_order,
+                             fill_mode=config.fill_mode, exact=exact, brightness=brightness)
+    return out, ref
+
+
+@pytest.mark.parametrize("compat", gpuaug.COMPAT_MODES)
+@pytest.mark.parametrize("out_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("order", [0, 1])
+@pytest.mark.parametrize("fill_mode", ["nearest", "reflect", "wrap", "constant"])
+def test_every_mode_order_layout_and_compat(backend, fill_mode, order, data_format, out_format,
+                                            compat):
+    """Warp + flips + channel shift + brightness + rescale + featurewise, fused, per variant."""
+    rng = np.random.default_rng(abs(hash((fill_mode, order, data_format, out_format, compat))))
+    gen = gpuaug.ImageDataGenerator(
+        **CLASSIC, channel_shift_range=30.0, brightness_range=(0.5, 1.5), fill_mode=fill_mode,
+        cval=37.5, interpolation_order=order, rescale=1 / 255, data_format=data_format,
+        compat=compat, device="cpu")
+    shape = (4, 13, 19, 3) if data_format == "channels_last" else (4, 3, 13, 19)
+    x = _images(rng, shape, np.uint8)
+    config = dataclasses.replace(_featurewise(gen.config(), 3, rng), output_data_format=out_format)
+    _compare(backend, x, _draw(gen, x, int(rng.integers(1 << 31))), config, brightness=1.5)
+
+
+def _dtype_cases():
+    for in_dtype in INPUT_TYPES:
+        for work in WORK_TYPES:
+            for out_dtype in OUTPUT_TYPES:
+                if output_allowed(out_dtype, work):
+                    yield in_dtype, work, out_dtype
+
+
+@pytest.mark.parametrize("in_dtype,work,out_dtype", list(_dtype_cases()))
+def test_every_dtype(backend, in_dtype, work, out_dtype):
+    """Every input x working x output dtype; float inputs reach outside 0..255 (Keras's
+    local-scale brightness branch) and float64 input with narrower work is cast first."""
+    rng = np.random.default_rng(7)
+    gen = gpuaug.ImageDataGenerator(**CLASSIC, channel_shift_range=15.0,
+                                    brightness_range=(0.3, 1.7), dtype=work, device="cpu")
+    x = _images(rng, (3, 11, 16, 3), in_dtype, low=-40.0, high=290.0)
+    config = dataclasses.replace(gen.config(), output_dtype=out_dtype)
+    _compare(backend, x, _draw(gen, x, 3), config, brightness=1.7)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 1, 7, 3), (3, 7, 1, 3), (2, 2, 2, 4),
+                                   (5, 5, 3, 2), (2, 64, 48, 5), (1, 3, 130, 1)])
+@pytest.mark.parametrize("fill_mode", ["nearest", "reflect", "wrap", "constant"])
+def test_image_sizes_and_channel_counts(backend, shape, fill_mode):
+    """1x1, single rows and columns, odd and non-square sizes, 1 to 5 channels."""
+    rng = np.random.default_rng(shape[1] * 1000 + shape[2])
+    channels = shape[-1]
+    pil_ok = channels in (1, 3, 4)
+    gen = gpuaug.ImageDataGenerator(
+        **CLASSIC, channel_shift_range=20.0, brightness_range=(0.6, 1.4), fill_mode=fill_mode,
+        cval=-3.0, compat="keras" if pil_ok else "fixed", device="cpu")
+    x = _images(rng, shape, np.uint8)
+    _compare(backend, x, _draw(gen, x, 11), gen.config(), brightness=1.4)
+
+
+def test_more_samples_than_one_grid_column(backend):
+    """70,000 samples: more than CUDA's 65,535 grid rows, so the sample loop must stride."""
+    rng = np.random.default_rng(70)
+    gen = gpuaug.ImageDataGenerator(**CLASSIC, rescale=0.5, device="cpu")
+    x = _images(rng, (70_000, 1, 2, 1), np.uint8)
+    _compare(backend, x, _draw(gen, x, 70), gen.config())
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("shift,brightness", [(0.0, None), (25.0, None), (25.0, (0.5, 1.5))])
+def test_samplewise_statistics(backend, data_format, shift, brightness):
+    """Samplewise centre and std: a moments pre-pass; float64 sums on the device against
+    NumPy's float32 pairwise sums, so within tolerance rather than exact."""
+    rng = np.random.default_rng(5)
+    gen = gpuaug.ImageDataGenerator(
+        **CLASSIC, channel_shift_range=shift, brightness_range=brightness, rescale=1 / 255,
+        samplewise_center=True, samplewise_std_normalization=True, data_format=data_format,
+        device="cpu")
+    shape = (6, 21, 17, 3) if data_format == "channels_last" else (6, 3, 21, 17)
+    x = _images(rng, shape, np.uint8)
+    _compare(backend, x, _draw(gen, x, 5), gen.config(), exact=False,
+             brightness=None if brightness is None else 1.5)
+
+
+def test_apply_is_keras_apply_transform(backend):
+    """``apply`` stops after brightness, in the working dtype and data format."""
+    rng = np.random.default_rng(9)
+    gen = gpuaug.ImageDataGenerator(**CLASSIC, channel_shift_range=10.0,
+                                    brightness_range=(0.5, 1.5), rescale=1 / 255,
+                                    samplewise_center=True, device="cpu")
+    x = _images(rng, (3, 12, 10, 3), np.float32, low=0, high=255)
+    _compare(backend, x, _draw(gen, x, 9), gen.config(), method="apply")
+
+
+def test_zca_and_preprocessing_function_paths(backend):
+    """The steps that are not per-pixel run as array operations after the kernel."""
+    rng = np.random.default_rng(4)
+    x = _images(rng, (4, 6, 5, 3), np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gen = gpuaug.ImageDataGenerator(**CLASSIC, zca_whitening=True, rescale=1 / 255,
+                                        device="cpu")
+    config = dataclasses.replace(
+        gen.config(), mean=rng.uniform(0.3, 0.5, (1, 1, 3)).astype(np.float32),
+        zca_whitening_matrix=rng.normal(0, 0.1, (90, 90)))
+    _compare(backend, x, _draw(gen, x, 4), config, exact=False)
+
+    gen = gpuaug.ImageDataGenerator(**CLASSIC, rescale=1 / 255, samplewise_center=True,
+                                    preprocessing_function=lambda img: img * 2 - 1, device="cpu")
+    _compare(backend, x, _draw(gen, x, 8), gen.config(), exact=False)
+
+
+def test_unfit_featurewise_steps_warn_like_the_reference(backend):
+    rng = np.random.default_rng(2)
+    gen = gpuaug.ImageDataGenerator(featurewise_center=True, device="cpu")
+    x = _images(rng, (2, 5, 5, 3), np.uint8)
+    params = _draw(gen, x, 2)
+    m = compose_matrices(params, 5, 5, "keras")
+    with pytest.warns(UserWarning, match="featurewise_center.*hasn't been fit"):
+        out = backend.augment(to_device(backend, x), m, params, gen.config())
+    np.testing.assert_array_equal(to_host(out), x.astype(np.float32))
+
+
+def test_pil_brightness_needs_one_three_or_four_channels(backend):
+    gen = gpuaug.ImageDataGenerator(brightness_range=(0.5, 1.5), device="cpu")
+    x = np.random.default_rng(0).integers(0, 256, (2, 4, 4, 2), dtype=np.uint8)
+    params = _draw(gen, x, 0)
+    with pytest.raises(ValueError, match="Unsupported channel number: 2"):
+        backend.augment(to_device(backend, x), compose_matrices(params, 4, 4), params,
+                        gen.config())
+
+
+@pytest.mark.parametrize("kwargs,passes", [
+    (dict(CLASSIC, rescale=1 / 255), ["write"]),
+    (dict(CLASSIC, channel_shift_range=10.0), ["minmax", "write"]),
+    (dict(CLASSIC, brightness_range=(0.5, 1.5)), ["minmax", "write"]),
+    (dict(CLASSIC, brightness_range=(0.5, 1.5), compat="fixed"), ["write"]),
+    (dict(CLASSIC, samplewise_center=True), ["moments", "write"]),
+    (dict(CLASSIC, channel_shift_range=5.0, samplewise_std_normalization=True,
+          samplewise_center=True), ["minmax", "moments", "write"]),
+])
+def test_one_launch_unless_whole_image_statistics_are_needed(build_dir, kwargs, passes):
+    """The classic configuration is one launch; min/max and moments add one pre-pass each."""
+    backend = make_backend("emulated", build_dir)
+    gen = gpuaug.ImageDataGenerator(**kwargs, device="cpu")
+    x = _images(np.random.default_rng(1), (2, 8, 8, 3), np.uint8)
+    params = _draw(gen, x, 1)
+    backend.augment(x, compose_matrices(params, 8, 8, gen.compat), params, gen.config())
+    assert backend.launcher.launches == passes
+
+
+def test_poisoned_output_catches_an_unwritten_batch(build_dir):
+    """The poison works: a launcher that skips the write pass cannot pass for correct."""
+    backend = make_backend("emulated", build_dir)
+    backend.launcher.launch = lambda *args, **kwargs: None
+    gen = gpuaug.ImageDataGenerator(**CLASSIC, device="cpu")
+    x = _images(np.random.default_rng(3), (2, 6, 6, 3), np.uint8)
+    with pytest.raises(AssertionError):
+        _compare(backend, x, _draw(gen, x, 3), gen.config(), exact=False)
