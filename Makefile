@@ -16,7 +16,7 @@ demo: $(BIN)/.installed
 	$(BIN)/python -m gpuaug.demo
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -ra
+	GPUAUG_REQUIRE_NVRTC=1 $(BIN)/python -m pytest -ra
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/numpy_vs_keras.py

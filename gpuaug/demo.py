@@ -43,6 +43,19 @@ def load_folder(directory: Path, size: int) -> tuple[np.ndarray, list[str]]:
     return np.stack(images), labels
 
 
+def _to_host(x) -> np.ndarray:
+    """A NumPy copy of a batch from either device (CuPy arrays have ``.get()``)."""
+    return x.get() if hasattr(x, "__cuda_array_interface__") else np.asarray(x)
+
+
+def _synchronize(device: str) -> None:
+    """Wait for queued GPU work, so that the timing covers it."""
+    if device != "cpu":
+        import cupy
+
+        cupy.cuda.Device(int(device.split(":")[1])).synchronize()
+
+
 def preview_grid(originals: np.ndarray, augmented: list[np.ndarray]) -> Image.Image:
     """Rows of [original | draw 1 | draw 2 | ...]; inputs uint8 (N, H, W, 3)."""
     rows = np.concatenate([originals] + augmented, axis=2)  # side by side
@@ -57,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=3, help="passes over the data to time")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
+    parser.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda' or 'cuda:N'")
     args = parser.parse_args(argv)
 
     data = args.data
@@ -77,12 +90,13 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(0, len(images), args.batch_size):
             batch, _ = gen.random_transform_batch(images[i:i + args.batch_size])
             count += len(batch)
+    _synchronize(gen.device)
     elapsed = time.perf_counter() - start
     print(f"Augmented {count} images of {args.size}x{args.size} on {gen.device} "
           f"in {elapsed:.2f} s: {count / elapsed:.0f} images/s")
 
     shown = images[np.linspace(0, len(images) - 1, min(8, len(images))).astype(int)]
-    draws = [np.clip(gen.random_transform_batch(shown)[0] * 255, 0, 255).astype(np.uint8)
+    draws = [np.clip(_to_host(gen.random_transform_batch(shown)[0]) * 255, 0, 255).astype(np.uint8)
              for _ in range(4)]
     args.out.mkdir(parents=True, exist_ok=True)
     grid_path = args.out / "preview.png"

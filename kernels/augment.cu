@@ -68,6 +68,14 @@ GPUAUG_HD Epilogue make_epilogue(int compat, int flags, double cval, double resc
     make_epilogue(compat, std_flags, cval, rescale, eps, mean, mean_sr, mean_sc, mean_sk,       \
                   std_eps, std_sr, std_sc, std_sk)
 
+// Row and column of pixel q of a w-wide image.  32-bit division: several times cheaper
+// than 64-bit on the GPU; the host guarantees h * w < 2^31.
+GPUAUG_HD void split_pixel(i64 q, i64 w, i64* r, i64* c) {
+    const unsigned int row = (unsigned int)q / (unsigned int)w;
+    *r = (i64)row;
+    *c = q - (i64)row * w;
+}
+
 #define GPUAUG_FOR_EACH_SAMPLE(b) for (i64 b = blockIdx.y; b < n; b += gridDim.y)
 #define GPUAUG_FOR_EACH_PIXEL(q)                                                                \
     for (i64 q = (i64)blockIdx.x * blockDim.x + threadIdx.x; q < h * w;                       \
@@ -81,7 +89,8 @@ __global__ void augment_minmax(const InT* __restrict__ src, SampleParams* sample
         const InT* img = src + b * h * w * nc;
         double lo = bits_double(0x7ff0000000000000ull), hi = -lo;
         GPUAUG_FOR_EACH_PIXEL(q) {
-            const i64 r = q / w, c = q - r * w;
+            i64 r, c;
+            split_pixel(q, w, &r, &c);
             const PixelTaps<InT> t = pixel_taps<InT, ORDER, MODE, IN_CHW>(img, p, h, w, nc, r, c);
             for (i64 k = 0; k < nc; ++k) {
                 const double v = warp_channel<InT, WORK, ORDER>(t, k, cval);
@@ -108,7 +117,8 @@ __global__ void augment_moments(const InT* __restrict__ src, SampleParams* sampl
         const InT* img = src + b * h * w * nc;
         double sum = 0.0, sumsq = 0.0;
         GPUAUG_FOR_EACH_PIXEL(q) {
-            const i64 r = q / w, c = q - r * w;
+            i64 r, c;
+            split_pixel(q, w, &r, &c);
             const PixelTaps<InT> t = pixel_taps<InT, ORDER, MODE, IN_CHW>(img, p, h, w, nc, r, c);
             for (i64 k = 0; k < nc; ++k) {
                 double v = warp_channel<InT, WORK, ORDER>(t, k, e.cval);
@@ -146,7 +156,8 @@ __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ ds
         const InT* img = src + b * h * w * nc;
         OutT* o = dst + b * out.s_sample;
         GPUAUG_FOR_EACH_PIXEL(q) {
-            const i64 r = q / w, c = q - r * w;
+            i64 r, c;
+            split_pixel(q, w, &r, &c);
             const PixelTaps<InT> t = pixel_taps<InT, ORDER, MODE, IN_CHW>(img, p, h, w, nc, r, c);
             OutT* px = o + r * out.s_row + c * out.s_col;
             for (i64 k = 0; k < nc; ++k) {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -78,7 +79,8 @@ def _compare(backend, x, params, config, *, method="augment", exact=None, bright
 def test_every_mode_order_layout_and_compat(backend, fill_mode, order, data_format, out_format,
                                             compat):
     """Warp + flips + channel shift + brightness + rescale + featurewise, fused, per variant."""
-    rng = np.random.default_rng(abs(hash((fill_mode, order, data_format, out_format, compat))))
+    rng = np.random.default_rng(zlib.crc32(repr((fill_mode, order, data_format, out_format,
+                                                 compat)).encode()))
     gen = gpuaug.ImageDataGenerator(
         **CLASSIC, channel_shift_range=30.0, brightness_range=(0.5, 1.5), fill_mode=fill_mode,
         cval=37.5, interpolation_order=order, rescale=1 / 255, data_format=data_format,

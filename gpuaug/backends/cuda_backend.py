@@ -17,8 +17,12 @@ from .fused_backend import FusedBackend
 from .kernel_variants import KernelVariant
 
 
+@functools.lru_cache(maxsize=1)
 def cuda_status() -> tuple[bool, str]:
-    """``(usable, reason)``: whether CuPy imports and sees a CUDA device, and if not why."""
+    """``(usable, reason)``: whether CuPy imports and sees a CUDA device, and if not why.
+
+    Asked once per process (importing CuPy and the driver query take a while).
+    """
     try:
         import cupy
     except ImportError as exc:

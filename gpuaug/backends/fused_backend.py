@@ -83,6 +83,9 @@ class FusedBackend:
         n = x.shape[0]
         h, w, c = x.shape[1:] if config.channels_last else (x.shape[2], x.shape[3], x.shape[1])
         image_shape = x.shape[1:]
+        if h * w >= 2**31:
+            raise ValueError(f"images of {h}x{w} pixels are too large for the CUDA kernels "
+                             "(at most 2^31 - 1 pixels per image)")
         brightened = ~np.isnan(params.brightness)
         if brightened.any() and config.compat != "fixed":
             check_pil_channels(c)

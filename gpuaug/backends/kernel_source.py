@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from importlib import resources
+from pathlib import Path
 
 _INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"\s*$', re.MULTILINE)
 _PRAGMA_ONCE = re.compile(r"^\s*#\s*pragma\s+once\s*$", re.MULTILINE)
@@ -21,8 +22,16 @@ _PRAGMA_ONCE = re.compile(r"^\s*#\s*pragma\s+once\s*$", re.MULTILINE)
 NVRTC_OPTIONS = ("-std=c++17", "-fmad=false")
 
 
+def _kernels_dir():
+    """Installed: the ``gpuaug.kernels`` package data; in a source tree: ``<repo>/kernels``."""
+    try:
+        return resources.files("gpuaug.kernels")
+    except ModuleNotFoundError:  # gpuaug imported from a checkout that is not installed
+        return Path(__file__).resolve().parents[2] / "kernels"
+
+
 def _read(name: str) -> str:
-    return resources.files("gpuaug.kernels").joinpath(name).read_text(encoding="utf-8")
+    return _kernels_dir().joinpath(name).read_text(encoding="utf-8")
 
 
 def _inline(name: str, seen: set[str]) -> str:
