@@ -10,7 +10,7 @@ import numpy as np
 
 from .backends.cuda_backend import cuda_backend, cuda_status
 from .backends.numpy_epilogue import brightness
-from .backends.output import check_output_dtype
+from .backends.output import check_output_dtype, numpy_dtype
 from .boundary import FILL_MODES
 from .compat import check_compat
 from .config import AugmentConfig
@@ -182,7 +182,7 @@ class ImageDataGenerator:
         if np.dtype(dtype).kind != "f":
             raise ValueError(f"`dtype` must be a floating-point dtype. Received: {dtype!r}")
         if output_dtype is not None:
-            check_output_dtype(output_dtype, np.dtype(dtype).name)
+            numpy_dtype(check_output_dtype(output_dtype, np.dtype(dtype).name))  # bfloat16 needs ml_dtypes
         if output_data_format not in (None, "channels_last", "channels_first"):
             raise ValueError(
                 "`output_data_format` must be None, 'channels_last' or 'channels_first'. "

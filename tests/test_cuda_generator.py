@@ -50,3 +50,11 @@ def test_device_batch_stays_on_the_device_and_torch_tensors_are_accepted():
     out = gpuaug.augment_batch(tensor, params, gen.config())
     assert isinstance(out, cupy.ndarray) and out.device.id == tensor.device.index
     assert_matches_reference(cupy.asnumpy(out), ref, order=1, fill_mode="nearest", exact=False)
+
+
+def test_out_of_memory_names_the_batch():
+    from gpuaug.backends.cuda_backend import cuda_backend
+
+    launcher = cuda_backend(0).launcher
+    with pytest.raises(MemoryError, match="batch of 1000000 images.*smaller batch_size"):
+        launcher.allocate((1_000_000, 1024, 1024, 3), np.dtype(np.float32))

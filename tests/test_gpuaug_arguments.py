@@ -101,3 +101,27 @@ def test_uint8_batch_equals_float_batch():
     out_u8, params = gen.random_transform_batch(batch, seed=9)
     out_f = gpuaug.augment_batch(batch.astype(np.float32), params, gen.config())
     np.testing.assert_array_equal(out_u8, out_f)
+
+
+@pytest.mark.parametrize("output_dtype", ["float16", "bfloat16", "uint8", "float32"])
+@pytest.mark.parametrize("output_data_format", [None, "channels_first"])
+def test_output_dtype_and_layout_convert_the_finished_batch(output_dtype, output_data_format):
+    """The output options are a last step: the default batch, transposed and converted."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (3, 9, 7, 3), dtype=np.uint8)
+    kwargs = dict(rotation_range=30, zoom_range=0.2, channel_shift_range=20.0)
+    plain, _ = gpuaug.ImageDataGenerator(**kwargs, device="cpu").random_transform_batch(x, seed=1)
+    out, _ = gpuaug.ImageDataGenerator(
+        **kwargs, output_dtype=output_dtype, output_data_format=output_data_format,
+        device="cpu").random_transform_batch(x, seed=1)
+    if output_data_format == "channels_first":
+        plain = plain.transpose(0, 3, 1, 2)
+    if output_dtype == "uint8":
+        expected = np.clip(np.rint(plain), 0, 255).astype(np.uint8)
+    elif output_dtype == "bfloat16":
+        expected = plain.astype(ml_dtypes.bfloat16)
+    else:
+        expected = plain.astype(output_dtype)
+    assert out.dtype == expected.dtype and out.flags.c_contiguous
+    np.testing.assert_array_equal(out.view(np.uint8), np.ascontiguousarray(expected).view(np.uint8))

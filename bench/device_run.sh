@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The GPU test suite and the kernel benchmark in one command, for a GPU machine that
+# already has CuPy, PyTorch, pytest and matplotlib and no package registry (the project's
+# device machines): gpuaug runs from this checkout, uninstalled. Results go to $OUT
+# (or bench/out): device.txt, gpu-tests.log, bench.log, kernel.json, kernel.md, kernel.png.
+set -o pipefail
+out="${OUT:-bench/out}"
+mkdir -p "$out"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$out/device.txt"
+python3 -m pytest -ra -m gpu tests 2>&1 | tee "$out/gpu-tests.log"
+tests=$?
+python3 bench/kernel.py --out-dir "$out" "$@" 2>&1 | tee "$out/bench.log"
+bench=$?
+exit $(( tests || bench ))
