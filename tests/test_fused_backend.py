@@ -225,3 +225,26 @@ def test_poisoned_output_catches_an_unwritten_batch(build_dir):
     x = _images(np.random.default_rng(3), (2, 6, 6, 3), np.uint8)
     with pytest.raises(AssertionError):
         _compare(backend, x, _draw(gen, x, 3), gen.config(), exact=False)
+
+
+@pytest.mark.parametrize("case", range(40))
+def test_random_generator_configurations(backend, case):
+    """Keras's argument forms drawn at random (tests/keras_cases.py), random shapes and
+    channel counts, every compat mode: the fused kernels equal the reference."""
+    from keras_cases import image_shape, random_config
+
+    rng = np.random.default_rng(1000 + case)
+    data_format = ["channels_last", "channels_first"][case % 2]
+    kwargs = random_config(rng, data_format)
+    kwargs["compat"] = gpuaug.COMPAT_MODES[case % 3]
+    kwargs["rescale"] = [None, 1 / 255, 2][case % 3]
+    kwargs["samplewise_center"] = case % 5 == 0
+    shape = (int(rng.integers(1, 5)),) + image_shape(rng, data_format)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gen = gpuaug.ImageDataGenerator(**kwargs, device="cpu")
+    x = _images(rng, shape, np.uint8)
+    b = gen.brightness_range
+    _compare(backend, x, _draw(gen, x, case), gen.config(),
+             exact=False if kwargs["samplewise_center"] else None,
+             brightness=None if b is None else max(b))
