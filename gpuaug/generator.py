@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from .options import render_options
 from .params import TransformParams
 from .sampler import RandomTransformSampler
 from .standardize import feature_statistics, standardize_batch, zca_matrix
+
+if TYPE_CHECKING:  # the iterators import the generator's engine; avoid a cycle at import
+    from .iterators import DirectoryIterator, NumpyArrayIterator
 
 _log = logging.getLogger("gpuaug")
 _DEVICES = ("auto", "cpu", "cuda")
@@ -314,6 +317,53 @@ class ImageDataGenerator:
     def principal_components(self) -> Optional[np.ndarray]:
         """keras-preprocessing's name for the ZCA matrix."""
         return self.zca_whitening_matrix
+
+    # ------------------------------------------------------------- iterators
+    def flow(
+        self, x: Any, y: Any = None, batch_size: int = 32, shuffle: bool = True,
+        sample_weight: Any = None, seed: Optional[int] = None, save_to_dir: Optional[str] = None,
+        save_prefix: str = "", save_format: str = "png", ignore_class_split: bool = False,
+        subset: Optional[str] = None, *, output: str = "auto",
+    ) -> "NumpyArrayIterator":
+        """Keras's ``flow``: seeded batches of an in-memory dataset (``x``, ``y``).
+
+        The iterator is a ``keras.utils.PyDataset`` (for ``model.fit``) when the
+        program has imported Keras before calling this, and a plain Python
+        iterable (PyTorch loops) either way.
+
+        ``output`` (gpuaug only): "auto" (NumPy on CPU, CuPy on CUDA), "numpy",
+        "cupy", "torch", "jax" or "tf"; labels stay NumPy.
+        """
+        from .iterators import NumpyArrayIterator, keras_compatible
+
+        return keras_compatible(NumpyArrayIterator)(
+            x, y, self, batch_size=batch_size, shuffle=shuffle, sample_weight=sample_weight,
+            seed=seed, data_format=self.data_format, save_to_dir=save_to_dir,
+            save_prefix=save_prefix, save_format=save_format,
+            ignore_class_split=ignore_class_split, subset=subset, dtype=self.dtype,
+            output=output)
+
+    def flow_from_directory(
+        self, directory: str, target_size: tuple[int, int] = (256, 256), color_mode: str = "rgb",
+        classes: Optional[list[str]] = None, class_mode: Optional[str] = "categorical",
+        batch_size: int = 32, shuffle: bool = True, seed: Optional[int] = None,
+        save_to_dir: Optional[str] = None, save_prefix: str = "", save_format: str = "png",
+        follow_links: bool = False, subset: Optional[str] = None, interpolation: str = "nearest",
+        keep_aspect_ratio: bool = False, *, output: str = "auto",
+    ) -> "DirectoryIterator":
+        """Keras's ``flow_from_directory``: seeded batches of images in class sub-folders.
+
+        ``output`` as for :meth:`flow`.
+        """
+        from .iterators import DirectoryIterator, keras_compatible
+
+        return keras_compatible(DirectoryIterator)(
+            directory, self, target_size=target_size, color_mode=color_mode, classes=classes,
+            class_mode=class_mode, data_format=self.data_format, batch_size=batch_size,
+            shuffle=shuffle, seed=seed, save_to_dir=save_to_dir, save_prefix=save_prefix,
+            save_format=save_format, follow_links=follow_links, subset=subset,
+            interpolation=interpolation, keep_aspect_ratio=keep_aspect_ratio, dtype=self.dtype,
+            output=output)
 
     # ------------------------------------------------------ batched gpuaug API
     def random_transform_batch(

@@ -1,0 +1,155 @@
+"""Keras's ``Iterator`` contract (keras-semantics.md §6), with a private RNG.
+
+Batch order, shuffling, the seeding rule per batch call and the draw order are
+Keras's, so a seeded gpuaug iterator yields Keras's batches.  Keras seeds and
+draws from the *global* NumPy RNG; here each iterator owns a ``RandomState``
+seeded at exactly the same points, so iterators are reproducible side by side
+and never disturb the caller's global RNG.  Everything that touches the RNG (the
+seed, the permutation, the per-sample parameters and ``save_to_dir`` name
+hashes) happens under the iterator's lock; decoding and augmenting happen
+outside it, so several threads can read one iterator.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any, Iterator as _PyIterator, Optional
+
+import numpy as np
+
+from ..params import TransformParams
+
+
+@dataclass(frozen=True)
+class BatchDraws:
+    """The random draws of one batch, taken under the lock in Keras's order."""
+
+    params: Optional[TransformParams]  # None when the iterator has no generator
+    save_hashes: Optional[list[int]]  # the save_to_dir file name numbers, if saving
+
+
+class Iterator:
+    """The base of gpuaug's iterators: ``__len__``, ``__getitem__``, ``next()``, epochs.
+
+    Subclasses provide ``image_shape`` (one image, in the data format),
+    ``_save_hash_high`` (Keras's bound for save-name numbers) and
+    :meth:`_batch` (build the batch from indices and draws).
+    """
+
+    white_list_formats = ("png", "jpg", "jpeg", "bmp", "ppm", "tif", "tiff")
+    _save_hash_high = int(1e7)
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool, seed: Optional[int]) -> None:
+        self.n = n
+        self.batch_size = batch_size
+        self.seed = seed
+        self.shuffle = shuffle
+        self.batch_index = 0
+        self.total_batches_seen = 0
+        self.lock = threading.Lock()
+        self.index_array: Optional[np.ndarray] = None
+        self.random_state = np.random.RandomState()
+        self.index_generator = self._flow_index()
+        super().__init__()  # keras.utils.PyDataset's defaults when it is mixed in
+
+    # ------------------------------------------------------------- Keras's contract
+    def _set_index_array(self) -> None:
+        self.index_array = np.arange(self.n)
+        if self.shuffle:
+            self.index_array = self.random_state.permutation(self.n)
+
+    def _seed_batch(self) -> None:
+        if self.seed is not None:
+            self.random_state.seed(self.seed + self.total_batches_seen)
+
+    def __getitem__(self, idx: int):
+        if idx >= len(self):
+            raise ValueError(
+                f"Asked to retrieve element {idx}, but the Sequence has length {len(self)}"
+            )
+        with self.lock:
+            self._seed_batch()
+            self.total_batches_seen += 1
+            if self.index_array is None:
+                self._set_index_array()
+            # A negative idx is not rejected: like Keras, it gives an empty batch.
+            index_array = self.index_array[self.batch_size * idx:self.batch_size * (idx + 1)]
+            draws = self._draw(index_array)
+        return self._batch(index_array, draws)
+
+    def __len__(self) -> int:
+        return (self.n + self.batch_size - 1) // self.batch_size
+
+    def on_epoch_end(self) -> None:
+        """A new order for the next epoch (not reseeded, as in Keras)."""
+        with self.lock:
+            self._set_index_array()
+
+    def reset(self) -> None:
+        self.batch_index = 0
+
+    def _flow_index(self) -> _PyIterator[np.ndarray]:
+        self.reset()
+        while True:
+            self._seed_batch()
+            if self.batch_index == 0:
+                self._set_index_array()
+            current = 0 if self.n == 0 else (self.batch_index * self.batch_size) % self.n
+            if self.n > current + self.batch_size:
+                self.batch_index += 1
+            else:
+                self.batch_index = 0
+            self.total_batches_seen += 1
+            yield self.index_array[current:current + self.batch_size]
+
+    def __iter__(self) -> "Iterator":
+        return self
+
+    def __next__(self):
+        with self.lock:
+            index_array = next(self.index_generator)
+            draws = self._draw(index_array)
+        return self._batch(index_array, draws)
+
+    next = __next__  # Keras 2 and keras-preprocessing spell it it.next()
+
+    # ------------------------------------------------------------ for subclasses
+    image_data_generator: Any = None
+    save_to_dir: Optional[str] = None
+    image_shape: tuple[int, ...] = ()
+
+    def _draw(self, index_array: np.ndarray) -> BatchDraws:
+        """Per-sample parameters, then save-name hashes: Keras's draw order (§6)."""
+        params = None
+        if self.image_data_generator is not None:
+            params = self.image_data_generator.sampler.draw_batch(
+                self.random_state, len(index_array), self.image_shape)
+        hashes = None
+        if self.save_to_dir:
+            hashes = [int(self.random_state.randint(self._save_hash_high)) for _ in index_array]
+        return BatchDraws(params, hashes)
+
+    def _batch(self, index_array: np.ndarray, draws: BatchDraws):
+        raise NotImplementedError
+
+
+_keras_classes: dict[type, type] = {}
+
+
+def keras_compatible(cls: type) -> type:
+    """``cls`` mixed with ``keras.utils.PyDataset`` when Keras is already imported.
+
+    ``model.fit(it)`` accepts only PyDataset instances.  Importing Keras here would
+    import its backend (TensorFlow, JAX or PyTorch) into programs that never asked
+    for it, so the mix-in happens only where the program has imported Keras itself.
+    """
+    keras = sys.modules.get("keras")
+    base = getattr(getattr(keras, "utils", None), "PyDataset", None)
+    if base is None:
+        return cls
+    if cls not in _keras_classes:
+        _keras_classes[cls] = type(cls.__name__, (cls, base),
+                                   {"__module__": cls.__module__, "__doc__": cls.__doc__})
+    return _keras_classes[cls]

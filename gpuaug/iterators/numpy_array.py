@@ -1,0 +1,114 @@
+"""``flow(x, y)``: Keras's ``NumpyArrayIterator`` (keras-semantics.md §8) on gpuaug's engine."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Optional
+
+import numpy as np
+
+from .base import BatchDraws, Iterator
+from .engine_call import run_engine
+from .outputs import check_output, convert, to_host
+from .saving import save_batch
+
+
+class NumpyArrayIterator(Iterator):
+    """Batches of an in-memory dataset, with Keras's checks, split, order and seeded draws.
+
+    Keras keeps a float32 copy of the whole dataset; gpuaug keeps the array as given
+    when it converts to the generator's dtype exactly (uint8, say) and converts per
+    batch, which gives the same values with a quarter of the memory.
+    """
+
+    _save_hash_high = int(1e4)
+
+    def __init__(self, x: Any, y: Any, image_data_generator: Any, batch_size: int = 32,
+                 shuffle: bool = False, sample_weight: Any = None, seed: Optional[int] = None,
+                 data_format: Optional[str] = None, save_to_dir: Optional[str] = None,
+                 save_prefix: str = "", save_format: str = "png", subset: Optional[str] = None,
+                 ignore_class_split: bool = False, dtype: Any = None, *,
+                 output: str = "auto") -> None:
+        data_format = data_format or "channels_last"
+        self.dtype = np.dtype(dtype or "float32").name
+        if isinstance(x, (tuple, list)):
+            x_misc = [np.asarray(x[1])] if not isinstance(x[1], list) else [
+                np.asarray(xx) for xx in x[1]]
+            x = x[0]
+            for xx in x_misc:
+                if len(x) != len(xx):
+                    raise ValueError(
+                        "All of the arrays in `x` should have the same length. Found a pair "
+                        f"with: len(x[0]) = {len(x)}, len(x[?]) = {len(xx)}")
+        else:
+            x_misc = []
+        if y is not None and len(x) != len(y):
+            raise ValueError(
+                "`x` (images tensor) and `y` (labels) should have the same length. Found: "
+                f"x.shape = {np.asarray(x).shape}, y.shape = {np.asarray(y).shape}")
+        if sample_weight is not None and len(x) != len(sample_weight):
+            raise ValueError(
+                "`x` (images tensor) and `sample_weight` should have the same length. Found: "
+                f"x.shape = {np.asarray(x).shape}, "
+                f"sample_weight.shape = {np.asarray(sample_weight).shape}")
+        if subset is not None:
+            if subset not in {"training", "validation"}:
+                raise ValueError(
+                    f'Invalid subset name: {subset}; expected "training" or "validation".')
+            split_idx = int(len(x) * image_data_generator._validation_split)
+            if (y is not None and not ignore_class_split and not np.array_equal(
+                    np.unique(y[:split_idx]), np.unique(y[split_idx:]))):
+                raise ValueError(
+                    "Training and validation subsets have different number of classes after "
+                    "the split. If your numpy arrays are sorted by the label, you might want "
+                    "to shuffle them.")
+            part = slice(None, split_idx) if subset == "validation" else slice(split_idx, None)
+            x = x[part]
+            x_misc = [np.asarray(xx[part]) for xx in x_misc]
+            if y is not None:
+                y = y[part]
+            if sample_weight is not None:
+                sample_weight = sample_weight[part]
+        x = np.asarray(x)
+        if not (x.dtype.kind in "uif" and np.can_cast(x.dtype, self.dtype, casting="safe")
+                and x.dtype.type in (np.uint8, np.float16, np.float32, np.float64)):
+            x = np.asarray(x, dtype=self.dtype)  # Keras's conversion, rounding included
+        self.x = x
+        self.x_misc = x_misc
+        if self.x.ndim != 4:
+            raise ValueError("Input data in `NumpyArrayIterator` should have rank 4. You passed "
+                             f"an array with shape {self.x.shape}")
+        channels_axis = 3 if data_format == "channels_last" else 1
+        if self.x.shape[channels_axis] not in {1, 3, 4}:
+            warnings.warn(
+                f'NumpyArrayIterator is set to use the data format convention "{data_format}" '
+                f"(channels on axis {channels_axis}), i.e. expected either 1, 3, or 4 channels "
+                f"on axis {channels_axis}. However, it was passed an array with shape "
+                f"{self.x.shape} ({self.x.shape[channels_axis]} channels).", stacklevel=3)
+        self.y = np.asarray(y) if y is not None else None
+        self.sample_weight = np.asarray(sample_weight) if sample_weight is not None else None
+        self.image_data_generator = image_data_generator
+        self.data_format = data_format
+        self.save_to_dir = save_to_dir
+        self.save_prefix = save_prefix
+        self.save_format = save_format
+        self.output = check_output(output)
+        self.image_shape = tuple(self.x.shape[1:])
+        super().__init__(self.x.shape[0], batch_size, shuffle, seed)
+
+    def _batch(self, index_array: np.ndarray, draws: BatchDraws):
+        config = self.image_data_generator.config(self.dtype)
+        batch = run_engine(self.image_data_generator, self.x[index_array], draws.params, config)
+        if self.save_to_dir:
+            layout = "channels_last" if config.out_channels_last else "channels_first"
+            save_batch(to_host(batch), index_array, draws.save_hashes, self.save_to_dir,
+                       self.save_prefix, self.save_format, layout)
+        misc = [xx[index_array] for xx in self.x_misc]
+        batch = convert(batch, self.output)
+        out: tuple = (batch if not misc else [batch] + misc,)
+        if self.y is None:
+            return out[0]
+        out += (self.y[index_array],)
+        if self.sample_weight is not None:
+            out += (self.sample_weight[index_array],)
+        return out

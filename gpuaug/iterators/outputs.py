@@ -1,0 +1,56 @@
+"""Delivering a batch to the framework that trains on it (``output=``), via DLPack.
+
+``"auto"`` leaves the batch where the engine computed it: NumPy on the CPU, CuPy on
+CUDA.  The others hand the same memory over without a copy where both sides are on
+the same device (DLPack); crossing between host and device copies once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+OUTPUTS = ("auto", "numpy", "cupy", "torch", "jax", "tf")
+
+
+def check_output(output: Any) -> str:
+    if output not in OUTPUTS:
+        raise ValueError(f"`output` must be one of {', '.join(map(repr, OUTPUTS))}. "
+                         f"Received: {output!r}")
+    return output
+
+
+def _on_gpu(x: Any) -> bool:
+    return hasattr(x, "__cuda_array_interface__")
+
+
+def to_host(x: Any) -> np.ndarray:
+    return x.get() if _on_gpu(x) else np.asarray(x)
+
+
+def convert(x: Any, output: str) -> Any:
+    """``x`` (NumPy or CuPy) as the requested library's array."""
+    if output == "auto":
+        return x
+    if output == "numpy":
+        return to_host(x)
+    if output == "cupy":
+        import cupy
+
+        return cupy.asarray(x)
+    if output == "torch":
+        import torch
+
+        return torch.from_dlpack(x) if _on_gpu(x) else torch.from_numpy(np.ascontiguousarray(x))
+    if output == "jax":
+        import jax.numpy as jnp
+
+        return jnp.from_dlpack(x) if _on_gpu(x) else jnp.asarray(x)
+    if output == "tf":
+        import tensorflow as tf
+
+        if _on_gpu(x):
+            return tf.experimental.dlpack.from_dlpack(x.toDlpack())
+        return tf.convert_to_tensor(x)
+    raise ValueError(check_output(output))
