@@ -323,7 +323,8 @@ class ImageDataGenerator:
         self, x: Any, y: Any = None, batch_size: int = 32, shuffle: bool = True,
         sample_weight: Any = None, seed: Optional[int] = None, save_to_dir: Optional[str] = None,
         save_prefix: str = "", save_format: str = "png", ignore_class_split: bool = False,
-        subset: Optional[str] = None, *, output: str = "auto",
+        subset: Optional[str] = None, *, output: str = "auto", shard_id: Optional[int] = None,
+        num_shards: Optional[int] = None,
     ) -> "NumpyArrayIterator":
         """Keras's ``flow``: seeded batches of an in-memory dataset (``x``, ``y``).
 
@@ -333,6 +334,14 @@ class ImageDataGenerator:
 
         ``output`` (gpuaug only): "auto" (NumPy on CPU, CuPy on CUDA), "numpy",
         "cupy", "torch", "jax" or "tf"; labels stay NumPy.
+
+        ``shard_id`` / ``num_shards`` (gpuaug only) split every epoch between
+        data-parallel workers: shard k gets positions k, k + num_shards, ... of the
+        epoch's order, so the shards are disjoint and together cover the epoch once.
+        Both None: read RANK / WORLD_SIZE (torch.distributed's variables), else 0 / 1.
+        With more than one shard the epoch order comes from ``seed`` and the epoch
+        number (``seed`` is then required with ``shuffle``), not from Keras's
+        per-batch stream; one shard is Keras's behaviour exactly.
         """
         from .iterators import NumpyArrayIterator, keras_compatible
 
@@ -341,7 +350,7 @@ class ImageDataGenerator:
             seed=seed, data_format=self.data_format, save_to_dir=save_to_dir,
             save_prefix=save_prefix, save_format=save_format,
             ignore_class_split=ignore_class_split, subset=subset, dtype=self.dtype,
-            output=output)
+            output=output, shard_id=shard_id, num_shards=num_shards)
 
     def flow_from_directory(
         self, directory: str, target_size: tuple[int, int] = (256, 256), color_mode: str = "rgb",
@@ -349,11 +358,12 @@ class ImageDataGenerator:
         batch_size: int = 32, shuffle: bool = True, seed: Optional[int] = None,
         save_to_dir: Optional[str] = None, save_prefix: str = "", save_format: str = "png",
         follow_links: bool = False, subset: Optional[str] = None, interpolation: str = "nearest",
-        keep_aspect_ratio: bool = False, *, output: str = "auto",
+        keep_aspect_ratio: bool = False, *, output: str = "auto", shard_id: Optional[int] = None,
+        num_shards: Optional[int] = None,
     ) -> "DirectoryIterator":
         """Keras's ``flow_from_directory``: seeded batches of images in class sub-folders.
 
-        ``output`` as for :meth:`flow`.
+        ``output``, ``shard_id`` and ``num_shards`` as for :meth:`flow`.
         """
         from .iterators import DirectoryIterator, keras_compatible
 
@@ -363,7 +373,7 @@ class ImageDataGenerator:
             shuffle=shuffle, seed=seed, save_to_dir=save_to_dir, save_prefix=save_prefix,
             save_format=save_format, follow_links=follow_links, subset=subset,
             interpolation=interpolation, keep_aspect_ratio=keep_aspect_ratio, dtype=self.dtype,
-            output=output)
+            output=output, shard_id=shard_id, num_shards=num_shards)
 
     # ------------------------------------------------------ batched gpuaug API
     def random_transform_batch(

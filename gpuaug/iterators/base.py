@@ -12,6 +12,7 @@ outside it, so several threads can read one iterator.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from dataclasses import dataclass
@@ -41,8 +42,17 @@ class Iterator:
     white_list_formats = ("png", "jpg", "jpeg", "bmp", "ppm", "tif", "tiff")
     _save_hash_high = int(1e7)
 
-    def __init__(self, n: int, batch_size: int, shuffle: bool, seed: Optional[int]) -> None:
-        self.n = n
+    def __init__(self, n: int, batch_size: int, shuffle: bool, seed: Optional[int], *,
+                 shard_id: Optional[int] = None, num_shards: Optional[int] = None) -> None:
+        self.shard_id, self.num_shards = resolve_shards(shard_id, num_shards)
+        if self.num_shards > 1 and shuffle and seed is None:
+            raise ValueError(
+                f"`seed` is required with num_shards={self.num_shards} and shuffle=True: every "
+                "shard must draw the same epoch order so that the shards stay disjoint")
+        self.n_total = n
+        # This shard's samples per epoch: positions shard_id, shard_id + num_shards, ...
+        self.n = len(range(self.shard_id, n, self.num_shards))
+        self.epoch = 0
         self.batch_size = batch_size
         self.seed = seed
         self.shuffle = shuffle
@@ -56,9 +66,19 @@ class Iterator:
 
     # ------------------------------------------------------------- Keras's contract
     def _set_index_array(self) -> None:
-        self.index_array = np.arange(self.n)
+        if self.num_shards == 1:  # Keras's rule: the batch's seeded stream draws the order
+            self.index_array = np.arange(self.n)
+            if self.shuffle:
+                self.index_array = self.random_state.permutation(self.n)
+            return
+        # Sharded: the epoch's order depends on the seed and the epoch number alone, so all
+        # shards agree on it whatever each one's batch count; each keeps its stride of it.
+        order = np.arange(self.n_total)
         if self.shuffle:
-            self.index_array = self.random_state.permutation(self.n)
+            order = np.random.RandomState((self.seed + self.epoch) % 2**32).permutation(
+                self.n_total)
+        self.index_array = order[self.shard_id::self.num_shards]
+        self.epoch += 1
 
     def _seed_batch(self) -> None:
         if self.seed is not None:
@@ -133,6 +153,28 @@ class Iterator:
 
     def _batch(self, index_array: np.ndarray, draws: BatchDraws):
         raise NotImplementedError
+
+
+def resolve_shards(shard_id: Optional[int], num_shards: Optional[int]) -> tuple[int, int]:
+    """``(shard_id, num_shards)``; both None means torch.distributed's RANK / WORLD_SIZE (or 0 / 1)."""
+    if shard_id is None and num_shards is None:
+        try:
+            shard_id = int(os.environ.get("RANK", "0"))
+            num_shards = int(os.environ.get("WORLD_SIZE", "1"))
+        except ValueError:
+            raise ValueError("RANK and WORLD_SIZE must be integers when set; got "
+                             f"RANK={os.environ.get('RANK')!r}, "
+                             f"WORLD_SIZE={os.environ.get('WORLD_SIZE')!r}") from None
+    if shard_id is None or num_shards is None:
+        raise ValueError("`shard_id` and `num_shards` go together: give both or neither. "
+                         f"Received: shard_id={shard_id!r}, num_shards={num_shards!r}")
+    for name, value in (("shard_id", shard_id), ("num_shards", num_shards)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"`{name}` must be an integer. Received: {value!r}")
+    if num_shards < 1 or not 0 <= shard_id < num_shards:
+        raise ValueError(f"`shard_id` must be in [0, num_shards) and `num_shards` >= 1. "
+                         f"Received: shard_id={shard_id}, num_shards={num_shards}")
+    return int(shard_id), int(num_shards)
 
 
 _keras_classes: dict[type, type] = {}

@@ -31,7 +31,8 @@ class DirectoryIterator(Iterator):
                  save_prefix: str = "", save_format: str = "png", follow_links: bool = False,
                  subset: Optional[str] = None, interpolation: str = "nearest",
                  keep_aspect_ratio: bool = False, dtype: Any = None, *,
-                 output: str = "auto") -> None:
+                 output: str = "auto", shard_id: Optional[int] = None,
+                 num_shards: Optional[int] = None) -> None:
         data_format = data_format or "channels_last"
         self.dtype = np.dtype(dtype or "float32").name
         self.image_data_generator = image_data_generator
@@ -77,7 +78,8 @@ class DirectoryIterator(Iterator):
         self.samples = len(self.filenames)
         print(f"Found {self.samples} images belonging to {self.num_classes} classes.")
         self._filepaths = [os.path.join(directory, f) for f in self.filenames]
-        super().__init__(self.samples, batch_size, shuffle, seed)
+        super().__init__(self.samples, batch_size, shuffle, seed,
+                         shard_id=shard_id, num_shards=num_shards)
 
     @property
     def filepaths(self) -> list[str]:

@@ -28,7 +28,8 @@ class NumpyArrayIterator(Iterator):
                  data_format: Optional[str] = None, save_to_dir: Optional[str] = None,
                  save_prefix: str = "", save_format: str = "png", subset: Optional[str] = None,
                  ignore_class_split: bool = False, dtype: Any = None, *,
-                 output: str = "auto") -> None:
+                 output: str = "auto", shard_id: Optional[int] = None,
+                 num_shards: Optional[int] = None) -> None:
         data_format = data_format or "channels_last"
         self.dtype = np.dtype(dtype or "float32").name
         if isinstance(x, (tuple, list)):
@@ -94,7 +95,8 @@ class NumpyArrayIterator(Iterator):
         self.save_format = save_format
         self.output = check_output(output)
         self.image_shape = tuple(self.x.shape[1:])
-        super().__init__(self.x.shape[0], batch_size, shuffle, seed)
+        super().__init__(self.x.shape[0], batch_size, shuffle, seed,
+                         shard_id=shard_id, num_shards=num_shards)
 
     def _batch(self, index_array: np.ndarray, draws: BatchDraws):
         config = self.image_data_generator.config(self.dtype)

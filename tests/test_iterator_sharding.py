@@ -1,0 +1,82 @@
+"""Data-parallel sharding: disjoint shards that together cover every epoch exactly once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gpuaug
+
+
+def _shard_epochs(n, batch_size, num_shards, seed, shuffle, epochs, use_getitem):
+    """Labels each shard yields per epoch; the label of a sample is its index."""
+    x = np.zeros((n, 1, 1, 1), dtype=np.uint8)
+    gen = gpuaug.ImageDataGenerator(device="cpu")
+    seen = [[] for _ in range(epochs)]
+    for shard in range(num_shards):
+        it = gen.flow(x, np.arange(n), batch_size=batch_size, shuffle=shuffle, seed=seed,
+                      shard_id=shard, num_shards=num_shards)
+        for epoch in range(epochs):
+            if use_getitem:
+                for i in range(len(it)):
+                    seen[epoch].extend(it[i][1].tolist())
+                it.on_epoch_end()
+            else:
+                for _ in range(len(it)):
+                    seen[epoch].extend(next(it)[1].tolist())
+    return seen
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 57), batch_size=st.integers(1, 9), num_shards=st.integers(1, 6),
+       seed=st.integers(0, 2**31), shuffle=st.booleans(), use_getitem=st.booleans())
+def test_every_sample_once_per_epoch_across_shards(n, batch_size, num_shards, seed, shuffle,
+                                                   use_getitem):
+    for labels in _shard_epochs(n, batch_size, num_shards, seed, shuffle, 3, use_getitem):
+        assert sorted(labels) == list(range(n))
+
+
+def test_epochs_are_reshuffled_and_labels_stay_with_their_images():
+    n = 23
+    x = np.arange(n, dtype=np.uint8).reshape(n, 1, 1, 1) * 10  # the label, in the pixels
+    gen = gpuaug.ImageDataGenerator(device="cpu")
+    orders = []
+    for shard in range(2):
+        it = gen.flow(x, np.arange(n), batch_size=4, seed=3, shard_id=shard, num_shards=2)
+        epoch_orders = []
+        for _ in range(2):
+            order = []
+            for _ in range(len(it)):
+                bx, by = next(it)
+                np.testing.assert_array_equal(bx[:, 0, 0, 0], by * 10.0)
+                order.extend(by.tolist())
+            epoch_orders.append(order)
+        orders.append(epoch_orders)
+    assert orders[0][0] != orders[0][1]  # a new permutation each epoch
+
+
+def test_shards_default_to_torch_distributed_environment(monkeypatch):
+    x = np.zeros((10, 1, 1, 1), np.uint8)
+    gen = gpuaug.ImageDataGenerator(device="cpu")
+    monkeypatch.setenv("RANK", "2")
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    it = gen.flow(x, np.arange(10), batch_size=10, seed=0)
+    assert (it.shard_id, it.num_shards, it.n) == (2, 3, 3)
+    monkeypatch.delenv("RANK")
+    monkeypatch.delenv("WORLD_SIZE")
+    assert gen.flow(x, batch_size=4).num_shards == 1
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(shard_id=0), ValueError, "give both or neither"),
+    (dict(shard_id=3, num_shards=3), ValueError, "shard_id"),
+    (dict(shard_id=0, num_shards=0), ValueError, "num_shards"),
+    (dict(shard_id=0.5, num_shards=2), TypeError, "shard_id"),
+    (dict(shard_id=0, num_shards=2, seed=None), ValueError, "seed"),
+])
+def test_bad_shard_arguments_name_the_argument(kwargs, error, match):
+    x = np.zeros((4, 1, 1, 1), np.uint8)
+    with pytest.raises(error, match=match):
+        gpuaug.ImageDataGenerator(device="cpu").flow(x, **kwargs)
