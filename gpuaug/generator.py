@@ -21,7 +21,7 @@ from .sampler import RandomTransformSampler
 from .standardize import feature_statistics, standardize_batch, zca_matrix
 
 if TYPE_CHECKING:  # the iterators import the generator's engine; avoid a cycle at import
-    from .iterators import DirectoryIterator, NumpyArrayIterator
+    from .iterators import DataFrameIterator, DirectoryIterator, NumpyArrayIterator
 
 _log = logging.getLogger("gpuaug")
 _DEVICES = ("auto", "cpu", "cuda")
@@ -374,6 +374,53 @@ class ImageDataGenerator:
             save_format=save_format, follow_links=follow_links, subset=subset,
             interpolation=interpolation, keep_aspect_ratio=keep_aspect_ratio, dtype=self.dtype,
             output=output, shard_id=shard_id, num_shards=num_shards)
+
+    def flow_from_dataframe(
+        self, dataframe: Any, directory: Optional[str] = None, x_col: str = "filename",
+        y_col: Any = "class", weight_col: Optional[str] = None,
+        target_size: tuple[int, int] = (256, 256), color_mode: str = "rgb",
+        classes: Optional[list[str]] = None, class_mode: Optional[str] = "categorical",
+        batch_size: int = 32, shuffle: bool = True, seed: Optional[int] = None,
+        save_to_dir: Optional[str] = None, save_prefix: str = "", save_format: str = "png",
+        subset: Optional[str] = None, interpolation: str = "nearest",
+        validate_filenames: bool = True, *, output: str = "auto",
+        shard_id: Optional[int] = None, num_shards: Optional[int] = None, **kwargs: Any,
+    ) -> "DataFrameIterator":
+        """Keras's ``flow_from_dataframe``: seeded batches of the files a DataFrame lists.
+
+        Keras's deprecated ``has_ext``, ``sort`` and ``drop_duplicates`` only warn, and
+        ``class_mode="other"`` becomes ``"raw"``, as in Keras.  ``output``, ``shard_id``
+        and ``num_shards`` as for :meth:`flow`.
+        """
+        from .iterators import DataFrameIterator, keras_compatible
+
+        if "has_ext" in kwargs:
+            warnings.warn("has_ext is deprecated, filenames in the dataframe have to match the "
+                          "exact filenames in disk.", DeprecationWarning, stacklevel=2)
+        if "sort" in kwargs:
+            warnings.warn("sort is deprecated, batches will be created in thesame order than "
+                          "the filenames provided if `shuffle`is set to `False`.",
+                          DeprecationWarning, stacklevel=2)
+        if class_mode == "other":
+            warnings.warn('`class_mode="other"` is deprecated, please use `class_mode="raw"`.',
+                          DeprecationWarning, stacklevel=2)
+            class_mode = "raw"
+        if "drop_duplicates" in kwargs:
+            warnings.warn("drop_duplicates is deprecated, you can drop duplicates by using the "
+                          "pandas.DataFrame.drop_duplicates method.", DeprecationWarning,
+                          stacklevel=2)
+        unknown = set(kwargs) - {"has_ext", "sort", "drop_duplicates"}
+        if unknown:
+            raise TypeError(f"flow_from_dataframe() got unexpected keyword argument(s): "
+                            f"{', '.join(sorted(unknown))}")
+        return keras_compatible(DataFrameIterator)(
+            dataframe, directory, self, x_col=x_col, y_col=y_col, weight_col=weight_col,
+            target_size=target_size, color_mode=color_mode, classes=classes,
+            class_mode=class_mode, data_format=self.data_format, batch_size=batch_size,
+            shuffle=shuffle, seed=seed, save_to_dir=save_to_dir, save_prefix=save_prefix,
+            save_format=save_format, subset=subset, interpolation=interpolation,
+            validate_filenames=validate_filenames, dtype=self.dtype, output=output,
+            shard_id=shard_id, num_shards=num_shards)
 
     # ------------------------------------------------------ batched gpuaug API
     def random_transform_batch(

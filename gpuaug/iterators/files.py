@@ -1,0 +1,112 @@
+"""What the file-reading iterators share (Keras's ``BatchFromFilesMixin``).
+
+Decoding (Pillow, ``load_img`` semantics), the image shape, the validation split
+bounds, ``save_to_dir`` and the labels of each ``class_mode``; the subclasses
+decide which files, in which order, with which labels.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from .base import BatchDraws, Iterator
+from .engine_call import run_in_float32
+from .loading import CHANNELS, load_image
+from .outputs import check_output, convert, to_host
+from .saving import save_batch
+
+
+class FileBatchIterator(Iterator):
+    """Batches decoded from ``filepaths``; subclasses set the files and labels."""
+
+    _filepaths: list[str]
+    classes: Any = None
+    class_indices: dict[str, int] = {}
+    class_mode: Optional[str] = None
+
+    def _set_processing_attrs(self, image_data_generator: Any, target_size: tuple[int, int],
+                              color_mode: str, data_format: Optional[str],
+                              save_to_dir: Optional[str], save_prefix: str, save_format: str,
+                              subset: Optional[str], interpolation: str,
+                              keep_aspect_ratio: bool, output: str) -> None:
+        """Keras's ``set_processing_attrs``: checks and messages in Keras's order."""
+        self.image_data_generator = image_data_generator
+        self.target_size = tuple(target_size)
+        self.keep_aspect_ratio = keep_aspect_ratio
+        if color_mode not in {"rgb", "rgba", "grayscale"}:
+            raise ValueError(
+                f'Invalid color mode: {color_mode}; expected "rgb", "rgba", or "grayscale".')
+        self.color_mode = color_mode
+        self.data_format = data_format or "channels_last"
+        channels = (CHANNELS[color_mode],)
+        self.image_shape = (self.target_size + channels if self.data_format == "channels_last"
+                            else channels + self.target_size)
+        self.save_to_dir = save_to_dir
+        self.save_prefix = save_prefix
+        self.save_format = save_format
+        self.interpolation = interpolation
+        if subset is not None:
+            vs = image_data_generator._validation_split
+            if subset == "validation":
+                split: Optional[tuple[float, float]] = (0, vs)
+            elif subset == "training":
+                split = (vs, 1)
+            else:
+                raise ValueError(
+                    f'Invalid subset name: {subset};expected "training" or "validation"')
+        else:
+            split = None
+        self.split = split
+        self.subset = subset
+        self.output = check_output(output)
+
+    @property
+    def filepaths(self) -> list[str]:
+        return self._filepaths
+
+    def _load(self, index_array: np.ndarray) -> np.ndarray:
+        """The batch's images, decoded and resized, as one array in the data format."""
+        images = [load_image(self._filepaths[j], self.color_mode, self.target_size,
+                             self.interpolation, self.keep_aspect_ratio) for j in index_array]
+        if not images:
+            channels = CHANNELS[self.color_mode]
+            return np.zeros((0,) + self.target_size + (channels,), np.uint8)
+        if len({im.dtype for im in images}) > 1:  # 16-bit grayscale beside 8-bit files
+            images = [im.astype(np.float32) for im in images]
+        batch = np.stack(images)
+        if self.data_format == "channels_first":
+            batch = np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+        return batch
+
+    def _labels(self, index_array: np.ndarray, batch: Any) -> Any:
+        """The labels of ``class_mode`` (None: there are none)."""
+        if self.class_mode == "input":
+            return convert(batch.copy(), self.output)
+        if self.class_mode in {"binary", "sparse"}:
+            return np.asarray(self.classes)[index_array].astype(self.dtype)
+        if self.class_mode == "categorical":
+            y = np.zeros((len(index_array), len(self.class_indices)), dtype=self.dtype)
+            for i, j in enumerate(index_array):
+                y[i, self.classes[j]] = 1.0  # a list of classes gives a multi-hot row
+            return y
+        if self.class_mode == "multi_output":
+            return [output[index_array] for output in self.labels]
+        if self.class_mode == "raw":
+            return self.labels[index_array]
+        return None
+
+    def _batch(self, index_array: np.ndarray, draws: BatchDraws):
+        batch = run_in_float32(self.image_data_generator, self._load(index_array), draws.params)
+        if self.save_to_dir:
+            config = self.image_data_generator.config()
+            layout = "channels_last" if config.out_channels_last else "channels_first"
+            save_batch(to_host(batch), index_array, draws.save_hashes, self.save_to_dir,
+                       self.save_prefix, self.save_format, layout)
+        y = self._labels(index_array, batch)
+        x = convert(batch, self.output)
+        if y is None:
+            return x
+        weights = self.sample_weight
+        return (x, y) if weights is None else (x, y, weights[index_array])
