@@ -358,12 +358,15 @@ class ImageDataGenerator:
         batch_size: int = 32, shuffle: bool = True, seed: Optional[int] = None,
         save_to_dir: Optional[str] = None, save_prefix: str = "", save_format: str = "png",
         follow_links: bool = False, subset: Optional[str] = None, interpolation: str = "nearest",
-        keep_aspect_ratio: bool = False, *, output: str = "auto", shard_id: Optional[int] = None,
-        num_shards: Optional[int] = None,
+        keep_aspect_ratio: bool = False, *, output: str = "auto", decoder: str = "auto",
+        shard_id: Optional[int] = None, num_shards: Optional[int] = None,
     ) -> "DirectoryIterator":
         """Keras's ``flow_from_directory``: seeded batches of images in class sub-folders.
 
-        ``output``, ``shard_id`` and ``num_shards`` as for :meth:`flow`.
+        ``decoder`` (gpuaug only): "auto" (DALI ``mixed`` on a CUDA device where DALI
+        is installed and the settings allow, else Pillow), "dali" or "pillow" (Keras's
+        ``load_img`` exactly).  ``output``, ``shard_id`` and ``num_shards`` as for
+        :meth:`flow`.
         """
         from .iterators import DirectoryIterator, keras_compatible
 
@@ -373,7 +376,7 @@ class ImageDataGenerator:
             shuffle=shuffle, seed=seed, save_to_dir=save_to_dir, save_prefix=save_prefix,
             save_format=save_format, follow_links=follow_links, subset=subset,
             interpolation=interpolation, keep_aspect_ratio=keep_aspect_ratio, dtype=self.dtype,
-            output=output, shard_id=shard_id, num_shards=num_shards)
+            output=output, decoder=decoder, shard_id=shard_id, num_shards=num_shards)
 
     def flow_from_dataframe(
         self, dataframe: Any, directory: Optional[str] = None, x_col: str = "filename",
@@ -383,14 +386,15 @@ class ImageDataGenerator:
         batch_size: int = 32, shuffle: bool = True, seed: Optional[int] = None,
         save_to_dir: Optional[str] = None, save_prefix: str = "", save_format: str = "png",
         subset: Optional[str] = None, interpolation: str = "nearest",
-        validate_filenames: bool = True, *, output: str = "auto",
+        validate_filenames: bool = True, *, output: str = "auto", decoder: str = "auto",
         shard_id: Optional[int] = None, num_shards: Optional[int] = None, **kwargs: Any,
     ) -> "DataFrameIterator":
         """Keras's ``flow_from_dataframe``: seeded batches of the files a DataFrame lists.
 
         Keras's deprecated ``has_ext``, ``sort`` and ``drop_duplicates`` only warn, and
-        ``class_mode="other"`` becomes ``"raw"``, as in Keras.  ``output``, ``shard_id``
-        and ``num_shards`` as for :meth:`flow`.
+        ``class_mode="other"`` becomes ``"raw"``, as in Keras.  ``decoder`` as for
+        :meth:`flow_from_directory`; ``output``, ``shard_id`` and ``num_shards`` as for
+        :meth:`flow`.
         """
         from .iterators import DataFrameIterator, keras_compatible
 
@@ -420,7 +424,7 @@ class ImageDataGenerator:
             shuffle=shuffle, seed=seed, save_to_dir=save_to_dir, save_prefix=save_prefix,
             save_format=save_format, subset=subset, interpolation=interpolation,
             validate_filenames=validate_filenames, dtype=self.dtype, output=output,
-            shard_id=shard_id, num_shards=num_shards)
+            decoder=decoder, shard_id=shard_id, num_shards=num_shards)
 
     # ------------------------------------------------------ batched gpuaug API
     def random_transform_batch(

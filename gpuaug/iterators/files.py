@@ -13,7 +13,8 @@ import numpy as np
 
 from .base import BatchDraws, Iterator
 from .engine_call import run_in_float32
-from .loading import CHANNELS, load_image
+from .decoders import DaliDecoder, PillowDecoder, choose_decoder
+from .loading import CHANNELS
 from .outputs import check_output, convert, to_host
 from .saving import save_batch
 
@@ -30,7 +31,8 @@ class FileBatchIterator(Iterator):
                               color_mode: str, data_format: Optional[str],
                               save_to_dir: Optional[str], save_prefix: str, save_format: str,
                               subset: Optional[str], interpolation: str,
-                              keep_aspect_ratio: bool, output: str) -> None:
+                              keep_aspect_ratio: bool, output: str, decoder: str = "auto",
+                              batch_size: int = 32) -> None:
         """Keras's ``set_processing_attrs``: checks and messages in Keras's order."""
         self.image_data_generator = image_data_generator
         self.target_size = tuple(target_size)
@@ -61,23 +63,30 @@ class FileBatchIterator(Iterator):
         self.split = split
         self.subset = subset
         self.output = check_output(output)
+        device = image_data_generator.device if image_data_generator is not None else "cpu"
+        self.decoder = choose_decoder(decoder, device, color_mode, interpolation,
+                                      keep_aspect_ratio)
+        if self.decoder == "pillow":
+            self._decode = PillowDecoder(color_mode, self.target_size, interpolation,
+                                         keep_aspect_ratio)
+        else:
+            self._decode = DaliDecoder(
+                "mixed" if self.decoder == "dali-mixed" else "cpu",
+                int(device.split(":")[1]) if device != "cpu" else None,
+                color_mode, self.target_size, interpolation, batch_size)
 
     @property
     def filepaths(self) -> list[str]:
         return self._filepaths
 
-    def _load(self, index_array: np.ndarray) -> np.ndarray:
-        """The batch's images, decoded and resized, as one array in the data format."""
-        images = [load_image(self._filepaths[j], self.color_mode, self.target_size,
-                             self.interpolation, self.keep_aspect_ratio) for j in index_array]
-        if not images:
-            channels = CHANNELS[self.color_mode]
-            return np.zeros((0,) + self.target_size + (channels,), np.uint8)
-        if len({im.dtype for im in images}) > 1:  # 16-bit grayscale beside 8-bit files
-            images = [im.astype(np.float32) for im in images]
-        batch = np.stack(images)
+    def _load(self, index_array: np.ndarray) -> Any:
+        """The batch's images, decoded and resized, as one array in the data format.
+
+        NumPy from Pillow and DALI's CPU decoder; CuPy, on the GPU, from DALI ``mixed``.
+        """
+        batch = self._decode([self._filepaths[j] for j in index_array])
         if self.data_format == "channels_first":
-            batch = np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+            batch = batch.transpose(0, 3, 1, 2)
         return batch
 
     def _labels(self, index_array: np.ndarray, batch: Any) -> Any:
