@@ -1,11 +1,11 @@
 """The main job: augment the built-in sample, write a preview grid, report images/s.
 
 ``python -m gpuaug.demo`` (or ``make demo``) generates the sample dataset if
-needed, loads it at ``--size`` (Pillow, nearest, as Keras's ``load_img``
-does), augments every image with the classic configuration (rotation 40,
-shifts / shear / zoom 0.2, horizontal flip, rescale 1/255) through gpuaug's
-batched engine, prints the throughput and the device, and writes a PNG grid:
-each original beside augmented draws of it.
+needed, streams it through ``flow_from_directory`` at ``--size`` (decoded as
+Keras's ``load_img`` does, or by DALI on a GPU) with the classic configuration
+(rotation 40, shifts / shear / zoom 0.2, horizontal flip, rescale 1/255),
+prints the throughput and the device, and writes a PNG grid: each original
+beside augmented draws of it.
 """
 
 from __future__ import annotations
@@ -19,28 +19,12 @@ from PIL import Image
 
 from . import ImageDataGenerator
 from .datasets import make_sample
+from .iterators.loading import WHITE_LIST_FORMATS, load_image
 
 CLASSIC = dict(
     rotation_range=40, width_shift_range=0.2, height_shift_range=0.2, shear_range=0.2,
     zoom_range=0.2, horizontal_flip=True, fill_mode="nearest", rescale=1 / 255,
 )
-_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff")
-
-
-def load_folder(directory: Path, size: int) -> tuple[np.ndarray, list[str]]:
-    """Every image under ``directory/<class>/`` as one uint8 batch, plus class names."""
-    classes = sorted(p.name for p in directory.iterdir() if p.is_dir())
-    images, labels = [], []
-    for name in classes:
-        for path in sorted((directory / name).rglob("*")):
-            if path.suffix.lower() in _EXTENSIONS:
-                with Image.open(path) as img:
-                    img = img.convert("RGB").resize((size, size), Image.NEAREST)
-                    images.append(np.asarray(img))
-                labels.append(name)
-    if not images:
-        raise FileNotFoundError(f"No images ({', '.join(_EXTENSIONS)}) in class folders under {directory}")
-    return np.stack(images), labels
 
 
 def _to_host(x) -> np.ndarray:
@@ -79,23 +63,26 @@ def main(argv: list[str] | None = None) -> int:
         if not data.exists():
             make_sample(data)
             print(f"Wrote the built-in sample dataset to {data}")
-    images, labels = load_folder(data, args.size)
-    print(f"Found {len(images)} images belonging to {len(set(labels))} classes.")
-
     gen = ImageDataGenerator(**CLASSIC, device=args.device)
-    gen.random_state.seed(args.seed)
+    it = gen.flow_from_directory(str(data), target_size=(args.size, args.size),
+                                 batch_size=args.batch_size, seed=args.seed)
+    if it.samples == 0:
+        raise FileNotFoundError(
+            f"No images ({', '.join(WHITE_LIST_FORMATS)}) in class folders under {data}")
     start = time.perf_counter()
     count = 0
     for _ in range(args.epochs):
-        for i in range(0, len(images), args.batch_size):
-            batch, _ = gen.random_transform_batch(images[i:i + args.batch_size])
+        for i in range(len(it)):
+            batch, _ = it[i]
             count += len(batch)
+        it.on_epoch_end()
     _synchronize(gen.device)
     elapsed = time.perf_counter() - start
     print(f"Augmented {count} images of {args.size}x{args.size} on {gen.device} "
-          f"in {elapsed:.2f} s: {count / elapsed:.0f} images/s")
+          f"(decoder: {it.decoder}) in {elapsed:.2f} s: {count / elapsed:.0f} images/s")
 
-    shown = images[np.linspace(0, len(images) - 1, min(8, len(images))).astype(int)]
+    chosen = np.linspace(0, it.samples - 1, min(8, it.samples)).astype(int)
+    shown = np.stack([load_image(it.filepaths[j], "rgb", (args.size, args.size)) for j in chosen])
     draws = [np.clip(_to_host(gen.random_transform_batch(shown)[0]) * 255, 0, 255).astype(np.uint8)
              for _ in range(4)]
     args.out.mkdir(parents=True, exist_ok=True)

@@ -48,7 +48,8 @@ def test_sample_rejects_bad_arguments(tmp_path, kwargs, name):
 
 
 def test_demo_runs_and_writes_a_preview(tmp_path, capsys):
-    assert demo.main(["--out", str(tmp_path), "--size", "48", "--epochs", "1"]) == 0
+    assert demo.main(["--out", str(tmp_path), "--size", "48", "--epochs", "1",
+                      "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert f"Found {8 * len(SHAPES)} images belonging to {len(SHAPES)} classes." in out
     assert "images/s" in out and "on cpu" in out
@@ -62,4 +63,5 @@ def test_demo_runs_and_writes_a_preview(tmp_path, capsys):
 def test_demo_reports_a_folder_without_images(tmp_path):
     (tmp_path / "empty" / "cats").mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match="empty"):
-        demo.main(["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
+        demo.main(["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o"),
+                   "--device", "cpu"])

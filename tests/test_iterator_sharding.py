@@ -80,3 +80,17 @@ def test_bad_shard_arguments_name_the_argument(kwargs, error, match):
     x = np.zeros((4, 1, 1, 1), np.uint8)
     with pytest.raises(error, match=match):
         gpuaug.ImageDataGenerator(device="cpu").flow(x, **kwargs)
+
+
+def test_output_adapters_on_the_cpu():
+    """output= hands the batch to the named library; labels stay NumPy."""
+    x = np.random.default_rng(0).integers(0, 256, (5, 4, 4, 3), dtype=np.uint8)
+    gen = gpuaug.ImageDataGenerator(rotation_range=10, device="cpu")
+    ref, _ = gen.flow(x, np.arange(5), batch_size=5, seed=1, output="numpy")[0]
+    assert isinstance(ref, np.ndarray)
+    jnp = pytest.importorskip("jax.numpy")
+    out, y = gen.flow(x, np.arange(5), batch_size=5, seed=1, output="jax")[0]
+    assert isinstance(out, jnp.ndarray) and isinstance(y, np.ndarray)
+    np.testing.assert_array_equal(np.asarray(out), ref)
+    with pytest.raises(ValueError, match="output"):
+        gen.flow(x, output="pandas")
