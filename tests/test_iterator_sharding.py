@@ -94,3 +94,58 @@ def test_output_adapters_on_the_cpu():
     np.testing.assert_array_equal(np.asarray(out), ref)
     with pytest.raises(ValueError, match="output"):
         gen.flow(x, output="pandas")
+
+
+def test_prefetch_yields_next_s_batches_in_order_and_stops(tmp_path):
+    x = np.random.default_rng(1).integers(0, 256, (11, 6, 6, 3), dtype=np.uint8)
+    gen = gpuaug.ImageDataGenerator(rotation_range=30, zoom_range=0.2, device="cpu")
+    plain = gen.flow(x, np.arange(11), batch_size=4, seed=8)
+    ahead = gen.flow(x, np.arange(11), batch_size=4, seed=8)
+    with ahead.prefetch(depth=2) as batches:
+        for _ in range(8):  # several epochs, partial batches included
+            (a, ya), (b, yb) = next(plain), next(batches)
+            np.testing.assert_array_equal(ya, yb)
+            np.testing.assert_array_equal(a, b)
+    assert not batches._thread.is_alive()
+    assert batches._queue.qsize() == 0
+    with pytest.raises(ValueError, match="depth"):
+        ahead.prefetch(depth=0)
+
+
+def test_prefetch_raises_the_producer_s_error_in_the_consumer(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "a").mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((5, 5, 3), i, np.uint8)).save(tmp_path / "a" / f"{i}.png")
+    gen = gpuaug.ImageDataGenerator(device="cpu")
+    it = gen.flow_from_directory(str(tmp_path), target_size=(5, 5), batch_size=1, shuffle=False)
+    (tmp_path / "a" / "1.png").unlink()  # vanishes after the listing
+    batches = it.prefetch()
+    next(batches)
+    with pytest.raises(FileNotFoundError, match="1.png"):
+        next(batches)
+    assert not batches._thread.is_alive()
+
+
+def test_two_iterators_in_two_threads_give_their_sequential_batches():
+    import threading
+
+    x = np.random.default_rng(2).integers(0, 256, (9, 5, 5, 3), dtype=np.uint8)
+    gen = gpuaug.ImageDataGenerator(rotation_range=30, horizontal_flip=True, device="cpu")
+
+    def run(seed):
+        it = gen.flow(x, np.arange(9), batch_size=2, seed=seed)
+        return [next(it) for _ in range(10)]
+
+    expected = {seed: run(seed) for seed in (1, 2)}
+    results = {}
+    threads = [threading.Thread(target=lambda s=s: results.__setitem__(s, run(s))) for s in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for seed in (1, 2):
+        for (a, ya), (b, yb) in zip(expected[seed], results[seed]):
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(ya, yb)

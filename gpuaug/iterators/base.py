@@ -16,11 +16,14 @@ import os
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any, Iterator as _PyIterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator as _PyIterator, Optional
 
 import numpy as np
 
 from ..params import TransformParams
+
+if TYPE_CHECKING:
+    from .prefetch import Prefetcher
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,20 @@ class Iterator:
         return self._batch(index_array, draws)
 
     next = __next__  # Keras 2 and keras-preprocessing spell it it.next()
+
+    def prefetch(self, depth: int = 2) -> "Prefetcher":
+        """``next(self)`` batches computed ``depth`` ahead in a background thread.
+
+        Same batches in the same order as calling ``next()``; use it as an endless
+        iterator (``for x, y in it.prefetch(): ...``) and ``close()`` it, or use it
+        as a context manager.  Do not call ``next()`` or ``[i]`` on this iterator
+        meanwhile: they would take batches out of the seeded sequence.
+        """
+        from .prefetch import Prefetcher
+
+        generator = self.image_data_generator
+        device = getattr(generator, "device", "cpu") if generator is not None else "cpu"
+        return Prefetcher(self, depth, device)
 
     # ------------------------------------------------------------ for subclasses
     image_data_generator: Any = None

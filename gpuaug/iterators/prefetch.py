@@ -1,0 +1,103 @@
+"""Overlapping the next batch's decode and augmentation with the current batch's use.
+
+:meth:`Iterator.prefetch` runs ``next(iterator)`` in a background thread, a bounded
+number of batches ahead, so that decoding batch i+1 (file reads, DALI) overlaps the
+training step on batch i.  The batches and their order are exactly ``next()``'s.
+On CUDA the thread works on a stream of its own; each batch carries an event that
+the consumer's stream waits on, so nothing is read before it is written.  Memory is
+bounded: at most ``depth`` finished batches plus the one being made.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, Optional
+
+_DONE = object()
+
+
+def _put(q: queue.Queue, stop: threading.Event, item: Any) -> bool:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.05)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _produce(source: Any, q: queue.Queue, stop: threading.Event, stream: Optional[Any]) -> None:
+    while not stop.is_set():
+        batch = next(source)
+        event = stream.record() if stream is not None else None
+        if not _put(q, stop, (batch, event, None)):
+            return
+
+
+def _run(source: Any, q: queue.Queue, stop: threading.Event, device: str) -> None:
+    # A module-level function: the thread holds no reference to the Prefetcher, so a
+    # Prefetcher that is dropped without close() is collected and stops its thread.
+    try:
+        if device == "cpu":
+            _produce(source, q, stop, None)
+            return
+        import cupy
+
+        with cupy.cuda.Device(int(device.split(":")[1])):
+            stream = cupy.cuda.Stream(non_blocking=True)
+            with stream:
+                _produce(source, q, stop, stream)
+    except BaseException as exc:  # handed to the consumer, raised there
+        _put(q, stop, (None, None, exc))
+
+
+class Prefetcher:
+    """An iterator over ``next(source)``, computed ahead in a background thread."""
+
+    def __init__(self, source: Any, depth: int = 2, device: str = "cpu") -> None:
+        if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
+            raise ValueError(f"`depth` must be a positive integer. Received: {depth!r}")
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=_run, args=(source, self._queue, self._stop, device),
+                                        name="gpuaug-prefetch", daemon=True)
+        self._thread.start()
+
+    def __iter__(self) -> "Prefetcher":
+        return self
+
+    def __next__(self) -> Any:
+        if not self._thread.is_alive() and self._queue.empty():
+            raise RuntimeError("the prefetch thread has stopped (closed, or failed earlier)")
+        batch, event, exc = self._queue.get()
+        if exc is not None:
+            self.close()
+            raise exc
+        if event is not None:
+            import cupy
+
+            cupy.cuda.get_current_stream().wait_event(event)
+        return batch
+
+    def close(self) -> None:
+        """Stop the thread and drop the batches made ahead."""
+        self._stop.set()
+        # The producer sees the flag between batches and within 50 ms of a blocked put.
+        self._thread.join(timeout=60)
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+
+    def __enter__(self) -> "Prefetcher":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()
