@@ -110,6 +110,8 @@ def run_contender(name: str, setup: Callable[[], tuple[Callable[[], Any], str]],
     try:
         if timer == "cuda":
             seconds = cuda_timer(fn, warmup=warmup, repeats=repeats)
+        elif timer == "host":  # no device: wall clock, nothing to synchronise
+            seconds = wall_timer(fn, warmup=warmup, repeats=repeats)
         else:
             import cupy
 

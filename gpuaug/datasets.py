@@ -64,13 +64,17 @@ def make_sample(
     per_class: int = 8,
     sizes: tuple[int, int] = (72, 160),
     seed: int = 0,
+    formats: Sequence[str] = ("png", "jpg"),
 ) -> Path:
     """Write ``per_class`` images for each class under ``directory/<class>/``.
 
     Shapes come from :data:`SHAPES` by class position (a class name that is
     not a shape still gets one), sizes are uniform in ``sizes`` per side, and
-    images alternate between PNG and JPEG (quality 90).  Returns the directory.
+    images cycle through ``formats`` ("png", "jpg": quality 90).  Returns the directory.
     """
+    formats = tuple(formats)
+    if not formats or any(f not in ("png", "jpg") for f in formats):
+        raise ValueError(f"`formats` must name 'png' and/or 'jpg'. Received: {formats}")
     if per_class < 1:
         raise ValueError(f"`per_class` must be at least 1. Received: {per_class}")
     low, high = sizes
@@ -85,7 +89,8 @@ def make_sample(
         for i in range(per_class):
             width, height = (int(v) for v in rng.integers(low, high + 1, 2))
             image = _render(shape, width, height, rng)
-            if i % 2 == 0:
+            fmt = formats[i % len(formats)]
+            if fmt == "png":
                 image.save(folder / f"{name}_{i:03d}.png")
             else:
                 image.save(folder / f"{name}_{i:03d}.jpg", quality=90)

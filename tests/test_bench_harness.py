@@ -83,3 +83,19 @@ def test_missing_and_broken_contenders_are_reported_not_dropped():
     assert failed.status == "failed" and "boom" in failed.note
     seconds = harness.wall_timer(lambda: None, warmup=1, repeats=4)
     assert len(seconds) == 4 and all(s >= 0 for s in seconds)
+
+
+def test_e2e_benchmark_smoke_run_reports_every_contender(tmp_path, capsys):
+    """The end-to-end script runs on the CPU (``--smoke``) and reports all contenders."""
+    import json
+
+    import e2e
+
+    assert e2e.main(["--smoke", "--out-dir", str(tmp_path)]) == 0
+    payload = json.loads((tmp_path / "e2e.json").read_text())
+    names = [r["name"] for r in payload["results"]]
+    assert names == [name for name, _ in e2e.CONTENDERS]
+    status = {r["name"]: r["status"] for r in payload["results"]}
+    assert status["gpuaug"] == "ok" and status["gpuaug + prefetch"] == "ok"
+    assert all(s in ("ok", "not installed") for s in status.values()), status
+    assert "| gpuaug | ok |" in (tmp_path / "e2e.md").read_text()

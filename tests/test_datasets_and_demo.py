@@ -33,6 +33,11 @@ def test_sample_is_a_class_folder_tree_of_pngs_and_jpegs(tmp_path):
     assert len(sizes) > 4
 
 
+def test_sample_formats_choose_the_files(tmp_path):
+    root = make_sample(tmp_path / "jpg", per_class=3, formats=("jpg",))
+    assert {p.suffix for p in root.rglob("*.*")} == {".jpg"}
+
+
 def test_sample_is_deterministic_per_seed(tmp_path):
     a = _digest(make_sample(tmp_path / "a", per_class=2, seed=3))
     b = _digest(make_sample(tmp_path / "b", per_class=2, seed=3))
@@ -41,7 +46,8 @@ def test_sample_is_deterministic_per_seed(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, name", [(dict(per_class=0), "per_class"),
-                                          (dict(sizes=(50, 10)), "sizes")])
+                                          (dict(sizes=(50, 10)), "sizes"),
+                                          (dict(formats=("gif",)), "formats")])
 def test_sample_rejects_bad_arguments(tmp_path, kwargs, name):
     with pytest.raises(ValueError, match=name):
         make_sample(tmp_path, **kwargs)
