@@ -2,7 +2,7 @@
 # The GPU test suite and the kernel benchmark in one command, for a GPU machine that
 # already has CuPy, PyTorch, pytest and matplotlib and no package registry (the project's
 # device machines): gpuaug runs from this checkout, uninstalled. Results go to $OUT
-# (or bench/out): device.txt, gpu-tests.log, bench.log, kernel.json, kernel.md, kernel.png.
+# (or bench/out): device.txt, gpu-tests.log, bench.log, kernel.{json,md,png}, e2e.{json,md}.
 set -o pipefail
 out="${OUT:-bench/out}"
 mkdir -p "$out"
@@ -12,4 +12,6 @@ python3 -m pytest -ra -m gpu tests 2>&1 | tee "$out/gpu-tests.log"
 tests=$?
 python3 bench/kernel.py --out-dir "$out" "$@" 2>&1 | tee "$out/bench.log"
 bench=$?
-exit $(( tests || bench ))
+python3 bench/e2e.py --out-dir "$out" 2>&1 | tee -a "$out/bench.log"
+e2e=$?
+exit $(( tests || bench || e2e ))
