@@ -13,13 +13,13 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed
-	$(BIN)/python -m gpuaug.demo
+	$(BIN)/gpuaug demo
 
 test: $(BIN)/.installed
 	GPUAUG_REQUIRE_NVRTC=1 $(BIN)/python -m pytest -ra
 
 bench: $(BIN)/.installed
-	$(BIN)/python bench/numpy_vs_keras.py
+	$(BIN)/gpuaug bench all
 
 clean:
 	rm -rf $(VENV) build *.egg-info gpuaug-demo

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -65,13 +65,20 @@ def make_sample(
     sizes: tuple[int, int] = (72, 160),
     seed: int = 0,
     formats: Sequence[str] = ("png", "jpg"),
+    image_size: Optional[tuple[int, int]] = None,
+    on_image: Optional[Callable[[Path], None]] = None,
 ) -> Path:
     """Write ``per_class`` images for each class under ``directory/<class>/``.
 
     Shapes come from :data:`SHAPES` by class position (a class name that is
     not a shape still gets one), sizes are uniform in ``sizes`` per side, and
-    images cycle through ``formats`` ("png", "jpg": quality 90).  Returns the directory.
+    images cycle through ``formats`` ("png", "jpg": quality 90).  ``image_size``
+    ``(width, height)`` fixes every image's size instead; ``on_image`` is called with
+    each written path (a progress bar, say).  Returns the directory.
     """
+    if image_size is not None:
+        if len(image_size) != 2 or min(image_size) < 1:
+            raise ValueError(f"`image_size` must be (width, height) >= 1. Received: {image_size}")
     formats = tuple(formats)
     if not formats or any(f not in ("png", "jpg") for f in formats):
         raise ValueError(f"`formats` must name 'png' and/or 'jpg'. Received: {formats}")
@@ -88,10 +95,15 @@ def make_sample(
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(per_class):
             width, height = (int(v) for v in rng.integers(low, high + 1, 2))
+            if image_size is not None:
+                width, height = int(image_size[0]), int(image_size[1])
             image = _render(shape, width, height, rng)
             fmt = formats[i % len(formats)]
+            path = folder / f"{name}_{i:03d}.{fmt}"
             if fmt == "png":
-                image.save(folder / f"{name}_{i:03d}.png")
+                image.save(path)
             else:
-                image.save(folder / f"{name}_{i:03d}.jpg", quality=90)
+                image.save(path, quality=90)
+            if on_image is not None:
+                on_image(path)
     return root

@@ -10,7 +10,6 @@ beside augmented draws of it.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -46,50 +45,53 @@ def preview_grid(originals: np.ndarray, augmented: list[np.ndarray]) -> Image.Im
     return Image.fromarray(np.concatenate(list(rows), axis=0))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gpuaug.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, help="class-folder dataset (default: the built-in sample)")
-    parser.add_argument("--out", type=Path, default=Path("gpuaug-demo"), help="output folder")
-    parser.add_argument("--size", type=int, default=128, help="images are resized to size x size")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=3, help="passes over the data to time")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda' or 'cuda:N'")
-    args = parser.parse_args(argv)
+def run(data: Path | None, out: Path, size: int = 128, batch_size: int = 32, epochs: int = 3,
+        seed: int = 0, device: str = "auto", progress: bool = True) -> Path:
+    """The main job; returns the preview's path.  ``gpuaug demo`` is its command line."""
+    from tqdm.auto import tqdm
 
-    data = args.data
+    gen = ImageDataGenerator(**CLASSIC, device=device)  # a bad device fails before any writing
     if data is None:
-        data = args.out / "sample"
+        data = out / "sample"
         if not data.exists():
             make_sample(data)
             print(f"Wrote the built-in sample dataset to {data}")
-    gen = ImageDataGenerator(**CLASSIC, device=args.device)
-    it = gen.flow_from_directory(str(data), target_size=(args.size, args.size),
-                                 batch_size=args.batch_size, seed=args.seed)
+    it = gen.flow_from_directory(str(data), target_size=(size, size), batch_size=batch_size,
+                                 seed=seed)
     if it.samples == 0:
         raise FileNotFoundError(
             f"No images ({', '.join(WHITE_LIST_FORMATS)}) in class folders under {data}")
     start = time.perf_counter()
     count = 0
-    for _ in range(args.epochs):
-        for i in range(len(it)):
-            batch, _ = it[i]
-            count += len(batch)
-        it.on_epoch_end()
-    _synchronize(gen.device)
+    with tqdm(total=epochs * len(it), desc="augmenting", unit="batch", disable=not progress,
+              leave=False) as bar:
+        for _ in range(epochs):
+            for i in range(len(it)):
+                batch, _ = it[i]
+                count += len(batch)
+                bar.update()
+            it.on_epoch_end()
+        _synchronize(gen.device)
     elapsed = time.perf_counter() - start
-    print(f"Augmented {count} images of {args.size}x{args.size} on {gen.device} "
+    print(f"Augmented {count} images of {size}x{size} on {gen.device} "
           f"(decoder: {it.decoder}) in {elapsed:.2f} s: {count / elapsed:.0f} images/s")
 
     chosen = np.linspace(0, it.samples - 1, min(8, it.samples)).astype(int)
-    shown = np.stack([load_image(it.filepaths[j], "rgb", (args.size, args.size)) for j in chosen])
+    shown = np.stack([load_image(it.filepaths[j], "rgb", (size, size)) for j in chosen])
     draws = [np.clip(_to_host(gen.random_transform_batch(shown)[0]) * 255, 0, 255).astype(np.uint8)
              for _ in range(4)]
-    args.out.mkdir(parents=True, exist_ok=True)
-    grid_path = args.out / "preview.png"
+    out.mkdir(parents=True, exist_ok=True)
+    grid_path = out / "preview.png"
     preview_grid(shown, draws).save(grid_path)
     print(f"Preview grid (original, then 4 augmented draws per row): {grid_path}")
-    return 0
+    return grid_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m gpuaug.demo [...]`` is ``gpuaug demo [...]``."""
+    from .cli import main as cli_main
+
+    return cli_main(["demo", *(argv or [])])
 
 
 if __name__ == "__main__":

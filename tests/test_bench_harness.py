@@ -7,18 +7,13 @@ reported rather than dropped.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import gpuaug
 from gpuaug.compose import compose_matrices
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import geometry  # noqa: E402
-import harness  # noqa: E402
+from gpuaug.benchmarks import geometry, harness
 
 
 @pytest.fixture()
@@ -89,7 +84,7 @@ def test_e2e_benchmark_smoke_run_reports_every_contender(tmp_path, capsys):
     """The end-to-end script runs on the CPU (``--smoke``) and reports all contenders."""
     import json
 
-    import e2e
+    from gpuaug.benchmarks import e2e
 
     assert e2e.main(["--smoke", "--out-dir", str(tmp_path)]) == 0
     payload = json.loads((tmp_path / "e2e.json").read_text())

@@ -66,8 +66,9 @@ def test_demo_runs_and_writes_a_preview(tmp_path, capsys):
     assert not np.array_equal(pixels[:, :48], pixels[:, 48:96])
 
 
-def test_demo_reports_a_folder_without_images(tmp_path):
+def test_demo_reports_a_folder_without_images(tmp_path, capsys):
     (tmp_path / "empty" / "cats").mkdir(parents=True)
-    with pytest.raises(FileNotFoundError, match="empty"):
-        demo.main(["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o"),
-                   "--device", "cpu"])
+    assert demo.main(["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o"),
+                      "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "No images" in err and "empty" in err

@@ -181,11 +181,61 @@ def markdown_table(results: list[Result], ceiling_gb_s: Optional[float],
     return "\n".join(lines)
 
 
-def write_outputs(out_dir: Path, stem: str, payload: dict[str, Any], table: str) -> list[Path]:
-    """``<stem>.json`` and ``<stem>.md`` under ``out_dir``; the plot is bench/plot.py's job."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    json_path = out_dir / f"{stem}.json"
-    md_path = out_dir / f"{stem}.md"
+class Unavailable(RuntimeError):
+    """A benchmark cannot run here (no CUDA device, say); the message says why."""
+
+
+def write_outputs(payload: dict[str, Any], table: str, json_path: Path,
+                  plot_path: Optional[Path] = None) -> list[Path]:
+    """The JSON (with metadata), the Markdown table beside it, and the PNG plot if asked.
+
+    The plot needs matplotlib; without it the JSON and table are still written and
+    the message says how to plot later.
+    """
+    json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(payload, indent=2, default=str))
+    md_path = json_path.with_suffix(".md")
     md_path.write_text(table + "\n")
-    return [json_path, md_path]
+    paths = [json_path, md_path]
+    if plot_path is not None:
+        try:
+            from . import plot
+
+            paths.append(plot.plot_payload(payload, plot_path))
+        except ImportError as exc:
+            print(f"(no plot: {exc}; run `python bench/plot.py {json_path}` where matplotlib "
+                  "is installed)")
+    return paths
+
+
+def add_output_arguments(ap: Any, stem: str) -> None:
+    ap.add_argument("--out-dir", type=Path, default=Path("bench/out"),
+                    help=f"where {stem}.json, {stem}.md and {stem}.png go (default bench/out)")
+    ap.add_argument("--json", type=Path, help=f"JSON path (default <out-dir>/{stem}.json; the "
+                    "Markdown table is written beside it)")
+    ap.add_argument("--plot", type=Path, help=f"PNG path (default <out-dir>/{stem}.png)")
+
+
+def output_paths(args: Any, stem: str) -> tuple[Path, Path]:
+    return (args.json or args.out_dir / f"{stem}.json", args.plot or args.out_dir / f"{stem}.png")
+
+
+def script_main(argv: Optional[list[str]], description: str, add_arguments: Callable,
+                run: Callable, stem: str) -> int:
+    """A benchmark module's command line: parse, run, write the outputs, print the table."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(description=description)
+    add_arguments(ap)
+    add_output_arguments(ap, stem)
+    args = ap.parse_args(argv)
+    try:
+        payload, text = run(args)
+    except Unavailable as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    paths = write_outputs(payload, text, *output_paths(args, stem))
+    print(text)
+    print("\nwrote " + ", ".join(str(p) for p in paths))
+    return 0

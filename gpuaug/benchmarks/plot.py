@@ -1,0 +1,105 @@
+"""Plots for the benchmark JSON files (matplotlib).
+
+Usage: python bench/plot.py bench/out/kernel.json [--out kernel.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def plot_kernel(payload: dict, out: Path) -> Path:
+    """Left: each contender's fraction of the copy bandwidth. Right: the gpuaug sweep."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    meta = payload["metadata"]
+    ok = [r for r in payload["results"] if r["status"] == "ok"]
+    ceiling = meta.get("copy_ceiling_gb_s")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+    names = [r["name"] for r in ok]
+    fractions = [100 * r["gb_per_s"] / ceiling if ceiling else 0 for r in ok]
+    bars = left.barh(names, fractions, color=["tab:green" if n.startswith("gpuaug") else
+                                               "tab:gray" for n in names])
+    for bar, r in zip(bars, ok):
+        left.text(bar.get_width(), bar.get_y() + bar.get_height() / 2,
+                  f" {r['images_per_s']:,.0f} img/s", va="center", fontsize=8)
+    left.set_xscale("log")
+    left.set_xlabel("% of measured copy bandwidth (log)")
+    left.invert_yaxis()
+    device = meta.get("device", {}).get("name", "?")
+    left.set_title(f"B={meta['batch']}, {meta['shape'][0]}x{meta['shape'][1]}x3 uint8 -> "
+                   f"float32, {device}", fontsize=9)
+    missing = [r["name"] + ": " + r["status"] for r in payload["results"] if r["status"] != "ok"]
+    if missing:
+        left.text(0.99, 0.01, "\n".join(missing), transform=left.transAxes, ha="right",
+                  va="bottom", fontsize=7, color="tab:red")
+    sides = sorted({row["side"] for row in payload.get("sweep", [])})
+    for side in sides:
+        rows = [r for r in payload["sweep"] if r["side"] == side and r["fraction_of_copy"]]
+        right.plot([r["batch"] for r in rows], [100 * r["fraction_of_copy"] for r in rows],
+                   marker="o", label=f"{side}x{side}")
+    right.set_xscale("log", base=2)
+    right.set_xlabel("batch size")
+    right.set_ylabel("% of copy bandwidth")
+    right.set_title("gpuaug: bandwidth fraction vs work", fontsize=9)
+    if sides:
+        right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def plot_e2e(payload: dict, out: Path) -> Path:
+    """Images/s of each end-to-end contender (log scale), gpuaug highlighted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    meta = payload["metadata"]
+    ok = [r for r in payload["results"] if r["status"] == "ok"]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    names = [r["name"] for r in ok]
+    ax.barh(names, [r["images_per_s"] for r in ok],
+            color=["tab:green" if n.startswith("gpuaug") else "tab:gray" for n in names])
+    ax.set_xscale("log")
+    ax.set_xlabel("images/s (log)")
+    ax.invert_yaxis()
+    device = meta.get("device", {}).get("name", meta.get("device_used", "?"))
+    ax.set_title(f"JPEG files -> augmented float32 batches, {meta['images']} images, "
+                 f"batch {meta['batch']}, {device}" + (" (smoke run)" if meta.get("smoke") else ""),
+                 fontsize=9)
+    missing = [r["name"] + ": " + r["status"] for r in payload["results"] if r["status"] != "ok"]
+    if missing:
+        ax.text(0.99, 0.01, "\n".join(missing), transform=ax.transAxes, ha="right", va="bottom",
+                fontsize=7, color="tab:red")
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def plot_payload(payload: dict, out: Path) -> Path:
+    """The plot for a benchmark's JSON payload, by its ``metadata.benchmark``."""
+    kind = payload["metadata"]["benchmark"]
+    return {"kernel": plot_kernel, "e2e": plot_e2e}[kind](payload, Path(out))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Plot a benchmark's JSON result.")
+    ap.add_argument("json", type=Path)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args(argv)
+    payload = json.loads(args.json.read_text())
+    print(plot_payload(payload, args.out or args.json.with_suffix(".png")))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,281 @@
+"""The ``gpuaug`` command: demo, preview, bench, info, make-dataset.
+
+Exit codes: 0 success; 1 an unexpected failure; 2 a bad argument, value or input
+(the message names it); 3 the request cannot run here (no CUDA device, say).
+Errors are one line on stderr; ``GPUAUG_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+from . import generator_args
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+EPILOG = ("exit codes: 0 success, 1 unexpected failure, 2 bad argument or input, "
+          "3 not possible here (e.g. no CUDA device)")
+
+
+class Unavailable(RuntimeError):
+    """The request needs something this machine lacks."""
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 224x224; got {text!r}")
+    if w < 1 or h < 1:
+        raise argparse.ArgumentTypeError(f"sizes must be positive; got {text!r}")
+    return w, h
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+    return value
+
+
+# ------------------------------------------------------------------- commands
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ..demo import run
+
+    run(args.data, args.out, size=args.size, batch_size=args.batch_size, epochs=args.epochs,
+        seed=args.seed, device=args.device, progress=not args.quiet)
+    return EXIT_OK
+
+
+def _preview_generator(args: argparse.Namespace, **overrides):
+    from .. import ImageDataGenerator
+    from ..demo import CLASSIC
+
+    kwargs = generator_args.generator_kwargs(args, CLASSIC)
+    kwargs.update(overrides)
+    return ImageDataGenerator(**kwargs, device=args.device)
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    import contextlib
+    import io
+
+    import numpy as np
+
+    from ..iterators.loading import load_image
+    from . import preview
+
+    if not args.directory.is_dir():
+        raise FileNotFoundError(f"dataset directory {args.directory} does not exist")
+    gen = _preview_generator(args)
+    if gen.data_format != "channels_last":
+        raise ValueError("preview shows channels_last images; drop --data-format")
+    with contextlib.redirect_stdout(io.StringIO()):  # the listing, without Keras's print
+        it = gen.flow_from_directory(str(args.directory), target_size=(args.size, args.size),
+                                     batch_size=args.samples, seed=args.seed, shuffle=True,
+                                     decoder="pillow")
+    if it.samples == 0:
+        raise FileNotFoundError(f"no images in class folders under {args.directory}")
+    names = {v: k for k, v in it.class_indices.items()}
+    picks = np.random.RandomState(args.seed).permutation(it.samples)[:args.samples]
+    originals = np.stack([load_image(it.filepaths[j], "rgb", (args.size, args.size))
+                          for j in picks])
+    labels = [names[int(it.classes[j])] for j in picks]
+    gen.random_state.seed(args.seed)
+    if args.fill_modes:
+        rows, captions = [], []
+        for mode in ("nearest", "reflect", "wrap", "constant"):
+            g = _preview_generator(args, fill_mode=mode)
+            g.random_state.seed(args.seed)
+            out, _ = g.random_transform_batch(originals[:1])  # the same draw for every mode
+            rows.append(preview.to_uint8(out)[0])
+            captions.append(mode)
+        tiles, texts = [[originals[0]] + rows], [[labels[0]] + captions]
+    elif args.compare:
+        draws = [preview.to_uint8(gen.random_transform_batch(originals)[0])
+                 for _ in range(args.draws)]
+        tiles = [[originals[i]] + [d[i] for d in draws] for i in range(len(originals))]
+        texts = [[labels[i]] + [f"draw {k + 1}" for k in range(args.draws)]
+                 for i in range(len(originals))]
+    else:
+        out = preview.to_uint8(gen.random_transform_batch(originals)[0])
+        cols = min(args.columns, len(out))
+        tiles = [list(out[r:r + cols]) for r in range(0, len(out), cols)]
+        texts = [labels[r:r + cols] for r in range(0, len(out), cols)]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    preview.grid(tiles, texts, args.size).save(args.out)
+    print(f"wrote {args.out}")
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import json
+
+    from ..benchmarks import e2e, harness, kernel
+
+    chosen = {"kernel": [("kernel", kernel)], "e2e": [("e2e", e2e)],
+              "all": [("kernel", kernel), ("e2e", e2e)]}[args.which]
+    payloads, texts = {}, []
+    for stem, module in chosen:
+        defaults = argparse.ArgumentParser()
+        module.add_arguments(defaults)
+        bench_args = defaults.parse_args([])
+        for key, value in vars(args).items():  # the flags this subcommand was given
+            if hasattr(bench_args, key) and value is not None:
+                setattr(bench_args, key, value)
+        bench_args.out_dir = args.out_dir
+        try:
+            payload, text = module.run(bench_args)
+        except harness.Unavailable as exc:
+            raise Unavailable(str(exc)) from None
+        payloads[stem] = payload
+        texts.append(text)
+        json_path = args.json if (args.json and len(chosen) == 1) else args.out_dir / f"{stem}.json"
+        plot_path = args.plot if (args.plot and len(chosen) == 1) else args.out_dir / f"{stem}.png"
+        for path in harness.write_outputs(payload, text, json_path, plot_path):
+            print(f"wrote {path}", file=sys.stderr)
+    if args.json and len(chosen) > 1:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(payloads, indent=2, default=str))
+    print("\n\n".join(texts))
+    return EXIT_OK
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .info import report
+
+    lines = report()
+    width = max(len(label) for label, _ in lines)
+    for label, value in lines:
+        print(f"{label:<{width}}  {value}")
+    return EXIT_OK
+
+
+def cmd_make_dataset(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from ..datasets import SHAPES, make_sample
+
+    names = [SHAPES[i % len(SHAPES)] + (f"_{i // len(SHAPES)}" if i >= len(SHAPES) else "")
+             for i in range(args.classes)]
+    with tqdm(total=args.classes * args.per_class, desc="writing", unit="img",
+              disable=args.quiet, leave=False) as bar:
+        make_sample(args.directory, classes=names, per_class=args.per_class,
+                    image_size=args.size, formats=(args.format,), seed=args.seed,
+                    on_image=lambda _: bar.update())
+    print(f"wrote {args.classes * args.per_class} {args.format} images of "
+          f"{args.size[0]}x{args.size[1]} in {args.classes} class folders under {args.directory}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gpuaug", epilog=EPILOG,
+        description="Keras's ImageDataGenerator as a GPU augmentation engine.")
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"gpuaug {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", epilog=EPILOG, help="the main job: augment the built-in "
+                          "sample (or --data), report images/s, write a preview",
+                          description="Stream an epoch of the classic configuration (rotation "
+                          "40, shifts/shear/zoom 0.2, horizontal flip, rescale 1/255) on the "
+                          "best device, print images/s and the device, write preview.png.")
+    demo.add_argument("--data", type=Path, help="class-folder dataset (default: the built-in "
+                      "sample, written under --out)")
+    demo.add_argument("--out", type=Path, default=Path("gpuaug-demo"), help="output folder")
+    demo.add_argument("--size", type=_positive, default=128, help="images are resized to size x size")
+    demo.add_argument("--batch-size", type=_positive, default=32)
+    demo.add_argument("--epochs", type=_positive, default=3, help="passes over the data to time")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda' or 'cuda:N'")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.set_defaults(func=cmd_demo)
+
+    prev = sub.add_parser("preview", epilog=EPILOG, help="a grid of augmented samples with "
+                          "their class names", description="Write a PNG grid of augmented "
+                          "images from a class-folder dataset. Generator arguments come from "
+                          "--config and/or flags (default: the classic configuration).")
+    prev.add_argument("directory", type=Path, help="class-folder dataset")
+    prev.add_argument("--out", type=Path, default=Path("grid.png"), help="PNG to write")
+    mode = prev.add_mutually_exclusive_group()
+    mode.add_argument("--compare", action="store_true",
+                      help="each original beside --draws augmented draws")
+    mode.add_argument("--fill-modes", action="store_true",
+                      help="one image under all four fill modes side by side")
+    prev.add_argument("--samples", type=_positive, default=8, help="images to show")
+    prev.add_argument("--draws", type=_positive, default=4, help="draws per image with --compare")
+    prev.add_argument("--columns", type=_positive, default=4, help="tiles per row in the plain grid")
+    prev.add_argument("--size", type=_positive, default=128, help="tile side in pixels")
+    prev.add_argument("--seed", type=int, default=0)
+    prev.add_argument("--device", default="cpu", help="'auto', 'cpu', 'cuda' or 'cuda:N'")
+    generator_args.add_generator_flags(prev)
+    prev.set_defaults(func=cmd_preview)
+
+    bench = sub.add_parser("bench", epilog=EPILOG, help="run the benchmarks (needs a GPU)",
+                           description="Run bench/'s harness: the kernel against GPU "
+                           "alternatives, and/or JPEG files to augmented GPU batches. Prints "
+                           "the Markdown table; writes JSON (with metadata) and PNG plots.")
+    bench_sub = bench.add_subparsers(dest="which", metavar="WHICH")
+    from ..benchmarks import e2e, kernel
+
+    for which, help_text, modules in (
+            ("kernel", "fused kernel vs torch / cupyx / DALI / Kornia / copy", [kernel]),
+            ("e2e", "JPEG files to augmented GPU batches vs Keras / DALI / torchvision", [e2e]),
+            ("all", "both", [])):
+        p = bench_sub.add_parser(which, help=help_text, epilog=EPILOG)
+        for module in modules:
+            module.add_arguments(p)
+        p.add_argument("--json", type=Path, help="JSON results (default <out-dir>/<which>.json)")
+        p.add_argument("--plot", type=Path, help="PNG plot (default <out-dir>/<which>.png)")
+        p.add_argument("--out-dir", type=Path, default=Path("bench/out"))
+        p.set_defaults(func=cmd_bench, which=which)
+    bench.set_defaults(func=lambda a: (bench.print_help(), EXIT_USAGE)[1])
+
+    info = sub.add_parser("info", epilog=EPILOG, help="versions, devices and decoders",
+                          description="gpuaug, NumPy, Pillow, CuPy, DALI and CUDA versions; "
+                          "which devices and decoders are usable here, and why not.")
+    info.set_defaults(func=cmd_info)
+
+    make = sub.add_parser("make-dataset", epilog=EPILOG, help="write a synthetic class-folder "
+                          "dataset", description="Write K class folders of N synthetic "
+                          "images (textured shapes) for trials and benchmarks.")
+    make.add_argument("directory", type=Path)
+    make.add_argument("--classes", type=_positive, default=4)
+    make.add_argument("--per-class", type=_positive, default=8)
+    make.add_argument("--size", type=_size, default=(128, 128), metavar="WxH")
+    make.add_argument("--format", choices=("jpg", "png"), default="jpg")
+    make.add_argument("--seed", type=int, default=0)
+    make.add_argument("--quiet", action="store_true", help="no progress bar")
+    make.set_defaults(func=cmd_make_dataset)
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 with argparse's one-line message on bad flags
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, FileNotFoundError, NotADirectoryError) as exc:
+        code, message = EXIT_USAGE, str(exc)
+    except (Unavailable, RuntimeError) as exc:
+        code, message = EXIT_UNAVAILABLE, str(exc)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line for the user, the trace on request
+        if os.environ.get("GPUAUG_DEBUG") == "1":
+            raise
+        code, message = EXIT_FAILURE, f"{type(exc).__name__}: {exc}"
+    if os.environ.get("GPUAUG_DEBUG") == "1":
+        raise
+    print(f"gpuaug {args.command}: error: {message.splitlines()[0] if message else '?'}",
+          file=sys.stderr)
+    return code

@@ -1,0 +1,149 @@
+"""The ``gpuaug`` command on the CPU path: exit codes, files written, help, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from gpuaug.cli import main
+from gpuaug.cli.preview import expected_size
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli") / "data"
+    assert main(["make-dataset", str(root), "--classes", "3", "--per-class", "4",
+                 "--size", "40x30", "--format", "png", "--quiet"]) == 0
+    return root
+
+
+def test_make_dataset_writes_the_requested_tree(data, capsys):
+    classes = sorted(p.name for p in data.iterdir())
+    assert len(classes) == 3
+    files = sorted(data.rglob("*.png"))
+    assert len(files) == 12
+    for path in files:
+        with Image.open(path) as img:
+            assert img.size == (40, 30)
+
+
+def test_demo_runs_on_the_cpu_and_writes_a_preview(data, tmp_path, capsys):
+    assert main(["demo", "--data", str(data), "--out", str(tmp_path), "--size", "32",
+                 "--epochs", "1", "--device", "cpu", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Found 12 images belonging to 3 classes." in out
+    assert "images/s" in out and "on cpu" in out
+    with Image.open(tmp_path / "preview.png") as grid:
+        assert grid.size == (32 * 5, 32 * 8)
+
+
+@pytest.mark.parametrize("flags,rows,cols", [
+    (["--samples", "6", "--columns", "4"], 2, 4),
+    (["--compare", "--samples", "3", "--draws", "2"], 3, 3),
+    (["--fill-modes"], 1, 5),
+])
+def test_preview_grids_have_the_expected_size(data, tmp_path, flags, rows, cols):
+    out = tmp_path / "grid.png"
+    assert main(["preview", str(data), "--out", str(out), "--size", "24", *flags]) == 0
+    with Image.open(out) as grid:
+        assert grid.size == expected_size(rows, cols, 24)
+        assert grid.getextrema() != ((255, 255),) * 3  # not a blank canvas
+
+
+@pytest.mark.parametrize("suffix,text", [
+    (".toml", 'rotation_range = 90\nfill_mode = "wrap"\nzoom_range = [0.5, 1.0]\n'),
+    (".json", '{"rotation_range": 90, "fill_mode": "wrap", "zoom_range": [0.5, 1.0]}'),
+    (".yaml", "rotation_range: 90\nfill_mode: wrap\nzoom_range: [0.5, 1.0]\n"),
+])
+def test_config_files_give_generator_arguments_and_flags_override_them(tmp_path, suffix, text):
+    import argparse
+
+    from gpuaug.cli.generator_args import add_generator_flags, generator_kwargs
+
+    path = tmp_path / f"config{suffix}"
+    path.write_text(text)
+    parser = argparse.ArgumentParser()
+    add_generator_flags(parser)
+    args = parser.parse_args(["--config", str(path), "--fill-mode", "reflect",
+                              "--horizontal-flip"])
+    kwargs = generator_kwargs(args, {"rotation_range": 40, "rescale": 1 / 255})
+    assert kwargs == {"rotation_range": 90, "fill_mode": "reflect", "zoom_range": [0.5, 1.0],
+                      "horizontal_flip": True, "rescale": 1 / 255}
+
+
+def test_unknown_config_key_is_a_one_line_error_naming_it(data, tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text('{"rotation": 10}')
+    assert main(["preview", str(data), "--config", str(path), "--out",
+                 str(tmp_path / "g.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "rotation" in err and "unknown generator argument" in err
+
+
+@pytest.mark.parametrize("argv,code,needle", [
+    (["preview", "DATA", "--fill-mode", "mirror"], 2, "fill_mode"),
+    (["preview", "DATA", "--zoom-range", "[1,2,3]"], 2, "zoom_range"),
+    (["preview", "DATA", "--rotation-range"], 2, "--rotation-range"),
+    (["preview", "MISSING"], 2, "does not exist"),
+    (["make-dataset", "OUT", "--size", "10by10"], 2, "--size"),
+    (["make-dataset", "OUT", "--classes", "0"], 2, "--classes"),
+    (["demo", "--device", "tpu"], 2, "device"),
+    (["frobnicate"], 2, "invalid choice"),
+])
+def test_bad_input_is_rejected_with_a_clear_message(data, tmp_path, capsys, argv, code, needle):
+    argv = [str(data) if a == "DATA" else str(tmp_path / "none") if a == "MISSING" else
+            str(tmp_path / "o") if a == "OUT" else a for a in argv]
+    try:
+        result = main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        result = exc.code
+    assert result == code
+    assert needle in capsys.readouterr().err
+
+
+def test_bench_e2e_smoke_writes_json_markdown_and_plot(tmp_path, capsys):
+    assert main(["bench", "e2e", "--smoke", "--out-dir", str(tmp_path), "--json",
+                 str(tmp_path / "r.json"), "--plot", str(tmp_path / "r.png")]) == 0
+    payload = json.loads((tmp_path / "r.json").read_text())
+    assert payload["metadata"]["benchmark"] == "e2e"
+    assert (tmp_path / "r.md").read_text().startswith("| contender |")
+    with Image.open(tmp_path / "r.png") as img:
+        assert img.size[0] > 0
+    assert "| gpuaug | ok |" in capsys.readouterr().out
+
+
+def test_bench_kernel_without_a_gpu_exits_3(tmp_path, capsys):
+    from gpuaug.backends.cuda_backend import cuda_status
+
+    if cuda_status()[0]:
+        pytest.skip("a GPU is present: this would run the whole kernel benchmark")
+    assert main(["bench", "kernel", "--out-dir", str(tmp_path)]) == 3
+    assert "needs a CUDA device" in capsys.readouterr().err
+
+
+def test_info_reports_versions_devices_and_decoders(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    for label in ("gpuaug", "numpy", "pillow", "cupy", "nvidia-dali", "device cpu",
+                  "device cuda", "decoder pillow", "decoder dali cpu", "device='auto' picks"):
+        assert label in out
+
+
+@pytest.mark.parametrize("command", ["demo", "preview", "bench", "info", "make-dataset"])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert "exit codes" in capsys.readouterr().out
+
+
+def test_the_console_script_is_installed():
+    exe = shutil.which("gpuaug") or str(
+        __import__("pathlib").Path(sys.executable).with_name("gpuaug"))
+    done = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith("gpuaug ")
