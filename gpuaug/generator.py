@@ -359,13 +359,16 @@ class ImageDataGenerator:
         save_to_dir: Optional[str] = None, save_prefix: str = "", save_format: str = "png",
         follow_links: bool = False, subset: Optional[str] = None, interpolation: str = "nearest",
         keep_aspect_ratio: bool = False, *, output: str = "auto", decoder: str = "auto",
-        shard_id: Optional[int] = None, num_shards: Optional[int] = None,
+        on_error: str = "raise", shard_id: Optional[int] = None, num_shards: Optional[int] = None,
     ) -> "DirectoryIterator":
         """Keras's ``flow_from_directory``: seeded batches of images in class sub-folders.
 
         ``decoder`` (gpuaug only): "auto" (DALI ``mixed`` on a CUDA device where DALI
         is installed and the settings allow, else Pillow), "dali" or "pillow" (Keras's
-        ``load_img`` exactly).  ``output``, ``shard_id`` and ``num_shards`` as for
+        ``load_img`` exactly).  ``on_error`` (gpuaug only): "raise" an
+        :class:`~gpuaug.iterators.decoders.ImageFileError` naming an unreadable file and
+        the cause, or "skip" it (its label goes too), log it once and list it in
+        ``it.skipped_files``.  ``output``, ``shard_id`` and ``num_shards`` as for
         :meth:`flow`.
         """
         from .iterators import DirectoryIterator, keras_compatible
@@ -376,7 +379,8 @@ class ImageDataGenerator:
             shuffle=shuffle, seed=seed, save_to_dir=save_to_dir, save_prefix=save_prefix,
             save_format=save_format, follow_links=follow_links, subset=subset,
             interpolation=interpolation, keep_aspect_ratio=keep_aspect_ratio, dtype=self.dtype,
-            output=output, decoder=decoder, shard_id=shard_id, num_shards=num_shards)
+            output=output, decoder=decoder, on_error=on_error, shard_id=shard_id,
+            num_shards=num_shards)
 
     def flow_from_dataframe(
         self, dataframe: Any, directory: Optional[str] = None, x_col: str = "filename",
@@ -387,13 +391,14 @@ class ImageDataGenerator:
         save_to_dir: Optional[str] = None, save_prefix: str = "", save_format: str = "png",
         subset: Optional[str] = None, interpolation: str = "nearest",
         validate_filenames: bool = True, *, output: str = "auto", decoder: str = "auto",
-        shard_id: Optional[int] = None, num_shards: Optional[int] = None, **kwargs: Any,
+        on_error: str = "raise", shard_id: Optional[int] = None,
+        num_shards: Optional[int] = None, **kwargs: Any,
     ) -> "DataFrameIterator":
         """Keras's ``flow_from_dataframe``: seeded batches of the files a DataFrame lists.
 
         Keras's deprecated ``has_ext``, ``sort`` and ``drop_duplicates`` only warn, and
-        ``class_mode="other"`` becomes ``"raw"``, as in Keras.  ``decoder`` as for
-        :meth:`flow_from_directory`; ``output``, ``shard_id`` and ``num_shards`` as for
+        ``class_mode="other"`` becomes ``"raw"``, as in Keras.  ``decoder`` and
+        ``on_error`` as for :meth:`flow_from_directory`; ``output``, ``shard_id`` and ``num_shards`` as for
         :meth:`flow`.
         """
         from .iterators import DataFrameIterator, keras_compatible
@@ -424,7 +429,7 @@ class ImageDataGenerator:
             shuffle=shuffle, seed=seed, save_to_dir=save_to_dir, save_prefix=save_prefix,
             save_format=save_format, subset=subset, interpolation=interpolation,
             validate_filenames=validate_filenames, dtype=self.dtype, output=output,
-            decoder=decoder, shard_id=shard_id, num_shards=num_shards)
+            decoder=decoder, on_error=on_error, shard_id=shard_id, num_shards=num_shards)
 
     # ------------------------------------------------------ batched gpuaug API
     def random_transform_batch(

@@ -104,8 +104,8 @@ def test_dali_filters_differ_from_pillow_within_the_documented_bound(tmp_path, i
     paths = sorted(str(p) for p in (tmp_path / "a").iterdir()) + sorted(
         str(p) for p in (tmp_path / "b").iterdir())
     target = (48, 40)
-    a = PillowDecoder("rgb", target, interpolation, False)(paths).astype(int)
-    b = DaliDecoder("cpu", None, "rgb", target, interpolation, len(paths))(paths).astype(int)
+    a = PillowDecoder("rgb", target, interpolation, False)(paths)[0].astype(int)
+    b = DaliDecoder("cpu", None, "rgb", target, interpolation, len(paths))(paths)[0].astype(int)
     diff = np.abs(a - b)
     assert diff.max() <= 24 and diff.mean() <= 3.0, (diff.max(), diff.mean())
     assert directory

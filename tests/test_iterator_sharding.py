@@ -123,7 +123,9 @@ def test_prefetch_raises_the_producer_s_error_in_the_consumer(tmp_path):
     (tmp_path / "a" / "1.png").unlink()  # vanishes after the listing
     batches = it.prefetch()
     next(batches)
-    with pytest.raises(FileNotFoundError, match="1.png"):
+    from gpuaug.iterators.decoders import ImageFileError
+
+    with pytest.raises(ImageFileError, match="1.png.*FileNotFoundError"):
         next(batches)
     assert not batches._thread.is_alive()
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from ..iterators.decoders import ImageFileError
 from . import generator_args
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
@@ -264,7 +265,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)  # exits 2 with argparse's one-line message on bad flags
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, NotADirectoryError) as exc:
+    except (ValueError, TypeError, FileNotFoundError, NotADirectoryError,
+            ImageFileError) as exc:
         code, message = EXIT_USAGE, str(exc)
     except (Unavailable, RuntimeError) as exc:
         code, message = EXIT_UNAVAILABLE, str(exc)

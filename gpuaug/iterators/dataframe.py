@@ -39,11 +39,11 @@ class DataFrameIterator(FileBatchIterator):
                  save_prefix: str = "", save_format: str = "png", subset: Optional[str] = None,
                  interpolation: str = "nearest", keep_aspect_ratio: bool = False,
                  dtype: Any = "float32", validate_filenames: bool = True, *,
-                 output: str = "auto", decoder: str = "auto", shard_id: Optional[int] = None,
-                 num_shards: Optional[int] = None) -> None:
+                 output: str = "auto", decoder: str = "auto", on_error: str = "raise",
+                 shard_id: Optional[int] = None, num_shards: Optional[int] = None) -> None:
         self._set_processing_attrs(image_data_generator, target_size, color_mode, data_format,
                                    save_to_dir, save_prefix, save_format, subset, interpolation,
-                                   keep_aspect_ratio, output, decoder, batch_size)
+                                   keep_aspect_ratio, output, decoder, batch_size, on_error)
         df = dataframe.copy()
         self.directory = directory or ""
         self.class_mode = class_mode

@@ -16,13 +16,31 @@ accumulated nearest-neighbour positions) and stays exact.  The antialiased filte
 from __future__ import annotations
 
 import functools
+import io
 from typing import Any, Optional
 
 import numpy as np
+from PIL import Image
 
-from .loading import CHANNELS, load_image
+from .loading import CHANNELS, ArgumentError, load_image
 
 DECODERS = ("auto", "dali", "pillow")
+ON_ERROR = ("raise", "skip")
+
+
+class ImageFileError(OSError):
+    """An image file could not be read or decoded; names the file and the cause."""
+
+    def __init__(self, path: str, cause: BaseException) -> None:
+        super().__init__(f"cannot read image file {path!r}: {type(cause).__name__}: {cause}")
+        self.path = path
+        self.cause = cause
+
+
+def check_on_error(on_error: Any) -> str:
+    if on_error not in ON_ERROR:
+        raise ValueError(f"`on_error` must be 'raise' or 'skip'. Received: {on_error!r}")
+    return on_error
 _DALI_FILTERS = ("nearest", "bilinear", "bicubic", "lanczos")
 
 
@@ -98,14 +116,23 @@ class PillowDecoder:
         self.interpolation = interpolation
         self.keep_aspect_ratio = keep_aspect_ratio
 
-    def __call__(self, paths: list[str]) -> np.ndarray:
-        images = [load_image(p, self.color_mode, self.target_size, self.interpolation,
-                             self.keep_aspect_ratio) for p in paths]
+    def __call__(self, paths: list[str]) -> tuple[np.ndarray, dict[int, BaseException]]:
+        """``(batch of the readable files, {position: error} of the others)``."""
+        images, failures = [], {}
+        for i, p in enumerate(paths):
+            try:
+                images.append(load_image(p, self.color_mode, self.target_size,
+                                         self.interpolation, self.keep_aspect_ratio))
+            except ArgumentError:
+                raise
+            except Exception as exc:  # any other failure is this file's, reported by name
+                failures[i] = exc
         if not images:
-            return np.zeros((0,) + self.target_size + (CHANNELS[self.color_mode],), np.uint8)
+            shape = (0,) + self.target_size + (CHANNELS[self.color_mode],)
+            return np.zeros(shape, np.uint8), failures
         if len({im.dtype for im in images}) > 1:  # 16-bit grayscale beside 8-bit files
             images = [im.astype(np.float32) for im in images]
-        return np.stack(images)
+        return np.stack(images), failures
 
 
 class DaliDecoder:
@@ -150,28 +177,72 @@ class DaliDecoder:
         p.build()
         return p
 
-    def __call__(self, paths: list[str]) -> Any:
+    def _decode(self, encoded: list[np.ndarray]) -> list[Any]:
+        """DALI's RGB decode (and filter resize) of every buffer; raises if any fails."""
+        if self._pipe is None:
+            self._pipe = self._build()
+        try:
+            self._pipe.feed_input("files", encoded)
+            (decoded,) = self._pipe.run()
+        except Exception:
+            self._pipe = None  # a DALI pipeline is unusable after an error: rebuild next time
+            raise
+        if self.device == "mixed":
+            import cupy
+
+            cupy.cuda.runtime.deviceSynchronize()  # DALI works on its own stream
+            return [cupy.asarray(decoded[i]) for i in range(len(encoded))]
+        return [np.asarray(decoded[i]) for i in range(len(encoded))]
+
+    def _decode_each(self, encoded: dict[int, np.ndarray],
+                     failures: dict[int, BaseException]) -> dict[int, Any]:
+        """After a failed batch: find the bad files (Pillow first, DALI alone if needed)."""
+        for i, data in list(encoded.items()):
+            try:
+                with Image.open(io.BytesIO(data.tobytes())) as img:
+                    img.load()
+            except Exception as exc:
+                failures[i] = exc
+                del encoded[i]
+        try:
+            images = self._decode(list(encoded.values()))
+            return dict(zip(encoded, images))
+        except Exception:
+            pass
+        decoded = {}
+        for i, data in encoded.items():  # one at a time: slow, and only on broken data
+            try:
+                decoded[i] = self._decode([data])[0]
+            except Exception as exc:
+                failures[i] = exc
+        return decoded
+
+    def __call__(self, paths: list[str]) -> tuple[Any, dict[int, BaseException]]:
+        """``(batch of the readable files, {position: error} of the others)``."""
         xp = np
         if self.device == "mixed":
             import cupy as xp  # noqa: N813
         h, w = self.target_size
         c = CHANNELS[self.color_mode]
-        if not paths:
-            return xp.zeros((0, h, w, c), dtype=np.uint8)
-        if self._pipe is None:
-            self._pipe = self._build()
-        self._pipe.feed_input("files", [np.fromfile(p, dtype=np.uint8) for p in paths])
-        (decoded,) = self._pipe.run()
-        if self.device == "mixed":
-            xp.cuda.runtime.deviceSynchronize()  # DALI works on its own stream
-            images = [xp.asarray(decoded[i]) for i in range(len(paths))]
-        else:
-            images = [np.asarray(decoded[i]) for i in range(len(paths))]
-        out = xp.empty((len(paths), h, w, c), dtype=np.uint8)
-        for i, img in enumerate(images):
+        failures: dict[int, BaseException] = {}
+        encoded: dict[int, np.ndarray] = {}
+        for i, p in enumerate(paths):
+            try:
+                encoded[i] = np.fromfile(p, dtype=np.uint8)
+            except OSError as exc:
+                failures[i] = exc
+        decoded: dict[int, Any] = {}
+        if encoded:
+            try:
+                decoded = dict(zip(encoded, self._decode(list(encoded.values()))))
+            except Exception:
+                decoded = self._decode_each(dict(encoded), failures)
+        out = xp.empty((len(decoded), h, w, c), dtype=np.uint8)
+        for k, i in enumerate(sorted(decoded)):
+            img = decoded[i]
             if self.interpolation == "nearest" and img.shape[:2] != (h, w):
                 rows = xp.asarray(pil_nearest_indices(img.shape[0], h))
                 cols = xp.asarray(pil_nearest_indices(img.shape[1], w))
                 img = img[rows[:, None], cols[None, :]]
-            out[i] = pil_luma(img, xp) if c == 1 else img
-        return out
+            out[k] = pil_luma(img, xp) if c == 1 else img
+        return out, failures

@@ -7,16 +7,20 @@ decide which files, in which order, with which labels.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Optional
 
 import numpy as np
 
 from .base import BatchDraws, Iterator
 from .engine_call import run_in_float32
-from .decoders import DaliDecoder, PillowDecoder, choose_decoder
+from .decoders import (DaliDecoder, ImageFileError, PillowDecoder, check_on_error,
+                       choose_decoder)
 from .loading import CHANNELS
 from .outputs import check_output, convert, to_host
 from .saving import save_batch
+
+_log = logging.getLogger("gpuaug")
 
 
 class FileBatchIterator(Iterator):
@@ -32,7 +36,7 @@ class FileBatchIterator(Iterator):
                               save_to_dir: Optional[str], save_prefix: str, save_format: str,
                               subset: Optional[str], interpolation: str,
                               keep_aspect_ratio: bool, output: str, decoder: str = "auto",
-                              batch_size: int = 32) -> None:
+                              batch_size: int = 32, on_error: str = "raise") -> None:
         """Keras's ``set_processing_attrs``: checks and messages in Keras's order."""
         self.image_data_generator = image_data_generator
         self.target_size = tuple(target_size)
@@ -63,6 +67,8 @@ class FileBatchIterator(Iterator):
         self.split = split
         self.subset = subset
         self.output = check_output(output)
+        self.on_error = check_on_error(on_error)
+        self._skipped: dict[str, str] = {}
         device = image_data_generator.device if image_data_generator is not None else "cpu"
         self.decoder = choose_decoder(decoder, device, color_mode, interpolation,
                                       keep_aspect_ratio)
@@ -79,15 +85,35 @@ class FileBatchIterator(Iterator):
     def filepaths(self) -> list[str]:
         return self._filepaths
 
-    def _load(self, index_array: np.ndarray) -> Any:
-        """The batch's images, decoded and resized, as one array in the data format.
+    @property
+    def skipped_files(self) -> list[tuple[str, str]]:
+        """``(path, reason)`` of every file dropped so far (``on_error="skip"``)."""
+        return list(self._skipped.items())
+
+    def _load(self, index_array: np.ndarray) -> tuple[Any, np.ndarray]:
+        """The batch's readable images in the data format, and which positions they are.
 
         NumPy from Pillow and DALI's CPU decoder; CuPy, on the GPU, from DALI ``mixed``.
+        An unreadable file raises :class:`ImageFileError` naming it (``on_error="raise"``)
+        or is dropped with its label, logged once and listed in :attr:`skipped_files`.
         """
-        batch = self._decode([self._filepaths[j] for j in index_array])
+        paths = [self._filepaths[j] for j in index_array]
+        known_bad = [i for i, p in enumerate(paths) if p in self._skipped]
+        todo = [i for i in range(len(paths)) if i not in set(known_bad)]
+        batch, failures = self._decode([paths[i] for i in todo])
+        if failures:
+            position, exc = next(iter(failures.items()))
+            if self.on_error == "raise":
+                raise ImageFileError(paths[todo[position]], exc) from exc
+            for position, exc in failures.items():
+                path = paths[todo[position]]
+                reason = f"{type(exc).__name__}: {exc}"
+                self._skipped[path] = reason
+                _log.warning("gpuaug: skipping unreadable image %s (%s)", path, reason)
+        kept = np.asarray([i for k, i in enumerate(todo) if k not in failures], dtype=np.int64)
         if self.data_format == "channels_first":
             batch = batch.transpose(0, 3, 1, 2)
-        return batch
+        return batch, kept
 
     def _labels(self, index_array: np.ndarray, batch: Any) -> Any:
         """The labels of ``class_mode`` (None: there are none)."""
@@ -107,7 +133,13 @@ class FileBatchIterator(Iterator):
         return None
 
     def _batch(self, index_array: np.ndarray, draws: BatchDraws):
-        batch = run_in_float32(self.image_data_generator, self._load(index_array), draws.params)
+        pixels, kept = self._load(index_array)
+        if len(kept) < len(index_array):  # skipped files leave with their labels and draws
+            index_array = index_array[kept]
+            draws = BatchDraws(
+                draws.params[kept] if draws.params is not None else None,
+                [draws.save_hashes[i] for i in kept] if draws.save_hashes else draws.save_hashes)
+        batch = run_in_float32(self.image_data_generator, pixels, draws.params)
         if self.save_to_dir:
             config = self.image_data_generator.config()
             layout = "channels_last" if config.out_channels_last else "channels_first"

@@ -28,6 +28,10 @@ INTERPOLATIONS = {
     "lanczos": Image.Resampling.LANCZOS,
 }
 COLOR_MODES = ("rgb", "rgba", "grayscale")
+
+
+class ArgumentError(ValueError):
+    """A bad loading argument (not a bad file): raised as is, never skipped."""
 CHANNELS = {"rgb": 3, "rgba": 4, "grayscale": 1}
 
 
@@ -36,8 +40,29 @@ def discover_classes(directory: str) -> list[str]:
     return [d for d in sorted(os.listdir(directory)) if os.path.isdir(os.path.join(directory, d))]
 
 
+def _walk(class_dir: str, follow_links: bool) -> list[tuple[str, list[str], list[str]]]:
+    """``os.walk``, except that a symbolic link back to one of its own ancestors is not entered.
+
+    With ``follow_links`` such a loop makes ``os.walk`` (and Keras) walk forever; here the
+    looping directory is skipped with a warning naming it.  Two links to the same
+    directory that are not a loop are both walked, as in Keras.
+    """
+    entries = []
+    for root, dirs, files in os.walk(class_dir, followlinks=follow_links):
+        if follow_links and os.path.islink(root):
+            target = os.path.realpath(root)
+            here = os.path.realpath(os.path.dirname(root))
+            if os.path.commonpath([target, here]) == target:  # it points at its own ancestor
+                warnings.warn(f"{root} is a symbolic link to {target}, which contains it: not "
+                              "followed (it would loop forever)", stacklevel=5)
+                dirs[:] = []
+                continue
+        entries.append((root, dirs, files))
+    return entries
+
+
 def _valid_files(class_dir: str, follow_links: bool):
-    walk = sorted(os.walk(class_dir, followlinks=follow_links), key=lambda entry: entry[0])
+    walk = sorted(_walk(class_dir, follow_links), key=lambda entry: entry[0])
     for root, _, files in walk:
         for fname in sorted(files):
             if fname.lower().endswith(".tiff"):
@@ -79,12 +104,12 @@ def load_image(path: str, color_mode: str = "rgb", target_size: Optional[tuple[i
         if img.mode != "RGB":
             img = img.convert("RGB")
     else:
-        raise ValueError('color_mode must be "grayscale", "rgb", or "rgba"')
+        raise ArgumentError('color_mode must be "grayscale", "rgb", or "rgba"')
     if target_size is not None:
         size = (target_size[1], target_size[0])
         if img.size != size:
             if interpolation not in INTERPOLATIONS:
-                raise ValueError(
+                raise ArgumentError(
                     f"Invalid interpolation method {interpolation} specified. Supported "
                     f"methods are {', '.join(INTERPOLATIONS)}")
             resample = INTERPOLATIONS[interpolation]
