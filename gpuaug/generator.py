@@ -15,6 +15,7 @@ from .boundary import FILL_MODES
 from .compat import check_compat
 from .config import AugmentConfig
 from .engine import augment_batch, transform_batch
+from . import validation
 from .options import render_options
 from .params import TransformParams
 from .sampler import RandomTransformSampler
@@ -112,7 +113,7 @@ class ImageDataGenerator:
         self.interpolation_order = interpolation_order
 
         # Keras's checks and messages, in Keras's order.
-        if data_format not in {"channels_last", "channels_first"}:
+        if not isinstance(data_format, str) or data_format not in {"channels_last", "channels_first"}:
             raise ValueError(
                 '`data_format` should be `"channels_last"` (channel after row and column) or '
                 '`"channels_first"` (channel before row and column). '
@@ -123,6 +124,7 @@ class ImageDataGenerator:
             self.channel_axis, self.row_axis, self.col_axis = 1, 2, 3
         else:
             self.channel_axis, self.row_axis, self.col_axis = 3, 1, 2
+        validation.check_real("validation_split", validation_split)  # Keras compares blindly
         if validation_split and not 0 < validation_split < 1:
             raise ValueError(
                 "`validation_split` must be strictly between 0 and 1. "
@@ -135,6 +137,13 @@ class ImageDataGenerator:
 
         if isinstance(zoom_range, (float, int)):
             self.zoom_range = [1 - zoom_range, 1 + zoom_range]
+        elif not hasattr(zoom_range, "__len__"):
+            # Keras calls len() here and fails with "object of type ... has no len()" (for
+            # None, or a NumPy scalar); the same TypeError, with a message naming the argument.
+            raise TypeError(
+                "`zoom_range` should be a float or a tuple or list of two floats. "
+                f"Received: {zoom_range}"
+            )
         elif len(zoom_range) == 2 and all(isinstance(v, (float, int)) for v in zoom_range):
             self.zoom_range = [zoom_range[0], zoom_range[1]]
         else:
@@ -171,7 +180,31 @@ class ImageDataGenerator:
                 )
         self.brightness_range = brightness_range
 
-        # gpuaug's own checks: Keras defers these to SciPy, mid-epoch.
+        # gpuaug's own checks: Keras defers these to NumPy or SciPy, mid-epoch.
+        try:
+            work = np.dtype(dtype)
+        except Exception:  # NumPy raises TypeError, ValueError or even SyntaxError here
+            work = np.dtype("O")
+        if work.kind != "f":
+            raise ValueError(f"`dtype` must be a floating-point dtype. Received: {dtype!r}")
+        for name, value in (("rotation_range", rotation_range), ("shear_range", shear_range),
+                            ("channel_shift_range", channel_shift_range)):
+            validation.check_real(name, value, limit=validation.RANGE_LIMIT)
+        validation.check_real("zca_epsilon", zca_epsilon)
+        # Values must stay finite in the working dtype: cval is written as is, and rescale
+        # multiplies data of up to 16 bits.
+        top = float(np.finfo(work).max)
+        validation.check_real("cval", cval, limit=top)
+        validation.check_real("rescale", rescale, allow_none=True, limit=top / 65536)
+        validation.check_shift_range("width_shift_range", width_shift_range)
+        validation.check_shift_range("height_shift_range", height_shift_range)
+        validation.check_reals("zoom_range", self.zoom_range, length=2)
+        if brightness_range is not None:  # factors multiply data of up to 16 bits, in float32
+            validation.check_reals("brightness_range", brightness_range, length=2,
+                                   limit=float(np.finfo(np.float32).max) / 65536)
+        if preprocessing_function is not None and not callable(preprocessing_function):
+            raise TypeError("`preprocessing_function` must be callable or None. "
+                            f"Received: {preprocessing_function!r}")
         if fill_mode not in FILL_MODES:
             raise ValueError(
                 f"`fill_mode` must be one of {', '.join(map(repr, FILL_MODES))}. "
@@ -182,10 +215,8 @@ class ImageDataGenerator:
                 "`interpolation_order` must be 0 (nearest) or 1 (bilinear); gpuaug does not "
                 f"implement higher spline orders. Received: {interpolation_order!r}"
             )
-        if np.dtype(dtype).kind != "f":
-            raise ValueError(f"`dtype` must be a floating-point dtype. Received: {dtype!r}")
         if output_dtype is not None:
-            numpy_dtype(check_output_dtype(output_dtype, np.dtype(dtype).name))  # bfloat16 needs ml_dtypes
+            numpy_dtype(check_output_dtype(output_dtype, work.name))  # bfloat16 needs ml_dtypes
         if output_data_format not in (None, "channels_last", "channels_first"):
             raise ValueError(
                 "`output_data_format` must be None, 'channels_last' or 'channels_first'. "

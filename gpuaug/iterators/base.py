@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterator as _PyIterator, Optional
 
 import numpy as np
 
+from .. import validation
 from ..params import TransformParams
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ class Iterator:
 
     def __init__(self, n: int, batch_size: int, shuffle: bool, seed: Optional[int], *,
                  shard_id: Optional[int] = None, num_shards: Optional[int] = None) -> None:
+        validation.check_positive_int("batch_size", batch_size)
+        validation.check_seed(seed)
         self.shard_id, self.num_shards = resolve_shards(shard_id, num_shards)
         if self.num_shards > 1 and shuffle and seed is None:
             raise ValueError(

@@ -81,7 +81,7 @@ class DataFrameIterator(FileBatchIterator):
     def _check_params(self, df: Any, x_col: str, y_col: Any, weight_col: Optional[str],
                       classes: Optional[list[str]]) -> None:
         mode = self.class_mode
-        if mode not in self.allowed_class_modes:
+        if not isinstance(mode, (str, type(None))) or mode not in self.allowed_class_modes:
             raise ValueError(
                 f"Invalid class_mode: {mode}; expected one of: {self.allowed_class_modes}")
         if mode == "multi_output" and not isinstance(y_col, list):

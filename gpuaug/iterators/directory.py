@@ -35,7 +35,7 @@ class DirectoryIterator(FileBatchIterator):
                                    keep_aspect_ratio, output, decoder, batch_size, on_error)
         self.directory = directory
         self.classes = classes
-        if class_mode not in self.allowed_class_modes:
+        if not isinstance(class_mode, (str, type(None))) or class_mode not in self.allowed_class_modes:
             raise ValueError(
                 f"Invalid class_mode: {class_mode}; expected one of: {self.allowed_class_modes}")
         self.class_mode = class_mode

@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from .. import validation
 from .base import BatchDraws, Iterator
 from .engine_call import run_in_float32
 from .decoders import (DaliDecoder, ImageFileError, PillowDecoder, check_on_error,
@@ -39,9 +40,10 @@ class FileBatchIterator(Iterator):
                               batch_size: int = 32, on_error: str = "raise") -> None:
         """Keras's ``set_processing_attrs``: checks and messages in Keras's order."""
         self.image_data_generator = image_data_generator
-        self.target_size = tuple(target_size)
+        validation.check_target_size(target_size)
+        self.target_size = tuple(int(v) for v in target_size)
         self.keep_aspect_ratio = keep_aspect_ratio
-        if color_mode not in {"rgb", "rgba", "grayscale"}:
+        if not isinstance(color_mode, str) or color_mode not in {"rgb", "rgba", "grayscale"}:
             raise ValueError(
                 f'Invalid color mode: {color_mode}; expected "rgb", "rgba", or "grayscale".')
         self.color_mode = color_mode
@@ -59,7 +61,7 @@ class FileBatchIterator(Iterator):
                 split: Optional[tuple[float, float]] = (0, vs)
             elif subset == "training":
                 split = (vs, 1)
-            else:
+            else:  # (also for unhashable junk: compared with ==, never hashed)
                 raise ValueError(
                     f'Invalid subset name: {subset};expected "training" or "validation"')
         else:

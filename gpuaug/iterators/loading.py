@@ -108,7 +108,7 @@ def load_image(path: str, color_mode: str = "rgb", target_size: Optional[tuple[i
     if target_size is not None:
         size = (target_size[1], target_size[0])
         if img.size != size:
-            if interpolation not in INTERPOLATIONS:
+            if not isinstance(interpolation, str) or interpolation not in INTERPOLATIONS:
                 raise ArgumentError(
                     f"Invalid interpolation method {interpolation} specified. Supported "
                     f"methods are {', '.join(INTERPOLATIONS)}")
