@@ -97,7 +97,8 @@ def test_uint8_batch_equals_float_batch():
     """uint8 input is converted to the generator dtype first, as Keras iterators do."""
     rng = np.random.default_rng(3)
     batch = rng.integers(0, 256, (5, 9, 11, 3), dtype=np.uint8)
-    gen = gpuaug.ImageDataGenerator(rotation_range=40, zoom_range=0.2, channel_shift_range=10)
+    gen = gpuaug.ImageDataGenerator(rotation_range=40, zoom_range=0.2, channel_shift_range=10,
+                                    device="cpu")
     out_u8, params = gen.random_transform_batch(batch, seed=9)
     out_f = gpuaug.augment_batch(batch.astype(np.float32), params, gen.config())
     np.testing.assert_array_equal(out_u8, out_f)
