@@ -16,7 +16,9 @@
 // Launch shape: blockIdx.y walks the samples, blockIdx.x/threadIdx.x the pixels of a
 // sample, both as grid-stride loops, so any batch size and image size work.  Each
 // thread produces every channel of its pixels.  Reductions combine a warp with
-// shuffles, then one atomic per warp.
+// shuffles; min/max then take one atomic per warp (exact in any order), while the
+// moments go through a buffer of per-warp partial sums that the write pass adds in a
+// fixed order, so samplewise statistics are the same bits on every run.
 #include "augment.cuh"
 
 namespace gpuaug {
@@ -107,9 +109,16 @@ __global__ void augment_minmax(const InT* __restrict__ src, SampleParams* sample
     }
 }
 
+// One partial (sum, sum of squares) per warp of every block, for every sample.
+GPUAUG_HD i64 partial_slot(i64 b) {
+    const i64 warps = (blockDim.x + 31) / 32;
+    return ((b * gridDim.x + blockIdx.x) * warps + threadIdx.x / 32) * 2;
+}
+
 template <typename InT, int WORK, int ORDER, int MODE, bool IN_CHW>
-__global__ void augment_moments(const InT* __restrict__ src, SampleParams* samples, i64 n, i64 h, i64 w,
-                                i64 nc, GPUAUG_EPILOGUE_PARAMS) {
+__global__ void augment_moments(const InT* __restrict__ src, const SampleParams* __restrict__ samples,
+                                double* __restrict__ partials, i64 n, i64 h, i64 w, i64 nc,
+                                GPUAUG_EPILOGUE_PARAMS) {
     const Epilogue e = GPUAUG_EPILOGUE_ARGS;
     GPUAUG_FOR_EACH_SAMPLE(b) {
         const SampleParams p = load_params(samples, b);
@@ -124,22 +133,44 @@ __global__ void augment_moments(const InT* __restrict__ src, SampleParams* sampl
                 double v = warp_channel<InT, WORK, ORDER>(t, k, e.cval);
                 v = shift_and_brighten<WORK>(v, p, lo, hi, k, nc, e.compat);
                 v = rescale_value<WORK>(v, e);
-                sum += v;
-                sumsq += v * v;
+                sum = add_rn(sum, v);
+                sumsq = add_rn(sumsq, mul_rn(v, v));
             }
         }
         sum = warp_sum(sum);
         sumsq = warp_sum(sumsq);
         if ((threadIdx.x & 31) == 0) {
-            atomicAdd(&samples[b].sum, sum);
-            atomicAdd(&samples[b].sumsq, sumsq);
+            partials[partial_slot(b)] = sum;
+            partials[partial_slot(b) + 1] = sumsq;
         }
     }
 }
 
+// The moments of sample b: its partials added in a fixed order by one thread, shared
+// with the block.  Every thread of the block must call it (it synchronises the block).
+GPUAUG_HD void sample_moments(const double* partials, i64 b, double* sum, double* sumsq) {
+    __shared__ double shared[2];
+    if (threadIdx.x == 0) {
+        const i64 count = (i64)gridDim.x * ((blockDim.x + 31) / 32);
+        const double* part = partials + b * count * 2;
+        double s = 0.0, s2 = 0.0;
+        for (i64 i = 0; i < count; ++i) {
+            s = add_rn(s, part[2 * i]);
+            s2 = add_rn(s2, part[2 * i + 1]);
+        }
+        shared[0] = s;
+        shared[1] = s2;
+    }
+    __syncthreads();
+    *sum = shared[0];
+    *sumsq = shared[1];
+    __syncthreads();  // before the next sample overwrites `shared`
+}
+
 template <typename InT, typename OutT, int WORK, int ORDER, int MODE, bool IN_CHW, bool OUT_CHW>
 __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ dst,
-                              const SampleParams* __restrict__ samples, i64 n, i64 h, i64 w, i64 nc,
+                              const SampleParams* __restrict__ samples,
+                              const double* __restrict__ partials, i64 n, i64 h, i64 w, i64 nc,
                               GPUAUG_EPILOGUE_PARAMS) {
     const Epilogue e = GPUAUG_EPILOGUE_ARGS;
     const Layout out = image_layout<OUT_CHW>(h, w, nc);
@@ -147,11 +178,10 @@ __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ ds
         const SampleParams p = load_params(samples, b);
         const double lo = key_value(samples[b].lo_key), hi = key_value(samples[b].hi_key);
         double s_mean = 0.0, s_std_eps = 1.0;
-        if (e.flags & (STD_SAMPLE_CENTER | STD_SAMPLE_SCALE)) {
-            SampleParams moments;
-            moments.sum = samples[b].sum;
-            moments.sumsq = samples[b].sumsq;
-            sample_statistics<WORK>(moments, h * w * nc, e.eps, &s_mean, &s_std_eps);
+        if (e.flags & (STD_SAMPLE_CENTER | STD_SAMPLE_SCALE)) {  // uniform across the block
+            double sum, sumsq;
+            sample_moments(partials, b, &sum, &sumsq);
+            sample_statistics<WORK>(sum, sumsq, h * w * nc, e.eps, &s_mean, &s_std_eps);
         }
         const InT* img = src + b * h * w * nc;
         OutT* o = dst + b * out.s_sample;

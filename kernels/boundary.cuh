@@ -51,6 +51,14 @@ GPUAUG_HD i64 map_tap(i64 j, i64 n) {
     return j < 0 ? 0 : (j > n - 1 ? n - 1 : j);  // guards weight-0 taps on tiny axes
 }
 
+// floor(u) as an index.  Only nearest leaves coordinates unfolded, and its taps clamp to
+// [0, n-1] anyway, so clamping to [-2, n+1] first changes no tap; it keeps the cast to
+// an integer defined for huge coordinates and NaN (NaN -> -2), on any compiler.
+GPUAUG_HD i64 to_index(double start, i64 n) {
+    const double lo = -2.0, hi = (double)(n + 1);
+    return (i64)(start > lo ? (start < hi ? start : hi) : lo);
+}
+
 // The taps and weights of one axis.  For order 0, tap1 and the weights are unused.
 struct AxisTaps {
     i64 tap0, tap1;
@@ -68,7 +76,7 @@ GPUAUG_HD AxisTaps axis_taps(double u, i64 n) {
         cc = 0.0;
     }
     if (ORDER == 0) {
-        t.tap0 = map_tap<MODE>((i64)floor(add_rn(cc, 0.5)), n);  // floor(u + 0.5), not rint
+        t.tap0 = map_tap<MODE>(to_index(floor(add_rn(cc, 0.5)), n), n);  // floor(u + 0.5), not rint
         t.tap1 = t.tap0;
         t.w0 = 1.0;
         t.w1 = 0.0;
@@ -77,8 +85,8 @@ GPUAUG_HD AxisTaps axis_taps(double u, i64 n) {
     const double start = floor(cc);
     t.w0 = sub_rn(1.0, sub_rn(cc, start));
     t.w1 = sub_rn(1.0, t.w0);
-    t.tap0 = map_tap<MODE>((i64)start, n);
-    t.tap1 = map_tap<MODE>((i64)start + 1, n);
+    t.tap0 = map_tap<MODE>(to_index(start, n), n);
+    t.tap1 = map_tap<MODE>(to_index(start, n) + 1, n);
     return t;
 }
 

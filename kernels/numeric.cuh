@@ -172,7 +172,10 @@ GPUAUG_HD double load_value(double v) { return v; }
 GPUAUG_HD void store_value(float* p, double v) { *p = to_float(v); }
 GPUAUG_HD void store_value(double* p, double v) { *p = v; }
 GPUAUG_HD void store_value(f16* p, double v) { p->bits = round_to_small_float<5, 10>(v); }
-GPUAUG_HD void store_value(bf16* p, double v) { p->bits = round_to_small_float<8, 7>(v); }
+// bfloat16 through float32, as NumPy's (ml_dtypes') float64 -> bfloat16 cast rounds.
+GPUAUG_HD void store_value(bf16* p, double v) {
+    p->bits = round_to_small_float<8, 7>((double)to_float(v));
+}
 GPUAUG_HD void store_value(unsigned char* p, double v) {
     // Round half to even and saturate; NaN becomes 0 (as NumPy's reference path does).
     double r = rint(v);

@@ -35,8 +35,9 @@ def _compile_chunk(job: tuple[str, list[str]]) -> tuple[str, int, int, str]:
     from gpuaug.backends.cuda_kernels import compile_for_arch
 
     arch, names = job
-    cubin, log = compile_for_arch(names, arch)
-    return arch, len(names), len(cubin), log
+    compiled = compile_for_arch(names, arch)
+    assert set(compiled.lowered) == set(names)
+    return arch, len(names), len(compiled.cubin), compiled.log
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -60,5 +61,6 @@ def test_one_variant_compiles_quickly_with_the_runtime_options():
     from gpuaug.backends.kernel_variants import KernelVariant
 
     variant = KernelVariant("uint8", "float32", "float32", 1, "nearest", False, False)
-    cubin, log = compile_for_arch(variant.names(), "sm_90")
-    assert cubin[:4] == b"\x7fELF" and "warning" not in log.lower()
+    compiled = compile_for_arch(variant.names(), "sm_90")
+    assert compiled.cubin[:4] == b"\x7fELF" and "warning" not in compiled.log.lower()
+    assert all(name.startswith("_Z") for name in compiled.lowered.values())  # mangled symbols

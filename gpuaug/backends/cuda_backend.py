@@ -46,6 +46,9 @@ class CupyLauncher:
         self.device_id = device_id
         self._device = cupy.cuda.Device(device_id)
 
+    def context(self) -> Any:
+        return self._device
+
     def upload(self, host: np.ndarray) -> Any:
         with self._device:
             return self.xp.asarray(host)

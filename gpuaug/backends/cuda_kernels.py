@@ -1,59 +1,79 @@
-"""Compiling and caching the fused kernels: the one module that loads CUDA code.
+"""Compiling and loading the fused kernels: the one module that loads CUDA code.
 
-At run time each variant is compiled by NVRTC through CuPy's ``RawModule`` on its
-first use and cached per device (CuPy also keeps the binary in its on-disk cache,
-so a second process starts warm).  :func:`compile_for_arch` runs the same NVRTC
-compiler with the same source and options for a named architecture without a GPU,
-which is how CI proves that every variant compiles.
+Each variant is compiled by NVRTC (through CuPy's bindings) to SASS for the device's
+architecture on first use, loaded as a CUDA module and cached per device.  gpuaug
+drives NVRTC itself rather than through ``cupy.RawModule`` because CuPy always adds
+``-ftz=true`` (flush float32 subnormals to zero), which NumPy, the reference, never
+does.  :func:`compile_for_arch` is the very function used at run time, so the CI
+check that compiles every variant for sm_80 and sm_90 without a GPU compiles exactly
+what a GPU will run.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from .kernel_source import NVRTC_OPTIONS, kernel_source
 from .kernel_variants import KernelVariant
 
 _lock = threading.Lock()
-_modules: dict[tuple[int, KernelVariant], Any] = {}
+_modules: dict[tuple[int, KernelVariant], "LoadedModule"] = {}
 
 
-def get_kernel(variant: KernelVariant, kernel_pass: str, device_id: int) -> Any:
-    """The ``cupy.RawKernel`` of ``variant``'s ``kernel_pass`` on device ``device_id``."""
-    import cupy
-
-    key = (device_id, variant)
-    with _lock:
-        module = _modules.get(key)
-        if module is None:
-            module = cupy.RawModule(code=kernel_source(), options=NVRTC_OPTIONS,
-                                    name_expressions=list(variant.names()))
-            _modules[key] = module
-    try:
-        return module.get_function(variant.name(kernel_pass))
-    except cupy.cuda.compiler.CompileException as exc:
-        raise RuntimeError(f"gpuaug: compiling the CUDA kernel {variant.name(kernel_pass)} "
-                           f"failed:\n{exc}") from exc
+@dataclass(frozen=True)
+class Compiled:
+    cubin: bytes
+    log: str
+    lowered: dict[str, str]  # C++ name expression -> the symbol in the cubin
 
 
-def compile_for_arch(name_expressions: Iterable[str], arch: str) -> tuple[bytes, str]:
+@dataclass
+class LoadedModule:
+    module: Any  # cupy.cuda.function.Module
+    lowered: dict[str, str]
+
+
+def compile_for_arch(name_expressions: Iterable[str], arch: str) -> Compiled:
     """Compile kernel instantiations to SASS for ``arch`` (e.g. ``"sm_90"``), no GPU needed.
 
-    Uses CuPy's NVRTC bindings with the run-time source and options plus
-    ``-arch``; returns ``(cubin, compiler log)``.  Raises RuntimeError with
-    NVRTC's log on failure.
+    NVRTC with the kernel source and :data:`NVRTC_OPTIONS` plus ``-arch``.  Raises
+    RuntimeError with NVRTC's log on failure.
     """
     from cupy.cuda import nvrtc
 
+    names = list(name_expressions)
     program = nvrtc.createProgram(kernel_source(), "augment.cu", (), ())
     try:
-        for name in name_expressions:
+        for name in names:
             nvrtc.addNameExpression(program, name)
         try:
             nvrtc.compileProgram(program, NVRTC_OPTIONS + (f"-arch={arch}",))
         except nvrtc.NVRTCError as exc:
-            raise RuntimeError(f"NVRTC failed for {arch}:\n{nvrtc.getProgramLog(program)}") from exc
-        return nvrtc.getCUBIN(program), nvrtc.getProgramLog(program)
+            raise RuntimeError(f"gpuaug: NVRTC failed for {arch}:\n"
+                               f"{nvrtc.getProgramLog(program)}") from exc
+        lowered = {name: nvrtc.getLoweredName(program, name) for name in names}
+        return Compiled(nvrtc.getCUBIN(program), nvrtc.getProgramLog(program), lowered)
     finally:
         nvrtc.destroyProgram(program)
+
+
+def get_kernel(variant: KernelVariant, kernel_pass: str, device_id: int) -> Any:
+    """The kernel of ``variant``'s ``kernel_pass`` on device ``device_id``, compiled once.
+
+    Returns a ``cupy.cuda.function.Function``: call it as ``kernel(grid, block, args)``.
+    """
+    import cupy
+    from cupy.cuda.function import Module
+
+    key = (device_id, variant)
+    with _lock:
+        loaded = _modules.get(key)
+        if loaded is None:
+            with cupy.cuda.Device(device_id) as device:  # compute_capability: "90" for sm_90
+                compiled = compile_for_arch(variant.names(), f"sm_{device.compute_capability}")
+                module = Module()
+                module.load(compiled.cubin)
+            loaded = _modules[key] = LoadedModule(module, compiled.lowered)
+    return loaded.module.get_function(loaded.lowered[variant.name(kernel_pass)])

@@ -17,7 +17,8 @@ import numpy as np
 from ..config import AugmentConfig
 from ..params import TransformParams
 from ..standardize import featurewise_steps, standardize_batch
-from .kernel_args import Epilogue, launch_grid, make_epilogue, pack_samples, pack_upload
+from .kernel_args import (Epilogue, launch_grid, make_epilogue, pack_samples, pack_upload,
+                          partials_size)
 from .kernel_variants import WORK_TYPES, KernelVariant, reads_directly
 from .numpy_epilogue import check_pil_channels
 from .output import check_output_dtype, numpy_dtype, to_output
@@ -33,6 +34,9 @@ class Launcher(Protocol):
 
     def allocate(self, shape: tuple[int, ...], dtype: np.dtype) -> Any:
         """An uninitialised device array."""
+
+    def context(self) -> Any:
+        """A context manager making the launcher's device current (array ops run there)."""
 
     def launch(self, variant: KernelVariant, kernel_pass: str, grid: tuple[int, int, int],
                block: tuple[int, int, int], args: tuple) -> None:
@@ -62,12 +66,14 @@ class FusedBackend:
     def apply(self, batch: Any, matrices: np.ndarray, params: TransformParams,
               config: AugmentConfig) -> Any:
         """Keras's ``apply_transform`` for the batch: a new array in ``config.dtype``, same layout."""
-        return self._run(batch, matrices, params, config, standardize=False)
+        with self.launcher.context():
+            return self._run(batch, matrices, params, config, standardize=False)
 
     def augment(self, batch: Any, matrices: np.ndarray, params: TransformParams,
                 config: AugmentConfig) -> Any:
         """``apply`` + ``standardize`` + output dtype and layout, fused where possible."""
-        return self._run(batch, matrices, params, config, standardize=True)
+        with self.launcher.context():
+            return self._run(batch, matrices, params, config, standardize=True)
 
     # ------------------------------------------------------------------ internals
     def _run(self, batch: Any, matrices: np.ndarray, params: TransformParams,
@@ -141,6 +147,10 @@ class FusedBackend:
         if shifted.any() or (brightened.any() and config.compat != "fixed"):
             self.launcher.launch(variant, "minmax", grid, block,
                                  (x, upload, *shape, np.float64(epilogue.cval)))
+        partials = upload  # never read unless the samplewise steps run
         if epilogue.sample_stats:
-            self.launcher.launch(variant, "moments", grid, block, (x, upload, *shape, *tail))
-        self.launcher.launch(variant, "write", grid, block, (x, out, upload, *shape, *tail))
+            partials = self.launcher.allocate((partials_size(n, grid, block),), np.dtype(np.float64))
+            self.launcher.launch(variant, "moments", grid, block,
+                                 (x, upload, partials, *shape, *tail))
+        self.launcher.launch(variant, "write", grid, block,
+                             (x, out, upload, partials, *shape, *tail))

@@ -21,7 +21,7 @@ from ..compat import COMPAT_MODES
 from ..config import AugmentConfig
 from ..params import TransformParams
 
-#: One record per sample, field for field ``gpuaug::SampleParams`` (13 x 8 bytes).
+#: One record per sample, field for field ``gpuaug::SampleParams`` (11 x 8 bytes).
 SAMPLE_DTYPE = np.dtype([
     ("m", np.float64, (6,)),
     ("shift", np.float64),
@@ -29,10 +29,8 @@ SAMPLE_DTYPE = np.dtype([
     ("flags", np.uint64),
     ("lo_key", np.uint64),
     ("hi_key", np.uint64),
-    ("sum", np.float64),
-    ("sumsq", np.float64),
 ], align=True)
-assert SAMPLE_DTYPE.itemsize == 104
+assert SAMPLE_DTYPE.itemsize == 88
 
 FLIP_H, FLIP_V = 1, 2
 STD_RESCALE, STD_SAMPLE_CENTER, STD_SAMPLE_SCALE = 1, 2, 4
@@ -187,3 +185,8 @@ _MAX_GRID_Y = 65535
 def launch_grid(batch: int, pixels: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     """Grid and block for a batch: x over a sample's pixels, y over samples (grid-stride)."""
     return (max(1, math.ceil(pixels / BLOCK)), max(1, min(batch, _MAX_GRID_Y)), 1), (BLOCK, 1, 1)
+
+
+def partials_size(batch: int, grid: tuple[int, int, int], block: tuple[int, int, int]) -> int:
+    """float64s in the moments pass's buffer: (sum, sum of squares) per warp, block, sample."""
+    return batch * grid[0] * ((block[0] + 31) // 32) * 2

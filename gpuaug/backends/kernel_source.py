@@ -16,10 +16,12 @@ from pathlib import Path
 _INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"\s*$', re.MULTILINE)
 _PRAGMA_ONCE = re.compile(r"^\s*#\s*pragma\s+once\s*$", re.MULTILINE)
 
-#: NVRTC options used at run time and by the compile check.  -fmad=false is a
-#: second guard on top of the explicit _rn intrinsics: NumPy never fuses a
-#: multiply and an add, so neither may the kernels.
-NVRTC_OPTIONS = ("-std=c++17", "-fmad=false")
+#: NVRTC options used at run time and by the compile check.  NumPy never fuses a
+#: multiply and an add (-fmad=false, a second guard on top of the explicit _rn
+#: intrinsics), keeps float32 subnormals (-ftz=false) and divides and takes square
+#: roots correctly rounded (-prec-div, -prec-sqrt).
+NVRTC_OPTIONS = ("-std=c++17", "-fmad=false", "-ftz=false", "-prec-div=true", "-prec-sqrt=true",
+                 "--device-as-default-execution-space")
 
 
 def _kernels_dir():

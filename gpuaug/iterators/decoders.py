@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import io
+import threading
 from typing import Any, Optional
 
 import numpy as np
@@ -155,6 +156,7 @@ class DaliDecoder:
         self.max_batch = max(1, max_batch)
         self.num_threads = num_threads
         self._pipe = None
+        self._lock = threading.Lock()  # one feed_input / run at a time: threads share it
 
     def _build(self):
         from nvidia.dali import fn, pipeline_def, types
@@ -187,12 +189,13 @@ class DaliDecoder:
         except Exception:
             self._pipe = None  # a DALI pipeline is unusable after an error: rebuild next time
             raise
+        # DALI's outputs are valid until its next run: copy them out now.
         if self.device == "mixed":
             import cupy
 
             cupy.cuda.runtime.deviceSynchronize()  # DALI works on its own stream
-            return [cupy.asarray(decoded[i]) for i in range(len(encoded))]
-        return [np.asarray(decoded[i]) for i in range(len(encoded))]
+            return [cupy.array(decoded[i], copy=True) for i in range(len(encoded))]
+        return [np.array(decoded[i], copy=True) for i in range(len(encoded))]
 
     def _decode_each(self, encoded: dict[int, np.ndarray],
                      failures: dict[int, BaseException]) -> dict[int, Any]:
@@ -219,6 +222,15 @@ class DaliDecoder:
 
     def __call__(self, paths: list[str]) -> tuple[Any, dict[int, BaseException]]:
         """``(batch of the readable files, {position: error} of the others)``."""
+        if self.device != "mixed":
+            with self._lock:
+                return self._call(paths)
+        import cupy
+
+        with self._lock, cupy.cuda.Device(self.device_id):
+            return self._call(paths)
+
+    def _call(self, paths: list[str]) -> tuple[Any, dict[int, BaseException]]:
         xp = np
         if self.device == "mixed":
             import cupy as xp  # noqa: N813

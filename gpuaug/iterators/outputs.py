@@ -51,6 +51,10 @@ def convert(x: Any, output: str) -> Any:
         import tensorflow as tf
 
         if _on_gpu(x):
+            import cupy
+
+            # The legacy DLPack capsule carries no stream: finish the batch first.
+            cupy.cuda.get_current_stream().synchronize()
             return tf.experimental.dlpack.from_dlpack(x.toDlpack())
         return tf.convert_to_tensor(x)
     raise ValueError(check_output(output))

@@ -4,7 +4,10 @@
 number of batches ahead, so that decoding batch i+1 (file reads, DALI) overlaps the
 training step on batch i.  The batches and their order are exactly ``next()``'s.
 On CUDA the thread works on a stream of its own; each batch carries an event that
-the consumer's stream waits on, so nothing is read before it is written.  Memory is
+the consumer's stream waits on, so nothing is read before it is written, and each
+hand-over records an event on the consumer's stream that the thread waits on before
+its next batch, so memory the pool hands back is not rewritten while still being read
+(use a batch before asking for the next one).  Memory is
 bounded: at most ``depth`` finished batches plus the one being made.
 """
 
@@ -27,27 +30,33 @@ def _put(q: queue.Queue, stop: threading.Event, item: Any) -> bool:
     return False
 
 
-def _produce(source: Any, q: queue.Queue, stop: threading.Event, stream: Optional[Any]) -> None:
+def _produce(source: Any, q: queue.Queue, stop: threading.Event, stream: Optional[Any],
+             released: list) -> None:
     while not stop.is_set():
+        if stream is not None and released:
+            # Memory of batches the consumer has finished with may come back from CuPy's pool:
+            # wait until the consumer's queued work on them is done before writing again.
+            stream.wait_event(released[-1])
         batch = next(source)
         event = stream.record() if stream is not None else None
         if not _put(q, stop, (batch, event, None)):
             return
 
 
-def _run(source: Any, q: queue.Queue, stop: threading.Event, device: str) -> None:
+def _run(source: Any, q: queue.Queue, stop: threading.Event, device: str,
+         released: list) -> None:
     # A module-level function: the thread holds no reference to the Prefetcher, so a
     # Prefetcher that is dropped without close() is collected and stops its thread.
     try:
         if device == "cpu":
-            _produce(source, q, stop, None)
+            _produce(source, q, stop, None, released)
             return
         import cupy
 
         with cupy.cuda.Device(int(device.split(":")[1])):
             stream = cupy.cuda.Stream(non_blocking=True)
             with stream:
-                _produce(source, q, stop, stream)
+                _produce(source, q, stop, stream, released)
     except BaseException as exc:  # handed to the consumer, raised there
         _put(q, stop, (None, None, exc))
 
@@ -60,7 +69,11 @@ class Prefetcher:
             raise ValueError(f"`depth` must be a positive integer. Received: {depth!r}")
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=_run, args=(source, self._queue, self._stop, device),
+        self._device = device
+        # Events recorded on the consumer's stream at each hand-over (the last one matters).
+        self._released: list = []
+        self._thread = threading.Thread(target=_run, args=(source, self._queue, self._stop, device,
+                                                           self._released),
                                         name="gpuaug-prefetch", daemon=True)
         self._thread.start()
 
@@ -70,6 +83,11 @@ class Prefetcher:
     def __next__(self) -> Any:
         if not self._thread.is_alive() and self._queue.empty():
             raise RuntimeError("the prefetch thread has stopped (closed, or failed earlier)")
+        if self._device != "cpu":
+            import cupy
+
+            # Everything the consumer queued so far (on the previous batches) precedes this.
+            self._released[:] = [cupy.cuda.get_current_stream().record()]
         batch, event, exc = self._queue.get()
         if exc is not None:
             self.close()

@@ -10,6 +10,7 @@ and the kernels' arithmetic against the NumPy reference on machines without a GP
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import shutil
@@ -85,6 +86,9 @@ class EmulatedLauncher:
         return lib
 
     # --------------------------------------------------------- Launcher protocol
+    def context(self):
+        return contextlib.nullcontext()
+
     def upload(self, host: np.ndarray) -> np.ndarray:
         return host.copy()
 

@@ -26,19 +26,19 @@ void emulate_minmax(unsigned gx, unsigned gy, const InT* src, SampleParams* samp
     });
 }
 
-void emulate_moments(unsigned gx, unsigned gy, const InT* src, SampleParams* samples, i64 n, i64 h,
-                     i64 w, i64 nc, EPILOGUE_PARAMS) {
+void emulate_moments(unsigned gx, unsigned gy, const InT* src, const SampleParams* samples,
+                     double* partials, i64 n, i64 h, i64 w, i64 nc, EPILOGUE_PARAMS) {
     run_grid(gx, gy, [&] {
         augment_moments<InT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW>(
-            src, samples, n, h, w, nc, EPILOGUE_ARGS);
+            src, samples, partials, n, h, w, nc, EPILOGUE_ARGS);
     });
 }
 
 void emulate_write(unsigned gx, unsigned gy, const InT* src, OutT* dst, const SampleParams* samples,
-                   i64 n, i64 h, i64 w, i64 nc, EPILOGUE_PARAMS) {
+                   const double* partials, i64 n, i64 h, i64 w, i64 nc, EPILOGUE_PARAMS) {
     run_grid(gx, gy, [&] {
         augment_write<InT, OutT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW,
-                      GPUAUG_OUT_CHW>(src, dst, samples, n, h, w, nc, EPILOGUE_ARGS);
+                      GPUAUG_OUT_CHW>(src, dst, samples, partials, n, h, w, nc, EPILOGUE_ARGS);
     });
 }
 
@@ -46,6 +46,9 @@ void emulate_write(unsigned gx, unsigned gy, const InT* src, OutT* dst, const Sa
 void emulate_round_small_float(const double* x, unsigned short* out, i64 n, int exp_bits) {
     for (i64 i = 0; i < n; ++i)
         out[i] = exp_bits == 5 ? round_to_small_float<5, 10>(x[i]) : round_to_small_float<8, 7>(x[i]);
+}
+void emulate_store_bf16(const double* x, unsigned short* out, i64 n) {
+    for (i64 i = 0; i < n; ++i) store_value(reinterpret_cast<bf16*>(out + i), x[i]);
 }
 void emulate_small_float_to_double(const unsigned short* x, double* out, i64 n, int exp_bits) {
     for (i64 i = 0; i < n; ++i)

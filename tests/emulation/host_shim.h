@@ -17,6 +17,9 @@ static EmulatedDim3 threadIdx = {0, 0, 0}, blockIdx = {0, 0, 0}, blockDim = {1, 
 
 #define __global__
 #define __restrict__ __restrict
+#define __shared__ static  // one thread per block: a block's shared memory is one variable
+
+static inline void __syncthreads() {}
 
 static inline unsigned long long atomicMin(unsigned long long* p, unsigned long long v) {
     unsigned long long old = *p;
