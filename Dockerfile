@@ -40,7 +40,9 @@ HEALTHCHECK --interval=5m --timeout=60s CMD ["gpuaug", "info"]
 CMD ["gpuaug", "demo"]
 
 FROM runtime AS test
+USER root
+RUN pip install --no-cache-dir "pytest>=8" "hypothesis>=6" "ml_dtypes>=0.4"
+USER gpuaug
 COPY --chown=gpuaug tests ./tests
 COPY --chown=gpuaug pyproject.toml ./
-RUN pip install --no-cache-dir "pytest>=8" "hypothesis>=6" "ml_dtypes>=0.4"
 CMD ["python", "-m", "pytest", "-ra", "-m", "gpu", "tests"]

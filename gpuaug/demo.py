@@ -89,9 +89,11 @@ def run(data: Path | None, out: Path, size: int = 128, batch_size: int = 32, epo
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m gpuaug.demo [...]`` is ``gpuaug demo [...]``."""
+    import sys
+
     from .cli import main as cli_main
 
-    return cli_main(["demo", *(argv or [])])
+    return cli_main(["demo", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -80,3 +80,12 @@ def check_seed(value: Any) -> None:
         raise TypeError(f"`seed` must be an integer or None. Received: {value!r}")
     if not 0 <= value < 2**32:
         raise ValueError(f"`seed` must be between 0 and 2**32 - 1. Received: {value!r}")
+
+
+def check_save_format(value: Any) -> None:
+    """An image format Pillow can write, by extension ("png", "jpeg", ...)."""
+    from PIL import Image
+
+    if not isinstance(value, str) or f".{value.lower()}" not in Image.registered_extensions():
+        raise ValueError(f"`save_format` must be an image file extension Pillow writes, such as "
+                         f"'png' or 'jpeg'. Received: {value!r}")

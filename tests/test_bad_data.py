@@ -188,3 +188,14 @@ def test_save_to_dir_never_writes_outside_it(tmp_path):
     with pytest.raises(ValueError, match="outside save_to_dir"):
         it[0]
     assert not list(tmp_path.glob("escape*"))
+
+
+def test_symlink_loops_through_several_links_end_too(tmp_path):
+    _png(tmp_path / "c" / "a" / "x.png", 1)
+    _png(tmp_path / "c" / "b" / "y.png", 2)
+    os.symlink(tmp_path / "c" / "b", tmp_path / "c" / "a" / "l1")  # a/l1 -> b
+    os.symlink(tmp_path / "c" / "a", tmp_path / "c" / "b" / "l2")  # b/l2 -> a
+    with pytest.warns(UserWarning, match="loop"):
+        it = _flow(tmp_path, "pillow", follow_links=True)
+    # each real image at most twice (once per way in), never an endless chain
+    assert it.samples <= 4 and {os.path.basename(f) for f in it.filenames} == {"x.png", "y.png"}

@@ -120,7 +120,9 @@ class FusedBackend:
         if n and h * w * c:
             self._launch(x, out, variant, matrices, params, config, epilogue, (n, h, w, c))
 
-        if finish_here:
+        if finish_here or n == 0:
+            if n == 0 and not finish_here and standardize:
+                return to_output(out, config.channels_last, config.out_channels_last, out_dtype, xp)
             return out
         if zca:
             flat = out.reshape(n, -1)

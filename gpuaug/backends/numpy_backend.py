@@ -80,6 +80,8 @@ class NumpyBackend:
         """``apply``, then Keras's ``standardize``, then the output dtype and layout."""
         check_output_dtype(config.out_dtype, config.dtype)
         x = self.apply(batch, matrices, params, config)
+        if len(x) == 0:  # e.g. every file of a batch skipped: nothing to standardize
+            return to_output(x, config.channels_last, config.out_channels_last, config.out_dtype)
         x = standardize_batch(x, config, keras_planar_layout(params, config))
         return to_output(x.astype(config.dtype, copy=False), config.channels_last,
                          config.out_channels_last, config.out_dtype)

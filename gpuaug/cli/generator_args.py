@@ -31,7 +31,14 @@ def _literal(text: str) -> Any:
         return text
 
 
-def add_generator_flags(parser: argparse.ArgumentParser) -> None:
+#: Default of every generator flag: "not given" (None is a value: ``--rescale None``).
+NOT_GIVEN = argparse.SUPPRESS
+
+
+def add_generator_flags(parser: argparse.ArgumentParser,
+                        defaults: dict[str, Any] | None = None) -> None:
+    """One flag per generator argument; ``defaults`` are the command's own (shown in --help)."""
+    defaults = defaults or {}
     group = parser.add_argument_group(
         "generator arguments (Keras's names; see `help(gpuaug.ImageDataGenerator)`)")
     group.add_argument("--config", type=Path, metavar="FILE",
@@ -41,12 +48,13 @@ def add_generator_flags(parser: argparse.ArgumentParser) -> None:
             continue
         flag = "--" + option.name.replace("_", "-")
         doc = option.doc.replace("%", "%%")
+        default = defaults.get(option.name, option.default)
         if isinstance(option.default, bool):
             group.add_argument(flag, dest=option.name, action=argparse.BooleanOptionalAction,
-                               default=None, help=doc)
+                               default=NOT_GIVEN, help=f"{doc} Default: {default!r}.")
         else:
-            group.add_argument(flag, dest=option.name, type=_literal, default=None,
-                               metavar="VALUE", help=f"{doc} Default: {option.default!r}.")
+            group.add_argument(flag, dest=option.name, type=_literal, default=NOT_GIVEN,
+                               metavar="VALUE", help=f"{doc} Default: {default!r}.")
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
@@ -93,7 +101,6 @@ def generator_kwargs(args: argparse.Namespace, defaults: dict[str, Any]) -> dict
     if getattr(args, "config", None) is not None:
         kwargs.update(load_config_file(args.config))
     for name in OPTION_NAMES:
-        value = getattr(args, name, None)
-        if value is not None:
-            kwargs[name] = value
+        if hasattr(args, name):  # given on the command line (None included)
+            kwargs[name] = getattr(args, name)
     return kwargs

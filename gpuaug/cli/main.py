@@ -75,8 +75,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
     if not args.directory.is_dir():
         raise FileNotFoundError(f"dataset directory {args.directory} does not exist")
     gen = _preview_generator(args)
-    if gen.data_format != "channels_last":
-        raise ValueError("preview shows channels_last images; drop --data-format")
+    for name in ("data_format", "output_data_format", "output_dtype"):
+        if getattr(gen, name) not in (None, "channels_last"):
+            raise ValueError(f"preview draws channels_last float images; drop --{name.replace('_', '-')}")
     with contextlib.redirect_stdout(io.StringIO()):  # the listing, without Keras's print
         it = gen.flow_from_directory(str(args.directory), target_size=(args.size, args.size),
                                      batch_size=args.samples, seed=args.seed, shuffle=True,
@@ -187,9 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", epilog=EPILOG, help="the main job: augment the built-in "
                           "sample (or --data), report images/s, write a preview",
-                          description="Stream an epoch of the classic configuration (rotation "
-                          "40, shifts/shear/zoom 0.2, horizontal flip, rescale 1/255) on the "
-                          "best device, print images/s and the device, write preview.png.")
+                          description="Stream the data (--epochs, 3 by default) through the "
+                          "classic configuration (rotation 40, shifts/shear/zoom 0.2, horizontal "
+                          "flip, rescale 1/255) on the best device, print images/s and the "
+                          "device, write preview.png.")
     demo.add_argument("--data", type=Path, help="class-folder dataset (default: the built-in "
                       "sample, written under --out)")
     demo.add_argument("--out", type=Path, default=Path("gpuaug-demo"), help="output folder")
@@ -218,7 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     prev.add_argument("--size", type=_positive, default=128, help="tile side in pixels")
     prev.add_argument("--seed", type=int, default=0)
     prev.add_argument("--device", default="cpu", help="'auto', 'cpu', 'cuda' or 'cuda:N'")
-    generator_args.add_generator_flags(prev)
+    from ..demo import CLASSIC
+
+    generator_args.add_generator_flags(prev, defaults=CLASSIC)
     prev.set_defaults(func=cmd_preview)
 
     bench = sub.add_parser("bench", epilog=EPILOG, help="run the benchmarks (needs a GPU)",

@@ -12,6 +12,7 @@ outside it, so several threads can read one iterator.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -22,6 +23,8 @@ import numpy as np
 
 from .. import validation
 from ..params import TransformParams
+
+_log = logging.getLogger("gpuaug")
 
 if TYPE_CHECKING:
     from .prefetch import Prefetcher
@@ -53,8 +56,9 @@ class Iterator:
         self.shard_id, self.num_shards = resolve_shards(shard_id, num_shards)
         if self.num_shards > 1 and shuffle and seed is None:
             raise ValueError(
-                f"`seed` is required with num_shards={self.num_shards} and shuffle=True: every "
-                "shard must draw the same epoch order so that the shards stay disjoint")
+                f"`seed` is required with num_shards={self.num_shards} (shard {self.shard_id}; "
+                "set explicitly or from RANK / WORLD_SIZE) and shuffle=True: every shard must "
+                "draw the same epoch order so that the shards stay disjoint")
         self.n_total = n
         # This shard's samples per epoch: positions shard_id, shard_id + num_shards, ...
         self.n = len(range(self.shard_id, n, self.num_shards))
@@ -87,10 +91,16 @@ class Iterator:
         self.epoch += 1
 
     def _seed_batch(self) -> None:
-        if self.seed is not None:
+        if self.seed is None:
+            return
+        if self.num_shards == 1:  # Keras's rule
             self.random_state.seed(self.seed + self.total_batches_seen)
+        else:  # every shard its own stream, or all ranks would draw the same parameters
+            self.random_state.seed(np.random.SeedSequence(
+                [self.seed, self.shard_id, self.num_shards, self.total_batches_seen]
+            ).generate_state(4))
 
-    def __getitem__(self, idx: int):
+    def __getitem__(self, idx: int) -> Any:
         if idx >= len(self):
             raise ValueError(
                 f"Asked to retrieve element {idx}, but the Sequence has length {len(self)}"
@@ -133,7 +143,7 @@ class Iterator:
     def __iter__(self) -> "Iterator":
         return self
 
-    def __next__(self):
+    def __next__(self) -> Any:
         with self.lock:
             index_array = next(self.index_generator)
             draws = self._draw(index_array)
@@ -177,14 +187,22 @@ class Iterator:
 
 def resolve_shards(shard_id: Optional[int], num_shards: Optional[int]) -> tuple[int, int]:
     """``(shard_id, num_shards)``; both None means torch.distributed's RANK / WORLD_SIZE (or 0 / 1)."""
+    source = "arguments"
     if shard_id is None and num_shards is None:
+        rank, world = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
+        if rank is None and world is None:
+            return 0, 1
+        source = f"the environment (RANK={rank!r}, WORLD_SIZE={world!r})"
         try:
-            shard_id = int(os.environ.get("RANK", "0"))
-            num_shards = int(os.environ.get("WORLD_SIZE", "1"))
+            shard_id, num_shards = int(rank or 0), int(world or 1)
         except ValueError:
-            raise ValueError("RANK and WORLD_SIZE must be integers when set; got "
-                             f"RANK={os.environ.get('RANK')!r}, "
-                             f"WORLD_SIZE={os.environ.get('WORLD_SIZE')!r}") from None
+            raise ValueError(f"RANK and WORLD_SIZE must be integers; {source}") from None
+        if not 0 <= shard_id < num_shards:
+            raise ValueError(f"`shard_id` / `num_shards` from {source} are inconsistent: "
+                             "RANK must be in [0, WORLD_SIZE)")
+        if num_shards > 1:
+            _log.info("gpuaug: sharding from %s: this iterator yields shard %d of %d",
+                      source, shard_id, num_shards)
     if shard_id is None or num_shards is None:
         raise ValueError("`shard_id` and `num_shards` go together: give both or neither. "
                          f"Received: shard_id={shard_id!r}, num_shards={num_shards!r}")
@@ -193,7 +211,7 @@ def resolve_shards(shard_id: Optional[int], num_shards: Optional[int]) -> tuple[
             raise TypeError(f"`{name}` must be an integer. Received: {value!r}")
     if num_shards < 1 or not 0 <= shard_id < num_shards:
         raise ValueError(f"`shard_id` must be in [0, num_shards) and `num_shards` >= 1. "
-                         f"Received: shard_id={shard_id}, num_shards={num_shards}")
+                         f"Received: shard_id={shard_id}, num_shards={num_shards} (from {source})")
     return int(shard_id), int(num_shards)
 
 

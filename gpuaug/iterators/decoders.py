@@ -199,7 +199,8 @@ class DaliDecoder:
 
     def _decode_each(self, encoded: dict[int, np.ndarray],
                      failures: dict[int, BaseException]) -> dict[int, Any]:
-        """After a failed batch: find the bad files (Pillow first, DALI alone if needed)."""
+        """After a failed batch: the files Pillow cannot read are the bad ones; the rest are
+        decoded by DALI again (and a second failure is DALI's own, raised as is)."""
         for i, data in list(encoded.items()):
             try:
                 with Image.open(io.BytesIO(data.tobytes())) as img:
@@ -207,18 +208,11 @@ class DaliDecoder:
             except Exception as exc:
                 failures[i] = exc
                 del encoded[i]
-        try:
-            images = self._decode(list(encoded.values()))
-            return dict(zip(encoded, images))
-        except Exception:
-            pass
-        decoded = {}
-        for i, data in encoded.items():  # one at a time: slow, and only on broken data
-            try:
-                decoded[i] = self._decode([data])[0]
-            except Exception as exc:
-                failures[i] = exc
-        return decoded
+        if not encoded:
+            return {}
+        # Pillow reads every remaining file, yet DALI fails: not a bad file but a failure of
+        # DALI itself (out of memory, a broken install): raise it, mark no file bad.
+        return dict(zip(encoded, self._decode(list(encoded.values()))))
 
     def __call__(self, paths: list[str]) -> tuple[Any, dict[int, BaseException]]:
         """``(batch of the readable files, {position: error} of the others)``."""

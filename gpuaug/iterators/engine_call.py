@@ -24,9 +24,15 @@ def run_engine(generator: Any, batch: np.ndarray, params: TransformParams,
     return augment_batch(batch, params, config)
 
 
-def run_in_float32(generator: Any, batch: np.ndarray, params: TransformParams) -> Any:
-    """Keras's file iterators work in float32 (``img_to_array``) and cast to ``dtype`` at the end."""
-    config = generator.config()
+def run_in_float32(generator: Any, batch: Any, params: TransformParams, dtype: str) -> Any:
+    """Keras's file iterators work in float32 (``img_to_array``) and cast to ``dtype`` at the end.
+
+    Without a generator (Keras allows ``image_data_generator=None``) the decoded images
+    are only converted to ``dtype``.
+    """
+    if generator is None:
+        return batch.astype(dtype)
+    config = generator.config(dtype)
     if config.dtype == "float32":
         return run_engine(generator, batch, params, config)
     work = dataclasses.replace(config, dtype="float32", output_dtype=None, output_data_format=None)

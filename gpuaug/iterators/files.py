@@ -17,7 +17,7 @@ from .base import BatchDraws, Iterator
 from .engine_call import run_in_float32
 from .decoders import (DaliDecoder, ImageFileError, PillowDecoder, check_on_error,
                        choose_decoder)
-from .loading import CHANNELS
+from .loading import CHANNELS, INTERPOLATIONS, ArgumentError
 from .outputs import check_output, convert, to_host
 from .saving import save_batch
 
@@ -54,6 +54,13 @@ class FileBatchIterator(Iterator):
         self.save_to_dir = save_to_dir
         self.save_prefix = save_prefix
         self.save_format = save_format
+        if save_to_dir:
+            validation.check_save_format(save_format)
+        if not isinstance(interpolation, str) or interpolation not in INTERPOLATIONS:
+            # Keras's message, at the call rather than at the first image to resize
+            raise ArgumentError(
+                f"Invalid interpolation method {interpolation} specified. Supported methods "
+                f"are {', '.join(INTERPOLATIONS)}")
         self.interpolation = interpolation
         if subset is not None:
             vs = image_data_generator._validation_split
@@ -122,7 +129,10 @@ class FileBatchIterator(Iterator):
         if self.class_mode == "input":
             return convert(batch.copy(), self.output)
         if self.class_mode in {"binary", "sparse"}:
-            return np.asarray(self.classes)[index_array].astype(self.dtype)
+            array = getattr(self, "_classes_array", None)
+            if array is None:  # once, not per batch: a list of a million labels is slow
+                array = self._classes_array = np.asarray(self.classes)
+            return array[index_array].astype(self.dtype)
         if self.class_mode == "categorical":
             y = np.zeros((len(index_array), len(self.class_indices)), dtype=self.dtype)
             for i, j in enumerate(index_array):
@@ -141,10 +151,12 @@ class FileBatchIterator(Iterator):
             draws = BatchDraws(
                 draws.params[kept] if draws.params is not None else None,
                 [draws.save_hashes[i] for i in kept] if draws.save_hashes else draws.save_hashes)
-        batch = run_in_float32(self.image_data_generator, pixels, draws.params)
+        batch = run_in_float32(self.image_data_generator, pixels, draws.params, self.dtype)
         if self.save_to_dir:
-            config = self.image_data_generator.config()
-            layout = "channels_last" if config.out_channels_last else "channels_first"
+            gen = self.image_data_generator
+            out_last = gen.config().out_channels_last if gen is not None else (
+                self.data_format == "channels_last")
+            layout = "channels_last" if out_last else "channels_first"
             save_batch(to_host(batch), index_array, draws.save_hashes, self.save_to_dir,
                        self.save_prefix, self.save_format, layout)
         y = self._labels(index_array, batch)

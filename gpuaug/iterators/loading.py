@@ -41,22 +41,24 @@ def discover_classes(directory: str) -> list[str]:
 
 
 def _walk(class_dir: str, follow_links: bool) -> list[tuple[str, list[str], list[str]]]:
-    """``os.walk``, except that a symbolic link back to one of its own ancestors is not entered.
+    """``os.walk``, except that a directory already on the path down to it is not re-entered.
 
-    With ``follow_links`` such a loop makes ``os.walk`` (and Keras) walk forever; here the
-    looping directory is skipped with a warning naming it.  Two links to the same
-    directory that are not a loop are both walked, as in Keras.
+    With ``follow_links`` a symbolic link back to one of its own ancestors (directly, or
+    through other links) makes ``os.walk`` (and Keras) walk forever; here the looping
+    directory is skipped with a warning naming it.  Two links to the same directory that
+    are not a loop are both walked, as in Keras.
     """
     entries = []
+    ancestors: dict[str, tuple[str, ...]] = {}  # root -> real paths from class_dir down to it
     for root, dirs, files in os.walk(class_dir, followlinks=follow_links):
-        if follow_links and os.path.islink(root):
-            target = os.path.realpath(root)
-            here = os.path.realpath(os.path.dirname(root))
-            if os.path.commonpath([target, here]) == target:  # it points at its own ancestor
-                warnings.warn(f"{root} is a symbolic link to {target}, which contains it: not "
-                              "followed (it would loop forever)", stacklevel=5)
-                dirs[:] = []
-                continue
+        real = os.path.realpath(root)
+        above = ancestors.get(os.path.dirname(root), ())
+        if follow_links and real in above:
+            warnings.warn(f"{root} leads back to {real}, a directory above it: not followed "
+                          "(a symbolic link loop would never end)", stacklevel=5)
+            dirs[:] = []
+            continue
+        ancestors[root] = above + (real,)
         entries.append((root, dirs, files))
     return entries
 

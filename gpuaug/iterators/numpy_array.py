@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from .. import validation
 from .base import BatchDraws, Iterator
 from .engine_call import run_engine
 from .outputs import check_output, convert, to_host
@@ -93,6 +94,8 @@ class NumpyArrayIterator(Iterator):
         self.save_to_dir = save_to_dir
         self.save_prefix = save_prefix
         self.save_format = save_format
+        if save_to_dir:
+            validation.check_save_format(save_format)
         self.output = check_output(output)
         self.image_shape = tuple(self.x.shape[1:])
         super().__init__(self.x.shape[0], batch_size, shuffle, seed,

@@ -34,9 +34,14 @@ def _produce(source: Any, q: queue.Queue, stop: threading.Event, stream: Optiona
              released: list) -> None:
     while not stop.is_set():
         if stream is not None and released:
-            # Memory of batches the consumer has finished with may come back from CuPy's pool:
-            # wait until the consumer's queued work on them is done before writing again.
-            stream.wait_event(released[-1])
+            # Batches the consumer has finished with are released here, after the wait on
+            # its stream is queued: their memory can come back from CuPy's pool to this
+            # stream only once the consumer's work on them is done.
+            pending = []
+            while released:  # list.pop is atomic: the consumer may append meanwhile
+                pending.append(released.pop(0))
+            stream.wait_event(pending[-1][0])  # the latest covers all earlier work
+            del pending
         batch = next(source)
         event = stream.record() if stream is not None else None
         if not _put(q, stop, (batch, event, None)):
@@ -70,8 +75,9 @@ class Prefetcher:
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._device = device
-        # Events recorded on the consumer's stream at each hand-over (the last one matters).
+        # (event on the consumer's stream, batches it may release) at each hand-over.
         self._released: list = []
+        self._held: list = []  # the batch last handed out, kept until the producer has waited
         self._thread = threading.Thread(target=_run, args=(source, self._queue, self._stop, device,
                                                            self._released),
                                         name="gpuaug-prefetch", daemon=True)
@@ -86,8 +92,10 @@ class Prefetcher:
         if self._device != "cpu":
             import cupy
 
-            # Everything the consumer queued so far (on the previous batches) precedes this.
-            self._released[:] = [cupy.cuda.get_current_stream().record()]
+            # The previous batch is handed back with an event after everything the consumer
+            # queued on it; the producer drops it only after waiting for that event.
+            held, self._held = self._held, []
+            self._released.append((cupy.cuda.get_current_stream().record(), held))
         batch, event, exc = self._queue.get()
         if exc is not None:
             self.close()
@@ -96,6 +104,7 @@ class Prefetcher:
             import cupy
 
             cupy.cuda.get_current_stream().wait_event(event)
+            self._held = [batch]
         return batch
 
     def close(self) -> None:
