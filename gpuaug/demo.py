@@ -19,16 +19,12 @@ from PIL import Image
 from . import ImageDataGenerator
 from .datasets import make_sample
 from .iterators.loading import WHITE_LIST_FORMATS, load_image
+from .iterators.outputs import to_host
 
 CLASSIC = dict(
     rotation_range=40, width_shift_range=0.2, height_shift_range=0.2, shear_range=0.2,
     zoom_range=0.2, horizontal_flip=True, fill_mode="nearest", rescale=1 / 255,
 )
-
-
-def _to_host(x) -> np.ndarray:
-    """A NumPy copy of a batch from either device (CuPy arrays have ``.get()``)."""
-    return x.get() if hasattr(x, "__cuda_array_interface__") else np.asarray(x)
 
 
 def _synchronize(device: str) -> None:
@@ -78,7 +74,7 @@ def run(data: Path | None, out: Path, size: int = 128, batch_size: int = 32, epo
 
     chosen = np.linspace(0, it.samples - 1, min(8, it.samples)).astype(int)
     shown = np.stack([load_image(it.filepaths[j], "rgb", (size, size)) for j in chosen])
-    draws = [np.clip(_to_host(gen.random_transform_batch(shown)[0]) * 255, 0, 255).astype(np.uint8)
+    draws = [np.clip(to_host(gen.random_transform_batch(shown)[0]) * 255, 0, 255).astype(np.uint8)
              for _ in range(4)]
     out.mkdir(parents=True, exist_ok=True)
     grid_path = out / "preview.png"

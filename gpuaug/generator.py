@@ -14,7 +14,8 @@ from .backends.output import check_output_dtype, numpy_dtype
 from .boundary import FILL_MODES
 from .compat import check_compat
 from .config import AugmentConfig
-from .engine import augment_batch, transform_batch
+from .engine import transform_batch
+from .iterators.engine_call import run_engine
 from . import validation
 from .options import render_options
 from .params import TransformParams
@@ -474,19 +475,14 @@ class ImageDataGenerator:
         is a CuPy array (a GPU batch is used where it lies); on the CPU the
         result is a NumPy array.
         """
-        if self.device != "cpu":
-            import cupy
-
-            with cupy.cuda.Device(int(self.device[5:])):
-                batch = cupy.asarray(batch)
-        else:
+        if not hasattr(batch, "__cuda_array_interface__"):
             batch = np.asarray(batch)
         if batch.ndim != 4:
             raise ValueError(f"`batch` must be a 4-D array of images; got shape {batch.shape}")
         if seed is not None:
             self.random_state.seed(seed)
         params = self.sampler.draw_batch(self.random_state, len(batch), batch.shape[1:])
-        return augment_batch(batch, params, self.config()), params
+        return run_engine(self, batch, params, self.config()), params
 
 
 ImageDataGenerator.__doc__ = (

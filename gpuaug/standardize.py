@@ -101,9 +101,14 @@ def standardize_batch(
     if scale:
         x /= xp.asarray(config.std) + 1e-6
     if zca:
-        flat = x.reshape(-1, math.prod(x.shape[-3:]))
-        x = xp.reshape(flat @ xp.asarray(config.zca_whitening_matrix), x.shape)
+        x = zca_whiten(x, config.zca_whitening_matrix, xp)
     return x
+
+
+def zca_whiten(x: Any, matrix: np.ndarray, xp: Any = np) -> Any:
+    """Each image, flattened, times the ZCA matrix (float64, as Keras's product)."""
+    flat = x.reshape(-1, math.prod(x.shape[-3:]))
+    return xp.reshape(flat @ xp.asarray(matrix), x.shape)
 
 
 def feature_statistics(

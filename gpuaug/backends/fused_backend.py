@@ -16,7 +16,7 @@ import numpy as np
 
 from ..config import AugmentConfig
 from ..params import TransformParams
-from ..standardize import featurewise_steps, standardize_batch
+from ..standardize import featurewise_steps, standardize_batch, zca_whiten
 from .kernel_args import (Epilogue, launch_grid, make_epilogue, pack_samples, pack_upload,
                           partials_size)
 from .kernel_variants import WORK_TYPES, KernelVariant, reads_directly
@@ -120,19 +120,14 @@ class FusedBackend:
         if n and h * w * c:
             self._launch(x, out, variant, matrices, params, config, epilogue, (n, h, w, c))
 
-        if finish_here or n == 0:
-            if n == 0 and not finish_here and standardize:
-                return to_output(out, config.channels_last, config.out_channels_last, out_dtype, xp)
-            return out
+        if finish_here or not standardize:
+            return out  # fused to the end, or apply(): Keras's transform in the working dtype
         if zca:
-            flat = out.reshape(n, -1)
-            out = (flat @ xp.asarray(config.zca_whitening_matrix)).astype(work, copy=False)
-            out = out.reshape(out_shape)
-        elif standardize:  # the preprocessing_function path: standardize as arrays
-            out = standardize_batch(out, config, None, xp=xp).astype(work, copy=False)
-        else:
-            return out  # apply(): Keras's transform in the working dtype and data format
-        return to_output(out, config.channels_last, config.out_channels_last, out_dtype, xp)
+            out = zca_whiten(out, config.zca_whitening_matrix, xp)
+        else:  # the preprocessing_function path: standardize as arrays
+            out = standardize_batch(out, config, None, xp=xp)
+        return to_output(out.astype(work, copy=False), config.channels_last,
+                         config.out_channels_last, out_dtype, xp)
 
     def _launch(self, x: Any, out: Any, variant: KernelVariant, matrices: np.ndarray,
                 params: TransformParams, config: AugmentConfig, epilogue: Epilogue,

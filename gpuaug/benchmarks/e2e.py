@@ -33,11 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..demo import CLASSIC  # the classic configuration, defined once
 from . import harness
 from .harness import NotInstalled
 
-CLASSIC = dict(rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
-               shear_range=0.2, zoom_range=0.2, horizontal_flip=True, rescale=1 / 255)
 
 
 def _quiet():

@@ -122,7 +122,8 @@ def run_contender(name: str, setup: Callable[[], tuple[Callable[[], Any], str]],
     return Result(name, "ok", note, seconds, images, bytes_moved)
 
 
-def _version(module: str) -> Optional[str]:
+def module_version(module: str) -> Optional[str]:
+    """``module.__version__`` if it imports ("unknown" without one), else None."""
     try:
         return getattr(importlib.import_module(module), "__version__", "unknown")
     except Exception:
@@ -136,7 +137,7 @@ def metadata(extra: dict[str, Any]) -> dict[str, Any]:
         "host": platform.node(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "versions": {m: _version(m) for m in (
+        "versions": {m: module_version(m) for m in (
             "gpuaug", "numpy", "cupy", "torch", "nvidia.dali", "kornia", "scipy")},
     }
     try:

@@ -31,13 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..demo import CLASSIC  # the classic configuration, defined once
 from . import harness
 from .geometry import normalised_theta, volume_matrices, with_flips, xy_matrices
 from .harness import NotInstalled
 
-CLASSIC = dict(rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
-               shear_range=0.2, zoom_range=0.2, horizontal_flip=True, fill_mode="nearest",
-               interpolation_order=1, rescale=1 / 255)
 SLOW_REPEATS = 3  # for contenders that take a second or more per batch
 
 

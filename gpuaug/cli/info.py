@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import platform
-from typing import Optional
 
-
-def _version(module: str) -> Optional[str]:
-    try:
-        return str(getattr(importlib.import_module(module), "__version__", "unknown"))
-    except Exception:
-        return None
+from ..benchmarks.harness import module_version
 
 
 def report() -> list[tuple[str, str]]:
@@ -31,7 +24,7 @@ def report() -> list[tuple[str, str]]:
             except Exception:
                 value = None
         else:
-            value = _version(module)
+            value = module_version(module)
         lines.append((label, value or "not installed"))
     usable, reason = cuda_status()
     if usable:

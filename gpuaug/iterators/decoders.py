@@ -189,13 +189,14 @@ class DaliDecoder:
         except Exception:
             self._pipe = None  # a DALI pipeline is unusable after an error: rebuild next time
             raise
-        # DALI's outputs are valid until its next run: copy them out now.
+        # Views of DALI's buffers, valid until its next run: _call copies out of them and
+        # finishes before the lock lets another run start.
         if self.device == "mixed":
             import cupy
 
             cupy.cuda.runtime.deviceSynchronize()  # DALI works on its own stream
-            return [cupy.array(decoded[i], copy=True) for i in range(len(encoded))]
-        return [np.array(decoded[i], copy=True) for i in range(len(encoded))]
+            return [cupy.asarray(decoded[i]) for i in range(len(encoded))]
+        return [np.asarray(decoded[i]) for i in range(len(encoded))]
 
     def _decode_each(self, encoded: dict[int, np.ndarray],
                      failures: dict[int, BaseException]) -> dict[int, Any]:
@@ -251,4 +252,6 @@ class DaliDecoder:
                 cols = xp.asarray(pil_nearest_indices(img.shape[1], w))
                 img = img[rows[:, None], cols[None, :]]
             out[k] = pil_luma(img, xp) if c == 1 else img
+        if self.device == "mixed":  # the copies out of DALI's buffers are done before its next run
+            xp.cuda.get_current_stream().synchronize()
         return out, failures

@@ -107,8 +107,7 @@ class FileBatchIterator(Iterator):
         or is dropped with its label, logged once and listed in :attr:`skipped_files`.
         """
         paths = [self._filepaths[j] for j in index_array]
-        known_bad = [i for i, p in enumerate(paths) if p in self._skipped]
-        todo = [i for i in range(len(paths)) if i not in set(known_bad)]
+        todo = [i for i, p in enumerate(paths) if p not in self._skipped]  # known-bad: not reread
         batch, failures = self._decode([paths[i] for i in todo])
         if failures:
             position, exc = next(iter(failures.items()))
