@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import validation
 from ..params import TransformParams
+from .loading import WHITE_LIST_FORMATS
 
 _log = logging.getLogger("gpuaug")
 
@@ -46,7 +47,7 @@ class Iterator:
     :meth:`_batch` (build the batch from indices and draws).
     """
 
-    white_list_formats = ("png", "jpg", "jpeg", "bmp", "ppm", "tif", "tiff")
+    white_list_formats = WHITE_LIST_FORMATS  # Keras's attribute
     _save_hash_high = int(1e7)
 
     def __init__(self, n: int, batch_size: int, shuffle: bool, seed: Optional[int], *,

@@ -17,7 +17,7 @@ from .base import BatchDraws, Iterator
 from .engine_call import run_in_float32
 from .decoders import (DaliDecoder, ImageFileError, PillowDecoder, check_on_error,
                        choose_decoder)
-from .loading import CHANNELS, INTERPOLATIONS, ArgumentError
+from .loading import CHANNELS, COLOR_MODES, INTERPOLATIONS, ArgumentError
 from .outputs import check_output, convert, to_host
 from .saving import save_batch
 
@@ -43,7 +43,7 @@ class FileBatchIterator(Iterator):
         validation.check_target_size(target_size)
         self.target_size = tuple(int(v) for v in target_size)
         self.keep_aspect_ratio = keep_aspect_ratio
-        if not isinstance(color_mode, str) or color_mode not in {"rgb", "rgba", "grayscale"}:
+        if not isinstance(color_mode, str) or color_mode not in COLOR_MODES:
             raise ValueError(
                 f'Invalid color mode: {color_mode}; expected "rgb", "rgba", or "grayscale".')
         self.color_mode = color_mode

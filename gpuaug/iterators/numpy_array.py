@@ -8,6 +8,7 @@ from typing import Any, Optional
 import numpy as np
 
 from .. import validation
+from ..backends.numpy_backend import SUPPORTED_INPUT_DTYPES
 from .base import BatchDraws, Iterator
 from .engine_call import run_engine
 from .outputs import check_output, convert, to_host
@@ -73,7 +74,7 @@ class NumpyArrayIterator(Iterator):
                 sample_weight = sample_weight[part]
         x = np.asarray(x)
         if not (x.dtype.kind in "uif" and np.can_cast(x.dtype, self.dtype, casting="safe")
-                and x.dtype.type in (np.uint8, np.float16, np.float32, np.float64)):
+                and x.dtype.type in SUPPORTED_INPUT_DTYPES):
             x = np.asarray(x, dtype=self.dtype)  # Keras's conversion, rounding included
         self.x = x
         self.x_misc = x_misc
