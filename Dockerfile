@@ -20,7 +20,6 @@ ENV PATH=/opt/gpuaug/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY gpuaug ./gpuaug
-COPY kernels ./kernels
 RUN pip install --no-cache-dir --upgrade pip build \
  && python -m build --wheel --outdir /wheels . \
  && pip install --no-cache-dir "$(ls /wheels/gpuaug-*.whl)[cuda,dali]" \

@@ -15,7 +15,9 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/gpuaug demo
 
+# The linter first (seconds), then the suite (minutes: it compiles every kernel variant).
 test: $(BIN)/.installed
+	$(BIN)/ruff check .
 	GPUAUG_REQUIRE_NVRTC=1 $(BIN)/python -m pytest -ra
 
 bench: $(BIN)/.installed

@@ -9,9 +9,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 import gpuaug
+from gpuaug import preview
 from gpuaug.datasets import make_sample
 
 COLUMNS = [
@@ -28,8 +29,8 @@ def main() -> None:
         root = make_sample(Path(tmp), classes=["star"], per_class=1, sizes=(120, 120), seed=5)
         with Image.open(next(root.rglob("*.png"))) as img:
             image = np.asarray(img.convert("RGB").resize((180, 110), Image.NEAREST))
-    h, w = image.shape[:2]
-    label_h, tiles = 16, []
+    h = image.shape[0]
+    tiles = []
     for compat in gpuaug.COMPAT_MODES:
         gen = gpuaug.ImageDataGenerator(compat=compat, fill_mode="constant", cval=0)
         row = []
@@ -45,14 +46,9 @@ def main() -> None:
                 out = gen.apply_transform(image.astype(np.float32), params)
             row.append(np.clip(out, 0, 255).astype(np.uint8))
         tiles.append(row)
-    sheet = Image.new("RGB", (len(COLUMNS) * (w + 4) + 150, len(tiles) * (h + 4) + label_h), "white")
-    draw = ImageDraw.Draw(sheet)
-    for j, (title, _) in enumerate(COLUMNS):
-        draw.text((150 + j * (w + 4), 2), title, fill="black")
-    for i, (compat, row) in enumerate(zip(gpuaug.COMPAT_MODES, tiles)):
-        draw.text((4, label_h + i * (h + 4) + h // 2), compat, fill="black")
-        for j, tile in enumerate(row):
-            sheet.paste(Image.fromarray(tile), (150 + j * (w + 4), label_h + i * (h + 4)))
+    captions = [[title for title, _ in COLUMNS]] * len(tiles)
+    sheet = preview.grid(tiles, captions, row_labels=list(gpuaug.COMPAT_MODES),
+                         gap=4)
     out = Path(__file__).with_name("compat-modes.png")
     sheet.save(out)
     print(f"wrote {out}")

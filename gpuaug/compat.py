@@ -15,7 +15,7 @@
     ``((H-1)/2, (W-1)/2)``, and brightness is a plain multiplication that
     keeps the data's scale and precision.
 
-The random draws (keras-semantics.md §2) are identical in all three modes, so
+The random draws (docs/semantics.md §2) are identical in all three modes, so
 the same seed gives the same parameter dictionaries everywhere.
 """
 
@@ -23,15 +23,12 @@ from __future__ import annotations
 
 from typing import Literal
 
+from .validation import check_choice
+
 Compat = Literal["keras", "keras-preprocessing", "fixed"]
 COMPAT_MODES: tuple[str, ...] = ("keras", "keras-preprocessing", "fixed")
 
 
 def check_compat(compat: object) -> str:
     """Return ``compat`` if it names a mode, else raise a ValueError naming it."""
-    if compat not in COMPAT_MODES:
-        raise ValueError(
-            f"`compat` must be one of {', '.join(repr(m) for m in COMPAT_MODES)}. "
-            f"Received: {compat!r}"
-        )
-    return compat  # type: ignore[return-value]
+    return check_choice("compat", compat, COMPAT_MODES)

@@ -1,4 +1,10 @@
-"""The batched engine: parameters in, augmented batch out, on the batch's device."""
+"""The batched engine: parameters in, augmented batch out, on the batch's device.
+
+:func:`augment_batch` and :func:`transform_batch` run where the batch lives (the
+backends' dispatch picks NumPy or CUDA); :func:`augment_on` runs on a device the
+caller names and owns the one host-to-device hop, so the generator and the
+iterators never move batches themselves.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,13 @@ from typing import Any
 import numpy as np
 
 from .backends import backend_for
-from .backends.numpy_backend import SUPPORTED_INPUT_DTYPES, keras_planar_layout
+from .backends.reference import SUPPORTED_INPUT_DTYPES
 from .compose import compose_matrices
 from .config import AugmentConfig
+from .environment import cuda_index
 from .params import TransformParams
 
-__all__ = ["augment_batch", "transform_batch", "keras_planar_layout"]
+__all__ = ["array_module", "augment_batch", "augment_on", "transform_batch"]
 
 
 def _check_batch(batch: Any, params: TransformParams, config: AugmentConfig):
@@ -24,7 +31,8 @@ def _check_batch(batch: Any, params: TransformParams, config: AugmentConfig):
         x = np.asarray(batch)
     if x.ndim != 4:
         raise ValueError(
-            f"`batch` must be a 4-D array of images ({'B, H, W, C' if config.channels_last else 'B, C, H, W'}"
+            f"`batch` must be a 4-D array of images "
+            f"({'B, H, W, C' if config.channels_last else 'B, C, H, W'}"
             f" for data_format={config.data_format!r}); got shape {x.shape}"
         )
     if x.dtype.type not in SUPPORTED_INPUT_DTYPES:
@@ -63,3 +71,27 @@ def augment_batch(batch: Any, params: TransformParams, config: AugmentConfig):
     x = _check_batch(batch, params, config)
     return backend_for(x).augment(x, _matrices(x, params, config), params, config)
 
+
+def augment_on(device: str, batch: Any, params: TransformParams, config: AugmentConfig) -> Any:
+    """:func:`augment_batch` on ``device`` ("cpu" or "cuda:N", a generator's resolved device).
+
+    On a GPU a host batch is uploaded once (a batch already there is used where it
+    lies) and the result is a CuPy array on that device; on the CPU the batch runs
+    where it lives.
+    """
+    index = cuda_index(device)
+    if index is None:
+        return augment_batch(batch, params, config)
+    import cupy
+
+    with cupy.cuda.Device(index):
+        return augment_batch(cupy.asarray(batch), params, config)
+
+
+def array_module(x: Any) -> Any:
+    """``cupy`` for an array on a GPU, ``numpy`` otherwise."""
+    if hasattr(x, "__cuda_array_interface__"):
+        import cupy
+
+        return cupy
+    return np

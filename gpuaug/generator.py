@@ -8,48 +8,44 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
-from .backends.cuda_backend import cuda_backend, cuda_status
-from .backends.numpy_epilogue import brightness
-from .backends.output import check_output_dtype, numpy_dtype
-from .boundary import FILL_MODES
+from . import validation
+from .backends.interface import FILL_MODES
+from .backends.reference.output_format import OUTPUT_DTYPES, check_output_dtype, numpy_dtype
+from .backends.reference.pointwise import brightness
+from .backends.reference.standardize import standardize_batch
 from .compat import check_compat
 from .config import AugmentConfig
-from .engine import transform_batch
-from .iterators.engine_call import run_engine
-from . import validation
+from .engine import augment_on, transform_batch
+from .environment import cuda_status, parse_device
+from .errors import Unavailable
+from .fit_statistics import feature_statistics, zca_matrix
 from .options import render_options
 from .params import TransformParams
 from .sampler import RandomTransformSampler
-from .standardize import feature_statistics, standardize_batch, zca_matrix
 
-if TYPE_CHECKING:  # the iterators import the generator's engine; avoid a cycle at import
+if TYPE_CHECKING:  # imported when a flow method is called: `import gpuaug` stays light
     from .iterators import DataFrameIterator, DirectoryIterator, NumpyArrayIterator
 
 _log = logging.getLogger("gpuaug")
-_DEVICES = ("auto", "cpu", "cuda")
 
 
 def _resolve_device(device: Any) -> str:
     """Turn ``device=`` into "cpu" or "cuda:N"; say which once for "auto"."""
-    if not isinstance(device, str) or not (
-        device in _DEVICES or (device.startswith("cuda:") and device[5:].isdigit())
-    ):
-        raise ValueError(
-            f"`device` must be 'auto', 'cpu', 'cuda' or 'cuda:N'. Received: {device!r}"
-        )
-    if device == "cpu":
+    spec = parse_device(device)
+    if spec.kind == "cpu":
         return "cpu"
-    if device == "auto":
+    if spec.kind == "auto":
         usable, reason = cuda_status()
         chosen = "cuda:0" if usable else "cpu"
         _log.info("gpuaug: device='auto' runs on %s (%s)", chosen, reason)
         return chosen
-    index = 0 if device == "cuda" else int(device[5:])
+    from .backends.cuda import cuda_backend
+
     try:
-        cuda_backend(index)
-    except RuntimeError as exc:
-        raise RuntimeError(f"device={device!r}: {exc}; use device='cpu' or 'auto'") from None
-    return f"cuda:{index}"
+        cuda_backend(spec.index)
+    except Unavailable as exc:
+        raise Unavailable(f"device={device!r}: {exc}; use device='cpu' or 'auto'") from None
+    return str(spec)
 
 
 class ImageDataGenerator:
@@ -114,7 +110,8 @@ class ImageDataGenerator:
         self.interpolation_order = interpolation_order
 
         # Keras's checks and messages, in Keras's order.
-        if not isinstance(data_format, str) or data_format not in {"channels_last", "channels_first"}:
+        if not isinstance(data_format, str) or data_format not in {"channels_last",
+                                                                   "channels_first"}:
             raise ValueError(
                 '`data_format` should be `"channels_last"` (channel after row and column) or '
                 '`"channels_first"` (channel before row and column). '
@@ -206,23 +203,15 @@ class ImageDataGenerator:
         if preprocessing_function is not None and not callable(preprocessing_function):
             raise TypeError("`preprocessing_function` must be callable or None. "
                             f"Received: {preprocessing_function!r}")
-        if fill_mode not in FILL_MODES:
-            raise ValueError(
-                f"`fill_mode` must be one of {', '.join(map(repr, FILL_MODES))}. "
-                f"Received: {fill_mode!r}"
-            )
-        if interpolation_order not in (0, 1) or isinstance(interpolation_order, bool):
-            raise ValueError(
-                "`interpolation_order` must be 0 (nearest) or 1 (bilinear); gpuaug does not "
-                f"implement higher spline orders. Received: {interpolation_order!r}"
-            )
+        validation.check_choice("fill_mode", fill_mode, FILL_MODES)
+        validation.check_choice("interpolation_order", interpolation_order, (0, 1),
+                                why="0: nearest, 1: bilinear; gpuaug does not implement "
+                                    "higher spline orders")
+        validation.check_choice("output_dtype", output_dtype, (None, *OUTPUT_DTYPES))
         if output_dtype is not None:
             numpy_dtype(check_output_dtype(output_dtype, work.name))  # bfloat16 needs ml_dtypes
-        if output_data_format not in (None, "channels_last", "channels_first"):
-            raise ValueError(
-                "`output_data_format` must be None, 'channels_last' or 'channels_first'. "
-                f"Received: {output_data_format!r}"
-            )
+        validation.check_choice("output_data_format", output_data_format,
+                                (None, "channels_last", "channels_first"))
         self.output_dtype = output_dtype
         self.output_data_format = output_data_format
 
@@ -311,7 +300,8 @@ class ImageDataGenerator:
         x = np.asarray(x)
         return standardize_batch(x[None], self._image_config(x))[0]
 
-    def fit(self, x: Any, augment: bool = False, rounds: int = 1, seed: Optional[int] = None) -> None:
+    def fit(self, x: Any, augment: bool = False, rounds: int = 1,
+            seed: Optional[int] = None) -> None:
         """Compute ``mean``, ``std`` and the ZCA matrix from sample data (rank 4)."""
         x = np.asarray(x, dtype=self.dtype)
         if x.ndim != 4:
@@ -430,8 +420,8 @@ class ImageDataGenerator:
 
         Keras's deprecated ``has_ext``, ``sort`` and ``drop_duplicates`` only warn, and
         ``class_mode="other"`` becomes ``"raw"``, as in Keras.  ``decoder`` and
-        ``on_error`` as for :meth:`flow_from_directory`; ``output``, ``shard_id`` and ``num_shards`` as for
-        :meth:`flow`.
+        ``on_error`` as for :meth:`flow_from_directory`; ``output``, ``shard_id`` and
+        ``num_shards`` as for :meth:`flow`.
         """
         from .iterators import DataFrameIterator, keras_compatible
 
@@ -482,7 +472,7 @@ class ImageDataGenerator:
         if seed is not None:
             self.random_state.seed(seed)
         params = self.sampler.draw_batch(self.random_state, len(batch), batch.shape[1:])
-        return run_engine(self, batch, params, self.config()), params
+        return augment_on(self.device, batch, params, self.config()), params
 
 
 ImageDataGenerator.__doc__ = (

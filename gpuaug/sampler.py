@@ -69,7 +69,8 @@ class RandomTransformSampler:
         flip_vertical = (rng.random_sample() < 0.5) * self.vertical_flip
         channel_shift_intensity = None
         if self.channel_shift_range != 0:
-            channel_shift_intensity = rng.uniform(-self.channel_shift_range, self.channel_shift_range)
+            channel_shift_intensity = rng.uniform(-self.channel_shift_range,
+                                                  self.channel_shift_range)
         brightness = None
         if self.brightness_range is not None:
             brightness = rng.uniform(self.brightness_range[0], self.brightness_range[1])

@@ -11,7 +11,43 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, Sequence
+
+
+def _is_choice(value: Any, choice: Any) -> bool:
+    # Compared with ==, never hashed (an unhashable value is a wrong value, not a crash);
+    # a bool is only ever equal to a bool, although True == 1 in Python.
+    if isinstance(value, bool) or isinstance(choice, bool):
+        return value is choice
+    try:
+        return bool(value == choice)
+    except Exception:  # an array compared with a string, say
+        return False
+
+
+def describe_choices(choices: Sequence[Any]) -> str:
+    """``'a', 'b' or 'c'``: the choices as a reader would list them."""
+    shown = [repr(c) for c in choices]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any], *, why: str = "") -> Any:
+    """``value`` if it is one of ``choices``, else ``ValueError`` naming ``name`` and the choices.
+
+    The one check of gpuaug's own enumerated arguments (``compat``, ``fill_mode``,
+    ``output``, ``decoder``, ...), so every such error reads the same:
+    "`fill_mode` must be one of 'nearest', 'reflect', 'wrap' or 'constant'. Received: 'x'",
+    then ``why`` if given.  Arguments Keras itself checks keep Keras's own messages instead.
+    """
+    if not any(_is_choice(value, choice) for choice in choices):
+        raise ValueError(choice_message(name, value, choices, why=why))
+    return value
+
+
+def choice_message(name: str, value: Any, choices: Sequence[Any], *, why: str = "") -> str:
+    """The message of :func:`check_choice`, for checks that cannot be a plain membership test."""
+    return (f"`{name}` must be one of {describe_choices(choices)}. Received: {value!r}"
+            + (f" ({why})" if why else ""))
 
 
 def _is_real(value: Any) -> bool:

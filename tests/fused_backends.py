@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gpuaug.backends.fused_backend import FusedBackend
+from gpuaug.backends.cuda import FusedBackend
 
 BACKENDS = ["emulated", pytest.param("cuda", marks=pytest.mark.gpu)]
 
@@ -26,7 +26,7 @@ def make_backend(kind: str, build_dir) -> FusedBackend:
         return emulated_backend(build_dir)
     import cupy
 
-    from gpuaug.backends.cuda_backend import CupyLauncher
+    from gpuaug.backends.cuda.launcher import CupyLauncher
 
     class PoisoningLauncher(CupyLauncher):
         def allocate(self, shape, dtype):
@@ -60,7 +60,7 @@ def _ulp16(values: np.ndarray, dtype_name: str) -> np.ndarray:
 
 def assert_matches_reference(out: np.ndarray, ref: np.ndarray, *, order: int, fill_mode: str,
                              exact: bool, brightness: float | None = None) -> None:
-    """keras-semantics.md §14's tolerances for a kernel against the NumPy reference.
+    """docs/semantics.md §14's tolerances for a kernel against the NumPy reference.
 
     - ``exact``: bit for bit (the host emulation runs the reference's arithmetic);
     - otherwise every value within ``5e-5 x (max - min)`` of the reference (one

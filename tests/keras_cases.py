@@ -1,4 +1,4 @@
-"""Random generator configurations covering keras-semantics.md §2's cases."""
+"""Random generator configurations covering docs/semantics.md §2's cases."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 import gpuaug
-from gpuaug.iterators.decoders import ImageFileError
+from gpuaug.errors import ImageFileError
 
 DECODERS = ["pillow", pytest.param("dali", marks=pytest.mark.skipif(
     __import__("importlib").util.find_spec("nvidia.dali") is None,

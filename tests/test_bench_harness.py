@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 import gpuaug
-from gpuaug.compose import compose_matrices
-
 from gpuaug.benchmarks import geometry, harness
+from gpuaug.compose import compose_matrices
 
 
 @pytest.fixture()

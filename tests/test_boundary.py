@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gpuaug.backends.numpy_warp import warp_nhwc
-from gpuaug.boundary import FILL_MODES, map_coordinate
+from gpuaug.backends.reference.boundary import FILL_MODES, map_coordinate
+from gpuaug.backends.reference.warp import warp_nhwc
 
 ndimage = pytest.importorskip("scipy.ndimage", reason="SciPy is the oracle for the boundary rules")
 

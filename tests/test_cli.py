@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from gpuaug.cli import main
-from gpuaug.cli.preview import expected_size
+from gpuaug.preview import expected_size
 
 
 @pytest.fixture(scope="module")
@@ -118,12 +118,52 @@ def test_bench_e2e_smoke_writes_json_markdown_and_plot(tmp_path, capsys):
 
 
 def test_bench_kernel_without_a_gpu_exits_3(tmp_path, capsys):
-    from gpuaug.backends.cuda_backend import cuda_status
+    from gpuaug.environment import cuda_status
 
     if cuda_status()[0]:
         pytest.skip("a GPU is present: this would run the whole kernel benchmark")
     assert main(["bench", "kernel", "--out-dir", str(tmp_path)]) == 3
     assert "needs a CUDA device" in capsys.readouterr().err
+
+
+def test_an_nvrtc_failure_exits_1_with_nvrtcs_log(data, tmp_path, capsys, monkeypatch):
+    """A library that is there and fails is a failure (1), not 'no device here' (3)."""
+    pytest.importorskip("cupy", reason="NVRTC comes with CuPy")
+    import gpuaug.demo
+    from gpuaug.backends.cuda.nvrtc import compile_for_arch
+
+    def compile_something_wrong(*args, **kwargs):
+        compile_for_arch(["gpuaug::no_such_kernel<int>"], "sm_90")  # NVRTC rejects the name
+
+    monkeypatch.setattr(gpuaug.demo, "run", compile_something_wrong)
+    assert main(["demo", "--data", str(data), "--out", str(tmp_path), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "NVRTC failed for sm_90" in err and "no_such_kernel" in err  # the log, not one line
+
+
+def test_a_decoder_failure_exits_1_with_its_message(data, tmp_path, capsys, monkeypatch):
+    from gpuaug.sources.decoders import PillowDecoder
+
+    def fail(self, paths):  # what DALI raises when its pipeline breaks, not a bad file
+        raise RuntimeError("Critical error in pipeline:\nnvImageCodec failure")
+
+    monkeypatch.setattr(PillowDecoder, "__call__", fail)
+    assert main(["demo", "--data", str(data), "--out", str(tmp_path), "--device", "cpu",
+                 "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "RuntimeError: Critical error in pipeline" in err and "nvImageCodec failure" in err
+
+
+def test_only_a_missing_device_exits_3(data, tmp_path, capsys):
+    from gpuaug.environment import cuda_status
+
+    usable, reason = cuda_status()
+    if usable:
+        pytest.skip("a GPU is present: device='cuda' is available here")
+    assert main(["demo", "--data", str(data), "--out", str(tmp_path), "--device", "cuda",
+                 "--quiet"]) == 3
+    err = capsys.readouterr().err
+    assert "device='cuda'" in err and reason in err
 
 
 def test_info_reports_versions_devices_and_decoders(capsys):

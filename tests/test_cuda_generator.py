@@ -53,7 +53,7 @@ def test_device_batch_stays_on_the_device_and_torch_tensors_are_accepted():
 
 
 def test_out_of_memory_names_the_batch():
-    from gpuaug.backends.cuda_backend import cuda_backend
+    from gpuaug.backends.cuda import cuda_backend
 
     launcher = cuda_backend(0).launcher
     with pytest.raises(MemoryError, match="batch of 1000000 images.*smaller batch_size"):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gpuaug import demo
+from gpuaug.cli import main as gpuaug_main
 from gpuaug.datasets import SHAPES, make_sample
 
 
@@ -54,7 +54,7 @@ def test_sample_rejects_bad_arguments(tmp_path, kwargs, name):
 
 
 def test_demo_runs_and_writes_a_preview(tmp_path, capsys):
-    assert demo.main(["--out", str(tmp_path), "--size", "48", "--epochs", "1",
+    assert gpuaug_main(["demo", "--out", str(tmp_path), "--size", "48", "--epochs", "1",
                       "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert f"Found {8 * len(SHAPES)} images belonging to {len(SHAPES)} classes." in out
@@ -68,7 +68,7 @@ def test_demo_runs_and_writes_a_preview(tmp_path, capsys):
 
 def test_demo_reports_a_folder_without_images(tmp_path, capsys):
     (tmp_path / "empty" / "cats").mkdir(parents=True)
-    assert demo.main(["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o"),
+    assert gpuaug_main(["demo", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o"),
                       "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert "No images" in err and "empty" in err

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 import gpuaug
-from gpuaug.iterators.decoders import choose_decoder, pil_luma, pil_nearest_indices
+from gpuaug.sources.decoders import choose_decoder, pil_luma, pil_nearest_indices
 
 
 def test_nearest_indices_follow_pillow():
@@ -98,7 +98,7 @@ def test_dali_cpu_decoder_matches_pillow_exactly_with_nearest(tmp_path, color_mo
 def test_dali_filters_differ_from_pillow_within_the_documented_bound(tmp_path, interpolation):
     """DALI's antialiased filters are its own: at most 24 levels apart, 3 on average."""
     pytest.importorskip("nvidia.dali", reason="NVIDIA DALI not installed")
-    from gpuaug.iterators.decoders import DaliDecoder, PillowDecoder
+    from gpuaug.sources.decoders import DaliDecoder, PillowDecoder
 
     directory = _tree(tmp_path, np.random.default_rng(1))
     paths = sorted(str(p) for p in (tmp_path / "a").iterdir()) + sorted(
@@ -116,7 +116,7 @@ def test_dali_mixed_decode_feeds_the_gpu_and_torch_without_copies(tmp_path):
     import cupy
 
     pytest.importorskip("nvidia.dali", reason="NVIDIA DALI not installed")
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     directory = _tree(tmp_path, np.random.default_rng(2))
     gen = gpuaug.ImageDataGenerator(rotation_range=20, horizontal_flip=True, rescale=1 / 255,
                                     device="cuda")
@@ -128,7 +128,7 @@ def test_dali_mixed_decode_feeds_the_gpu_and_torch_without_copies(tmp_path):
     assert isinstance(x, cupy.ndarray)
     cpu = _batches(directory, "pillow", target_size=(24, 20), classes=["b"])[0]
     np.testing.assert_allclose(cupy.asnumpy(x), cpu[0], atol=5e-5)
-    from gpuaug.iterators.outputs import convert
+    from gpuaug.output import convert
 
     t = convert(x, "torch")
     assert t.is_cuda and t.data_ptr() == x.data.ptr  # the same memory

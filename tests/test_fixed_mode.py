@@ -37,7 +37,7 @@ def test_keras_mode_keeps_the_swapped_axes():
 
 @pytest.mark.parametrize("shape", [(9, 15), (16, 7), (10, 10)])
 def test_rotation_pivots_on_the_true_centre(shape):
-    """A 180 degree turn about the true centre is a flip of both axes, also for non-square images."""
+    """A 180 degree turn about the true centre flips both axes, also for non-square images."""
     h, w = shape
     x = np.random.default_rng(0).uniform(0, 255, (h, w, 3)).astype(np.float32)
     # fill 'nearest': sin(pi) is 1.2e-16, not 0, so edge coordinates land a

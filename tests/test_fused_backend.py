@@ -2,7 +2,7 @@
 
 Each test body runs on the host emulation of the CUDA kernels (exact: it performs
 the reference's arithmetic in the same order) and, where a GPU exists, on the CUDA
-backend (keras-semantics.md §14 tolerances).  Inputs are fresh random images,
+backend (docs/semantics.md §14 tolerances).  Inputs are fresh random images,
 never constant; outputs are poisoned before every launch.
 """
 
@@ -16,18 +16,19 @@ import numpy as np
 import pytest
 
 import gpuaug
+from gpuaug import presets
 from gpuaug.backends import NumpyBackend
-from gpuaug.backends.kernel_variants import (INPUT_TYPES, OUTPUT_TYPES, WORK_TYPES,
-                                             output_allowed)
+from gpuaug.backends.cuda.variants import INPUT_TYPES, OUTPUT_TYPES, WORK_TYPES, output_allowed
 from gpuaug.compose import compose_matrices
 from gpuaug.config import AugmentConfig
 from gpuaug.params import TransformParams
 
-from fused_backends import (BACKENDS, assert_matches_reference, make_backend, to_device,
-                            to_host)
+from fused_backends import BACKENDS, assert_matches_reference, make_backend, to_device, to_host
 
-CLASSIC = dict(rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
-               shear_range=20, zoom_range=0.2, horizontal_flip=True, vertical_flip=True)
+# The classic configuration's geometry with a stronger shear and vertical flips as well;
+# fill_mode and rescale are left out because each test sets its own.
+CLASSIC = {**{k: v for k, v in presets.CLASSIC.items() if k not in ("fill_mode", "rescale")},
+           "shear_range": 20, "vertical_flip": True}
 
 
 @pytest.fixture(scope="session")

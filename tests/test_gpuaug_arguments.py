@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import io
+import re
 
 import numpy as np
 import pytest
@@ -40,8 +43,29 @@ def test_bad_gpuaug_arguments_name_the_argument(kwargs, names):
         gpuaug.ImageDataGenerator(**kwargs)
 
 
+@pytest.mark.parametrize("name, value", [
+    ("compat", "tf2"), ("fill_mode", "mirror"), ("output_dtype", "int8"),
+    ("output_data_format", "NCHW"), ("interpolation_order", 2), ("device", "gpu"),
+])
+def test_enumerated_generator_arguments_share_one_message_shape(name, value):
+    with pytest.raises(ValueError) as info:
+        gpuaug.ImageDataGenerator(**{name: value})
+    assert re.match(rf"^`{name}` must be one of .+\. Received: {re.escape(repr(value))}",
+                    str(info.value)), str(info.value)
+
+
+@pytest.mark.parametrize("name, value", [("output", "mxnet"), ("decoder", "nvjpeg"),
+                                         ("on_error", "ignore")])
+def test_enumerated_iterator_arguments_share_one_message_shape(tmp_path, name, value):
+    (tmp_path / "a").mkdir()
+    gen = gpuaug.ImageDataGenerator(device="cpu")
+    with pytest.raises(ValueError) as info, contextlib.redirect_stdout(io.StringIO()):
+        gen.flow_from_directory(str(tmp_path), **{name: value})
+    assert re.match(rf"^`{name}` must be one of .+\. Received: '{value}'", str(info.value))
+
+
 def test_cuda_request_without_a_usable_device_is_a_clear_error():
-    from gpuaug.backends.cuda_backend import cuda_status
+    from gpuaug.environment import cuda_status
 
     usable, reason = cuda_status()
     if usable:
@@ -53,7 +77,7 @@ def test_cuda_request_without_a_usable_device_is_a_clear_error():
 
 
 def test_auto_device_picks_cuda_where_usable_and_never_touches_global_rng():
-    from gpuaug.backends.cuda_backend import cuda_status
+    from gpuaug.environment import cuda_status
 
     np.random.seed(123)
     expected = np.random.random_sample()

@@ -123,7 +123,7 @@ def test_prefetch_raises_the_producer_s_error_in_the_consumer(tmp_path):
     (tmp_path / "a" / "1.png").unlink()  # vanishes after the listing
     batches = it.prefetch()
     next(batches)
-    from gpuaug.iterators.decoders import ImageFileError
+    from gpuaug.errors import ImageFileError
 
     with pytest.raises(ImageFileError, match="1.png.*FileNotFoundError"):
         next(batches)

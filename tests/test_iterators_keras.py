@@ -242,7 +242,7 @@ def test_follow_links_and_directory_errors_equal_keras(keras_image, tree, tmp_pa
     kg, gg = _pair(keras_image)
     for kwargs in (dict(color_mode="cmyk"), dict(subset="test"), dict(class_mode="raw"),
                    dict(target_size=(9, 9), interpolation="area")):
-        def make(g):
+        def make(g, kwargs=kwargs):
             with contextlib.redirect_stdout(io.StringIO()):
                 it = g.flow_from_directory(tree, **kwargs)
             return it[0]

@@ -3,7 +3,7 @@
 Tolerance: exact.  Parameter dicts are compared key by key with ``==`` (and
 their types), the RNG streams must end at the same position, and images must
 be bit-identical (``array_equal``, same dtype) for every fill mode x order x
-data_format x dtype, which keras-semantics.md §14 established is achievable.
+data_format x dtype, which docs/semantics.md §14 established is achievable.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import gpuaug
+
 from keras_cases import image_shape, random_config
 
 pytestmark = pytest.mark.keras
@@ -19,7 +20,8 @@ SEEDS = [0, 1, 42, 2**32 - 1]
 
 
 def _pair(keras_image, config):
-    return keras_image.ImageDataGenerator(**config), gpuaug.ImageDataGenerator(**config, device="cpu")
+    return (keras_image.ImageDataGenerator(**config),
+            gpuaug.ImageDataGenerator(**config, device="cpu"))
 
 
 @pytest.mark.parametrize("case", range(160))
@@ -65,7 +67,8 @@ def test_exact_half_pixel_and_integer_shifts(keras_image, keras_format, data_for
     keras_format(data_format)
     rng = np.random.default_rng(7)
     for fill_mode in ("nearest", "reflect", "wrap", "constant"):
-        config = dict(fill_mode=fill_mode, interpolation_order=0, cval=-1.0, data_format=data_format)
+        config = dict(fill_mode=fill_mode, interpolation_order=0, cval=-1.0,
+                      data_format=data_format)
         theirs, ours = _pair(keras_image, config)
         x = rng.uniform(0, 255, image_shape(rng, data_format, 3)).astype(np.float32)
         for tx, ty in [(0.5, 0), (0, -0.5), (1.5, 2.5), (3, -4), (-0.5, 0.5)]:
@@ -148,7 +151,8 @@ def test_standardize_works_in_place(keras_image):
 
 
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
-def test_preprocessing_function_runs_per_image_before_rescale(keras_image, keras_format, data_format):
+def test_preprocessing_function_runs_per_image_before_rescale(keras_image, keras_format,
+                                                              data_format):
     """Same order of steps as Keras; samplewise stats may differ in the last bit
     (Keras reduces the function's output in its memory order): rtol 1e-6."""
     keras_format(data_format)

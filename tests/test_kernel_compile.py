@@ -1,7 +1,7 @@
 """Every kernel variant compiles for sm_80 and sm_90, without a GPU.
 
 The compiler is NVRTC, called through CuPy's bindings with the source and options
-the CUDA backend uses at run time (gpuaug.backends.cuda_kernels), down to SASS,
+the CUDA backend uses at run time (gpuaug.backends.cuda.nvrtc), down to SASS,
 so a kernel that would fail to build on a user's GPU fails here.  The variants are
 compiled in chunks on every CPU core.  ``make test`` sets GPUAUG_REQUIRE_NVRTC=1,
 which turns a missing NVRTC into a failure instead of a skip.
@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from gpuaug.backends.kernel_variants import all_name_expressions
+from gpuaug.backends.cuda.variants import all_name_expressions
 
 ARCHS = ("sm_80", "sm_90")
 CHUNK = 64
@@ -32,7 +32,7 @@ def _nvrtc_or_skip():
 
 
 def _compile_chunk(job: tuple[str, list[str]]) -> tuple[str, int, int, str]:
-    from gpuaug.backends.cuda_kernels import compile_for_arch
+    from gpuaug.backends.cuda.nvrtc import compile_for_arch
 
     arch, names = job
     compiled = compile_for_arch(names, arch)
@@ -44,7 +44,7 @@ def _compile_chunk(job: tuple[str, list[str]]) -> tuple[str, int, int, str]:
 def test_every_variant_compiles(arch):
     _nvrtc_or_skip()
     names = all_name_expressions()
-    assert len(names) == 1728  # the supported matrix (kernel_variants.all_variants)
+    assert len(names) == 1728  # the supported matrix (cuda/variants.all_variants)
     jobs = [(arch, names[i:i + CHUNK]) for i in range(0, len(names), CHUNK)]
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         results = list(pool.map(_compile_chunk, jobs))
@@ -57,8 +57,8 @@ def test_every_variant_compiles(arch):
 def test_one_variant_compiles_quickly_with_the_runtime_options():
     """A fast, separate check with a readable failure, before the full matrix."""
     _nvrtc_or_skip()
-    from gpuaug.backends.cuda_kernels import compile_for_arch
-    from gpuaug.backends.kernel_variants import KernelVariant
+    from gpuaug.backends.cuda.nvrtc import compile_for_arch
+    from gpuaug.backends.cuda.variants import KernelVariant
 
     variant = KernelVariant("uint8", "float32", "float32", 1, "nearest", False, False)
     compiled = compile_for_arch(variant.names(), "sm_90")

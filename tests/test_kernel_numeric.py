@@ -1,7 +1,7 @@
 """The kernels' element functions on the host build: conversions and boundary rules.
 
-``kernels/numeric.cuh`` converts float16 / bfloat16 by hand (no CUDA headers) and
-``kernels/boundary.cuh`` restates ``gpuaug/boundary.py``; both are checked here
+``gpuaug/kernels/numeric.cuh`` converts float16 / bfloat16 by hand (no CUDA headers) and
+``kernels/boundary.cuh`` restates ``backends/reference/boundary.py``; both are checked here
 exhaustively or on dense grids against NumPy, ml_dtypes and the NumPy boundary.
 """
 
@@ -12,8 +12,8 @@ import ctypes
 import numpy as np
 import pytest
 
-from gpuaug.backends.kernel_args import key_value, order_key
-from gpuaug.boundary import FILL_MODES, map_coordinate, map_tap
+from gpuaug.backends.cuda.launch_args import key_value, order_key
+from gpuaug.backends.reference.boundary import FILL_MODES, map_coordinate, map_tap
 
 from emulation import EmulatedLauncher
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import gpuaug
+
 from keras_cases import image_shape, random_config
 
 pytestmark = pytest.mark.keras

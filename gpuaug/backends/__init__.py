@@ -1,15 +1,17 @@
-"""Backends: one ``apply`` / ``augment`` interface, one implementation per device.
+"""Backends: one ``apply`` / ``augment`` interface, two implementations as twins.
 
-``NumpyBackend`` is the reference (and the CPU fallback); the CUDA backend
-(:mod:`.cuda_backend`, a :class:`.fused_backend.FusedBackend` with a CuPy
-launcher) implements the same methods and is judged against it.
+- :mod:`.reference`: NumPy, the oracle for every kernel and the CPU fallback;
+- :mod:`.cuda`: the fused CUDA kernels (``gpuaug/kernels/``) and their host side;
+- :mod:`.interface`: what Python and the kernels share, declared once.
+
+:func:`backend_for` is the dispatch: the batch's device picks the implementation.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .numpy_backend import NumpyBackend
+from .reference import NumpyBackend
 
 __all__ = ["NumpyBackend", "backend_for"]
 
@@ -17,7 +19,7 @@ __all__ = ["NumpyBackend", "backend_for"]
 def backend_for(x: Any) -> Any:
     """The backend for an array: NumPy on the CPU, CUDA where ``x`` lives on a GPU."""
     if hasattr(x, "__cuda_array_interface__"):
-        from .cuda_backend import cuda_backend
+        from .cuda import cuda_backend
 
         return cuda_backend(int(x.device.id))  # the engine hands over CuPy arrays
     return NumpyBackend()

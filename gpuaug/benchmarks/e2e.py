@@ -25,18 +25,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import os
-import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from ..demo import CLASSIC  # the classic configuration, defined once
+from ..environment import cuda_status
+from ..presets import CLASSIC
 from . import harness
 from .harness import NotInstalled
-
 
 
 def _quiet():
@@ -233,8 +233,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> tuple[dict, str]:
     """Run every contender for one timed epoch; ``(payload, Markdown table)``."""
-    from gpuaug.backends.cuda_backend import cuda_status
-    from gpuaug.datasets import make_sample
+    from ..datasets import make_sample
 
     usable, reason = cuda_status()
     if not usable and not args.smoke:
@@ -250,7 +249,7 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
     results = []
     for name, setup in harness.progress(CONTENDERS, desc="contenders"):
         results.append(harness.run_contender(
-            name, lambda: setup(str(data), batch, size, device), images=n, bytes_moved=0,
+            name, functools.partial(setup, str(data), batch, size, device), images=n, bytes_moved=0,
             warmup=1, repeats=1, timer="wall" if device != "cpu" else "host"))
     base = next((r for r in results if r.name == "gpuaug" and r.images_per_s), None)
     lines = ["| contender | status | epoch s | images/s | x gpuaug | note |",

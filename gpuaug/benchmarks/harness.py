@@ -13,7 +13,6 @@ Shared by every benchmark in ``bench/``.  Rules it enforces:
 from __future__ import annotations
 
 import datetime as _dt
-import importlib
 import json
 import platform
 import statistics
@@ -21,6 +20,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
+
+from .. import errors
+from ..environment import module_version
 
 
 class NotInstalled(Exception):
@@ -122,14 +124,6 @@ def run_contender(name: str, setup: Callable[[], tuple[Callable[[], Any], str]],
     return Result(name, "ok", note, seconds, images, bytes_moved)
 
 
-def module_version(module: str) -> Optional[str]:
-    """``module.__version__`` if it imports ("unknown" without one), else None."""
-    try:
-        return getattr(importlib.import_module(module), "__version__", "unknown")
-    except Exception:
-        return None
-
-
 def metadata(extra: dict[str, Any]) -> dict[str, Any]:
     """Where and with what a run happened."""
     meta: dict[str, Any] = {
@@ -182,7 +176,7 @@ def markdown_table(results: list[Result], ceiling_gb_s: Optional[float],
     return "\n".join(lines)
 
 
-class Unavailable(RuntimeError):
+class Unavailable(errors.Unavailable):
     """A benchmark cannot run here (no CUDA device, say); the message says why."""
 
 

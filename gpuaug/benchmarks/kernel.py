@@ -26,12 +26,12 @@ Usage: python bench/kernel.py [--batch 256] [--size 224] [--repeats 20] [--out-d
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
+import functools
 
 import numpy as np
 
-from ..demo import CLASSIC  # the classic configuration, defined once
+from ..environment import cuda_status
+from ..presets import CLASSIC
 from . import harness
 from .geometry import normalised_theta, volume_matrices, with_flips, xy_matrices
 from .harness import NotInstalled
@@ -64,8 +64,9 @@ class Workload:
 
 
 def gpuaug_setup(work: Workload, output_data_format: str | None = None):
-    from gpuaug.backends.cuda_backend import cuda_backend
     import dataclasses
+
+    from gpuaug.backends.cuda import cuda_backend
 
     backend = cuda_backend(0)
     config = dataclasses.replace(work.gen.config(), output_data_format=output_data_format)
@@ -86,7 +87,8 @@ def cast_setup(work: Workload):
     import cupy
 
     out = cupy.empty(work.x.shape, dtype=np.float32)
-    return (lambda: cupy.multiply(work.x, np.float32(1 / 255), out=out)), "uint8 * (1/255) -> float32, no warp"
+    return ((lambda: cupy.multiply(work.x, np.float32(1 / 255), out=out)),
+            "uint8 * (1/255) -> float32, no warp")
 
 
 def torch_setup(work: Workload):
@@ -122,15 +124,15 @@ def cupyx_setup(work: Workload):
         xf = work.x.astype(np.float32)
         for i in range(work.b):
             affine_transform(xf[i], mats[i], order=1, mode="nearest", output=out[i])
-        out *= np.float32(1 / 255)
+        cupy.multiply(out, np.float32(1 / 255), out=out)  # in place, without rebinding `out`
 
     return run, "one affine_transform call per image"
 
 
 def dali_setup(work: Workload):
     try:
-        from nvidia.dali import fn, pipeline_def, types
         import nvidia.dali as dali
+        from nvidia.dali import fn, pipeline_def, types
     except ImportError as exc:
         raise NotInstalled(f"nvidia-dali: {exc}") from None
     mats = xy_matrices(work.rc, half_pixel=True)[:, :2].astype(np.float32)
@@ -177,7 +179,7 @@ def run_main(work: Workload, warmup: int, repeats: int) -> list[harness.Result]:
     results = []
     for name, setup, timer, slow in harness.progress(CONTENDERS, desc="contenders"):
         results.append(harness.run_contender(
-            name, lambda: setup(work), images=work.b, bytes_moved=work.bytes_moved,
+            name, functools.partial(setup, work), images=work.b, bytes_moved=work.bytes_moved,
             warmup=1 if slow else warmup, repeats=SLOW_REPEATS if slow else repeats, timer=timer))
     return results
 
@@ -190,7 +192,7 @@ def run_sweep(batches: list[int], sides: list[int], warmup: int, repeats: int,
     jobs = [(b, s) for s in sides for b in batches if b * s * s * 3 * 5 <= max_bytes]
     for b, s in harness.progress(jobs, desc="sweep"):
         work = Workload(b, s)
-        r = harness.run_contender("gpuaug", lambda: gpuaug_setup(work), images=b,
+        r = harness.run_contender("gpuaug", functools.partial(gpuaug_setup, work), images=b,
                                   bytes_moved=work.bytes_moved, warmup=warmup, repeats=repeats)
         rows.append(dict(batch=b, side=s, status=r.status, note=r.note, median_s=r.median,
                          images_per_s=r.images_per_s, gb_per_s=r.gb_per_s,
@@ -230,8 +232,6 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> tuple[dict, str]:
     """Run every contender and the sweep; ``(payload, Markdown text)``."""
-    from gpuaug.backends.cuda_backend import cuda_status
-
     usable, reason = cuda_status()
     if not usable:
         raise harness.Unavailable(f"the kernel benchmark needs a CUDA device: {reason}")

@@ -25,7 +25,7 @@ def plot_kernel(payload: dict, out: Path) -> Path:
     fractions = [100 * r["gb_per_s"] / ceiling if ceiling else 0 for r in ok]
     bars = left.barh(names, fractions, color=["tab:green" if n.startswith("gpuaug") else
                                                "tab:gray" for n in names])
-    for bar, r in zip(bars, ok):
+    for bar, r in zip(bars, ok, strict=True):
         left.text(bar.get_width(), bar.get_y() + bar.get_height() / 2,
                   f" {r['images_per_s']:,.0f} img/s", va="center", fontsize=8)
     left.set_xscale("log")

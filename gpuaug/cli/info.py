@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import platform
 
-from ..benchmarks.harness import module_version
+from ..environment import cuda_status, dali_status, distribution_version, module_version
 
 
 def report() -> list[tuple[str, str]]:
     """``(label, value)`` lines describing this installation."""
     import gpuaug
-    from gpuaug.backends.cuda_backend import cuda_status
-    from gpuaug.iterators.decoders import dali_status
 
     lines = [("gpuaug", gpuaug.__version__), ("python", platform.python_version())]
     for label, module in (("numpy", "numpy"), ("pillow", "PIL"), ("cupy", "cupy"),
                           ("nvidia-dali", "nvidia.dali"), ("torch", "torch"), ("keras", None)):
-        if module is None:  # importing Keras would import its backend: report the metadata
-            try:
-                from importlib.metadata import version
-
-                value = version("keras")
-            except Exception:
-                value = None
-        else:
-            value = module_version(module)
+        # Importing Keras would import its backend: report the metadata instead.
+        value = distribution_version(label) if module is None else module_version(module)
         lines.append((label, value or "not installed"))
     usable, reason = cuda_status()
     if usable:

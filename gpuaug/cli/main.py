@@ -1,8 +1,10 @@
 """The ``gpuaug`` command: demo, preview, bench, info, make-dataset.
 
-Exit codes: 0 success; 1 an unexpected failure; 2 a bad argument, value or input
-(the message names it); 3 the request cannot run here (no CUDA device, say).
-Errors are one line on stderr; ``GPUAUG_DEBUG=1`` shows the traceback instead.
+Exit codes: 0 success; 1 a failure (an NVRTC, DALI or CUDA error included: its
+message is printed whole); 2 a bad argument, value or input (the message names it,
+one line); 3 the request needs what this machine lacks (a CUDA device, CuPy, DALI:
+:class:`gpuaug.errors.Unavailable` and nothing else).  ``GPUAUG_DEBUG=1`` shows the
+traceback instead.
 """
 
 from __future__ import annotations
@@ -13,23 +15,21 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from ..iterators.decoders import ImageFileError
+from ..errors import ImageFileError, Unavailable
+from ..presets import CLASSIC, CLASSIC_DESCRIPTION
 from . import generator_args
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
-EPILOG = ("exit codes: 0 success, 1 unexpected failure, 2 bad argument or input, "
-          "3 not possible here (e.g. no CUDA device)")
-
-
-class Unavailable(RuntimeError):
-    """The request needs something this machine lacks."""
+EPILOG = ("exit codes: 0 success, 1 failure, 2 bad argument or input, "
+          "3 not possible here (no CUDA device, CuPy or DALI)")
 
 
 def _size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 224x224; got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT, e.g. 224x224; got {text!r}") from None
     if w < 1 or h < 1:
         raise argparse.ArgumentTypeError(f"sizes must be positive; got {text!r}")
     return w, h
@@ -39,7 +39,7 @@ def _positive(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
     return value
@@ -55,8 +55,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _preview_generator(args: argparse.Namespace, **overrides):
-    from .. import ImageDataGenerator
-    from ..demo import CLASSIC
+    from ..generator import ImageDataGenerator
 
     kwargs = generator_args.generator_kwargs(args, CLASSIC)
     kwargs.update(overrides)
@@ -69,15 +68,16 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from ..iterators.loading import load_image
-    from . import preview
+    from .. import preview
+    from ..sources.load_img import load_image
 
     if not args.directory.is_dir():
         raise FileNotFoundError(f"dataset directory {args.directory} does not exist")
     gen = _preview_generator(args)
     for name in ("data_format", "output_data_format", "output_dtype"):
         if getattr(gen, name) not in (None, "channels_last"):
-            raise ValueError(f"preview draws channels_last float images; drop --{name.replace('_', '-')}")
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"preview draws channels_last float images; drop {flag}")
     with contextlib.redirect_stdout(io.StringIO()):  # the listing, without Keras's print
         it = gen.flow_from_directory(str(args.directory), target_size=(args.size, args.size),
                                      batch_size=args.samples, seed=args.seed, shuffle=True,
@@ -132,10 +132,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             if hasattr(bench_args, key) and value is not None:
                 setattr(bench_args, key, value)
         bench_args.out_dir = args.out_dir
-        try:
-            payload, text = module.run(bench_args)
-        except harness.Unavailable as exc:
-            raise Unavailable(str(exc)) from None
+        payload, text = module.run(bench_args)  # harness.Unavailable is an Unavailable
         payloads[stem] = payload
         texts.append(text)
         json_path = args.json if (args.json and len(chosen) == 1) else args.out_dir / f"{stem}.json"
@@ -189,13 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", epilog=EPILOG, help="the main job: augment the built-in "
                           "sample (or --data), report images/s, write a preview",
                           description="Stream the data (--epochs, 3 by default) through the "
-                          "classic configuration (rotation 40, shifts/shear/zoom 0.2, horizontal "
-                          "flip, rescale 1/255) on the best device, print images/s and the "
-                          "device, write preview.png.")
+                          f"classic configuration ({CLASSIC_DESCRIPTION}) on the best device, "
+                          "print images/s and the device, write preview.png.")
     demo.add_argument("--data", type=Path, help="class-folder dataset (default: the built-in "
                       "sample, written under --out)")
     demo.add_argument("--out", type=Path, default=Path("gpuaug-demo"), help="output folder")
-    demo.add_argument("--size", type=_positive, default=128, help="images are resized to size x size")
+    demo.add_argument("--size", type=_positive, default=128,
+                      help="images are resized to size x size")
     demo.add_argument("--batch-size", type=_positive, default=32)
     demo.add_argument("--epochs", type=_positive, default=3, help="passes over the data to time")
     demo.add_argument("--seed", type=int, default=0)
@@ -216,12 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="one image under all four fill modes side by side")
     prev.add_argument("--samples", type=_positive, default=8, help="images to show")
     prev.add_argument("--draws", type=_positive, default=4, help="draws per image with --compare")
-    prev.add_argument("--columns", type=_positive, default=4, help="tiles per row in the plain grid")
+    prev.add_argument("--columns", type=_positive, default=4,
+                      help="tiles per row in the plain grid")
     prev.add_argument("--size", type=_positive, default=128, help="tile side in pixels")
     prev.add_argument("--seed", type=int, default=0)
     prev.add_argument("--device", default="cpu", help="'auto', 'cpu', 'cuda' or 'cuda:N'")
-    from ..demo import CLASSIC
-
     generator_args.add_generator_flags(prev, defaults=CLASSIC)
     prev.set_defaults(func=cmd_preview)
 
@@ -264,24 +260,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_code(exc: BaseException) -> tuple[int, str]:
+    """The exit code for a failure, and the message to print."""
+    if isinstance(exc, (ValueError, TypeError, FileNotFoundError, NotADirectoryError,
+                        ImageFileError)):
+        return EXIT_USAGE, (str(exc).splitlines() or ["?"])[0]
+    if isinstance(exc, Unavailable):
+        return EXIT_UNAVAILABLE, str(exc)
+    # A library that is there failed (NVRTC's log, DALI's error, the driver's): all of it.
+    return EXIT_FAILURE, f"{type(exc).__name__}: {exc}"
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 with argparse's one-line message on bad flags
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, NotADirectoryError,
-            ImageFileError) as exc:
-        code, message = EXIT_USAGE, str(exc)
-    except (Unavailable, RuntimeError) as exc:
-        code, message = EXIT_UNAVAILABLE, str(exc)
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - one line for the user, the trace on request
+    except Exception as exc:
         if os.environ.get("GPUAUG_DEBUG") == "1":
             raise
-        code, message = EXIT_FAILURE, f"{type(exc).__name__}: {exc}"
-    if os.environ.get("GPUAUG_DEBUG") == "1":
-        raise
-    print(f"gpuaug {args.command}: error: {message.splitlines()[0] if message else '?'}",
-          file=sys.stderr)
+        code, message = _exit_code(exc)
+    print(f"gpuaug {args.command}: error: {message or '?'}", file=sys.stderr)
     return code

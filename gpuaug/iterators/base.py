@@ -1,4 +1,4 @@
-"""Keras's ``Iterator`` contract (keras-semantics.md §6), with a private RNG.
+"""Keras's ``Iterator`` contract (docs/semantics.md §6), with a private RNG.
 
 Batch order, shuffling, the seeding rule per batch call and the draw order are
 Keras's, so a seeded gpuaug iterator yields Keras's batches.  Keras seeds and
@@ -17,13 +17,14 @@ import os
 import sys
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator as _PyIterator, Optional
+from typing import TYPE_CHECKING, Any, Optional
+from typing import Iterator as _PyIterator
 
 import numpy as np
 
 from .. import validation
 from ..params import TransformParams
-from .loading import WHITE_LIST_FORMATS
+from ..sources.listing import WHITE_LIST_FORMATS
 
 _log = logging.getLogger("gpuaug")
 
@@ -187,7 +188,7 @@ class Iterator:
 
 
 def resolve_shards(shard_id: Optional[int], num_shards: Optional[int]) -> tuple[int, int]:
-    """``(shard_id, num_shards)``; both None means torch.distributed's RANK / WORLD_SIZE (or 0 / 1)."""
+    """``(shard_id, num_shards)``; both None: torch.distributed's RANK / WORLD_SIZE (or 0 / 1)."""
     source = "arguments"
     if shard_id is None and num_shards is None:
         rank, world = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")

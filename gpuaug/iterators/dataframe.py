@@ -1,4 +1,4 @@
-"""``flow_from_dataframe``: Keras's ``DataFrameIterator`` (keras-semantics.md §9) on gpuaug's engine."""
+"""``flow_from_dataframe``: Keras's ``DataFrameIterator`` (docs/semantics.md §9) on the engine."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..sources.listing import WHITE_LIST_FORMATS
 from .files import FileBatchIterator
-from .loading import WHITE_LIST_FORMATS
 
 _NO_CLASS_MODES = ("input", "multi_output", "raw", None)
 
@@ -55,7 +55,7 @@ class DataFrameIterator(FileBatchIterator):
         if class_mode not in _NO_CLASS_MODES:
             df, classes = self._filter_classes(df, y_col, classes)
             num_classes = len(classes)
-            self.class_indices = dict(zip(classes, range(len(classes))))
+            self.class_indices = {name: i for i, name in enumerate(classes)}
         if self.split:
             start, stop = int(self.split[0] * len(df)), int(self.split[1] * len(df))
             df = df.iloc[start:stop, :]

@@ -1,4 +1,4 @@
-"""``flow_from_directory``: Keras's ``DirectoryIterator`` (keras-semantics.md §7) on gpuaug's engine."""
+"""``flow_from_directory``: Keras's ``DirectoryIterator`` (docs/semantics.md §7) on the engine."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..sources.listing import discover_classes, list_class_files
 from .files import FileBatchIterator
-from .loading import discover_classes, list_class_files
 
 
 class DirectoryIterator(FileBatchIterator):
@@ -35,7 +35,8 @@ class DirectoryIterator(FileBatchIterator):
                                    keep_aspect_ratio, output, decoder, batch_size, on_error)
         self.directory = directory
         self.classes = classes
-        if not isinstance(class_mode, (str, type(None))) or class_mode not in self.allowed_class_modes:
+        if (not isinstance(class_mode, (str, type(None)))
+                or class_mode not in self.allowed_class_modes):
             raise ValueError(
                 f"Invalid class_mode: {class_mode}; expected one of: {self.allowed_class_modes}")
         self.class_mode = class_mode
@@ -43,7 +44,7 @@ class DirectoryIterator(FileBatchIterator):
         self.samples = 0
         names = list(classes) if classes else discover_classes(directory)
         self.num_classes = len(names)
-        self.class_indices = dict(zip(names, range(len(names))))
+        self.class_indices = {name: i for i, name in enumerate(names)}
         self.filenames, self.classes = list_class_files(directory, names, self.split,
                                                         follow_links)
         self.samples = len(self.filenames)

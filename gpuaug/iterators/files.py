@@ -7,18 +7,21 @@ decide which files, in which order, with which labels.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, Optional
 
 import numpy as np
 
 from .. import validation
+from ..backends.reference.output_format import to_output
+from ..engine import array_module, augment_on
+from ..errors import ImageFileError
+from ..output import check_output, convert, to_host
+from ..params import TransformParams
+from ..sources.decoders import check_on_error, make_decoder
+from ..sources.load_img import CHANNELS, COLOR_MODES, check_interpolation
 from .base import BatchDraws, Iterator
-from .engine_call import run_in_float32
-from .decoders import (DaliDecoder, ImageFileError, PillowDecoder, check_on_error,
-                       choose_decoder)
-from .loading import CHANNELS, COLOR_MODES, INTERPOLATIONS, ArgumentError
-from .outputs import check_output, convert, to_host
 from .saving import save_batch
 
 _log = logging.getLogger("gpuaug")
@@ -56,12 +59,8 @@ class FileBatchIterator(Iterator):
         self.save_format = save_format
         if save_to_dir:
             validation.check_save_format(save_format)
-        if not isinstance(interpolation, str) or interpolation not in INTERPOLATIONS:
-            # Keras's message, at the call rather than at the first image to resize
-            raise ArgumentError(
-                f"Invalid interpolation method {interpolation} specified. Supported methods "
-                f"are {', '.join(INTERPOLATIONS)}")
-        self.interpolation = interpolation
+        # Keras's message, at the call rather than at the first image to resize
+        self.interpolation = check_interpolation(interpolation)
         if subset is not None:
             vs = image_data_generator._validation_split
             if subset == "validation":
@@ -79,16 +78,9 @@ class FileBatchIterator(Iterator):
         self.on_error = check_on_error(on_error)
         self._skipped: dict[str, str] = {}
         device = image_data_generator.device if image_data_generator is not None else "cpu"
-        self.decoder = choose_decoder(decoder, device, color_mode, interpolation,
-                                      keep_aspect_ratio)
-        if self.decoder == "pillow":
-            self._decode = PillowDecoder(color_mode, self.target_size, interpolation,
-                                         keep_aspect_ratio)
-        else:
-            self._decode = DaliDecoder(
-                "mixed" if self.decoder == "dali-mixed" else "cpu",
-                int(device.split(":")[1]) if device != "cpu" else None,
-                color_mode, self.target_size, interpolation, batch_size)
+        self._decode = make_decoder(decoder, device, color_mode, self.target_size, interpolation,
+                                    keep_aspect_ratio, batch_size)
+        self.decoder = self._decode.name
 
     @property
     def filepaths(self) -> list[str]:
@@ -150,7 +142,7 @@ class FileBatchIterator(Iterator):
             draws = BatchDraws(
                 draws.params[kept] if draws.params is not None else None,
                 [draws.save_hashes[i] for i in kept] if draws.save_hashes else draws.save_hashes)
-        batch = run_in_float32(self.image_data_generator, pixels, draws.params, self.dtype)
+        batch = _augment_in_float32(self.image_data_generator, pixels, draws.params, self.dtype)
         if self.save_to_dir:
             gen = self.image_data_generator
             out_last = gen.config().out_channels_last if gen is not None else (
@@ -164,3 +156,21 @@ class FileBatchIterator(Iterator):
             return x
         weights = self.sample_weight
         return (x, y) if weights is None else (x, y, weights[index_array])
+
+
+def _augment_in_float32(generator: Any, batch: Any, params: Optional[TransformParams],
+                        dtype: str) -> Any:
+    """Keras's file iterators work in float32 (``img_to_array``) and cast to ``dtype`` at the end.
+
+    Without a generator (Keras allows ``image_data_generator=None``) the decoded images
+    are only converted to ``dtype``.
+    """
+    if generator is None:
+        return batch.astype(dtype)
+    config = generator.config(dtype)
+    if config.dtype == "float32":
+        return augment_on(generator.device, batch, params, config)
+    work = dataclasses.replace(config, dtype="float32", output_dtype=None, output_data_format=None)
+    x = augment_on(generator.device, batch, params, work)
+    return to_output(x, config.channels_last, config.out_channels_last, config.out_dtype,
+                     array_module(x))

@@ -1,4 +1,4 @@
-"""``flow(x, y)``: Keras's ``NumpyArrayIterator`` (keras-semantics.md §8) on gpuaug's engine."""
+"""``flow(x, y)``: Keras's ``NumpyArrayIterator`` (docs/semantics.md §8) on gpuaug's engine."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any, Optional
 import numpy as np
 
 from .. import validation
-from ..backends.numpy_backend import SUPPORTED_INPUT_DTYPES
+from ..backends.reference import SUPPORTED_INPUT_DTYPES
+from ..engine import augment_on
+from ..output import check_output, convert, to_host
 from .base import BatchDraws, Iterator
-from .engine_call import run_engine
-from .outputs import check_output, convert, to_host
 from .saving import save_batch
 
 
@@ -104,7 +104,8 @@ class NumpyArrayIterator(Iterator):
 
     def _batch(self, index_array: np.ndarray, draws: BatchDraws):
         config = self.image_data_generator.config(self.dtype)
-        batch = run_engine(self.image_data_generator, self.x[index_array], draws.params, config)
+        batch = augment_on(self.image_data_generator.device, self.x[index_array], draws.params,
+                           config)
         if self.save_to_dir:
             layout = "channels_last" if config.out_channels_last else "channels_first"
             save_batch(to_host(batch), index_array, draws.save_hashes, self.save_to_dir,

@@ -17,6 +17,8 @@ import queue
 import threading
 from typing import Any, Optional
 
+from ..environment import cuda_index
+
 _DONE = object()
 
 
@@ -58,7 +60,7 @@ def _run(source: Any, q: queue.Queue, stop: threading.Event, device: str,
             return
         import cupy
 
-        with cupy.cuda.Device(int(device.split(":")[1])):
+        with cupy.cuda.Device(cuda_index(device)):
             stream = cupy.cuda.Stream(non_blocking=True)
             with stream:
                 _produce(source, q, stop, stream, released)

@@ -33,8 +33,9 @@ def save_batch(batch: np.ndarray, index_array: np.ndarray, hashes: list[int], di
                prefix: str, fmt: str, data_format: str) -> None:
     """Write ``{prefix}_{index}_{hash}.{fmt}`` for every sample, inside ``directory`` only."""
     root = Path(directory).resolve()
-    for i, (j, h) in enumerate(zip(index_array, hashes)):
+    for i, (j, h) in enumerate(zip(index_array, hashes, strict=True)):
         path = (root / f"{prefix}_{j}_{h}.{fmt}").resolve()
         if root not in path.parents:
-            raise ValueError(f"save_prefix {prefix!r} would write outside save_to_dir {directory!r}")
+            raise ValueError(
+                f"save_prefix {prefix!r} would write outside save_to_dir {directory!r}")
         array_to_img_scaled(batch[i], data_format).save(os.fspath(path))

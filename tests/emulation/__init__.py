@@ -1,11 +1,13 @@
 """Run gpuaug's CUDA kernels on the CPU: the fused backend with a host launcher.
 
-:class:`EmulatedLauncher` compiles ``kernels/augment.cu`` for the host with the C++
-compiler (one shared library per kernel variant, cached for the test session) and
-runs each launch block by block with one thread per block (``host_shim.h``).  Plugged
-into :class:`gpuaug.backends.fused_backend.FusedBackend`, it exercises the CUDA
-backend's whole host side (variant choice, packing, pass selection, argument order)
-and the kernels' arithmetic against the NumPy reference on machines without a GPU.
+:class:`EmulatedLauncher` compiles the kernel source NVRTC compiles (assembled by
+:func:`gpuaug.backends.cuda.source.kernel_source`, the generated interface included)
+for the host with the C++ compiler (one shared library per kernel variant, cached
+for the test session) and runs each launch block by block with one thread per block
+(``host_shim.h``).  Plugged into :class:`gpuaug.backends.cuda.FusedBackend`, it
+exercises the CUDA backend's whole host side (variant choice, packing, pass
+selection, argument order) and the kernels' arithmetic against the NumPy reference
+on machines without a GPU.
 """
 
 from __future__ import annotations
@@ -20,18 +22,17 @@ from typing import Any
 
 import numpy as np
 
-from gpuaug.backends.fused_backend import FusedBackend
-from gpuaug.backends.kernel_variants import (INPUT_TYPES, MODE_CODES, OUTPUT_TYPES, WORK_TYPES,
-                                             KernelVariant)
+from gpuaug.backends.cuda import FusedBackend
+from gpuaug.backends.cuda.source import kernel_source
+from gpuaug.backends.cuda.variants import KernelVariant
 
 HERE = Path(__file__).resolve().parent
-KERNELS = HERE.parent.parent / "kernels"
 COMPILER = shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
 
 
 def _sources_digest() -> str:
-    h = hashlib.sha256()
-    for path in sorted([*KERNELS.glob("*.cu*"), *HERE.glob("*.cpp"), *HERE.glob("*.h")]):
+    h = hashlib.sha256(kernel_source().encode())
+    for path in sorted([*HERE.glob("*.cpp"), *HERE.glob("*.h")]):
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
@@ -55,6 +56,11 @@ class EmulatedLauncher:
         self.build_dir = Path(build_dir)
         self.build_dir.mkdir(parents=True, exist_ok=True)
         self._digest = _sources_digest()
+        # The assembled source, in a folder of its own per digest (builds of several
+        # checkouts can share the directory).
+        self._source_dir = self.build_dir / f"source-{self._digest}"
+        self._source_dir.mkdir(exist_ok=True)
+        (self._source_dir / "kernel_source.cu").write_text(kernel_source())
         self._libs: dict[KernelVariant | None, ctypes.CDLL] = {}
         self.launches: list[str] = []  # pass names in launch order, for assertions
 
@@ -64,20 +70,15 @@ class EmulatedLauncher:
             variant = KernelVariant("uint8", "float32", "float32", 1, "nearest", False, False)
         lib = self._libs.get(variant)
         if lib is None:
-            defines = {
-                "GPUAUG_IN_T": INPUT_TYPES[variant.in_dtype],
-                "GPUAUG_OUT_T": OUTPUT_TYPES[variant.out_dtype],
-                "GPUAUG_WORK": str(WORK_TYPES[variant.work_dtype]),
-                "GPUAUG_ORDER": str(variant.order),
-                "GPUAUG_MODE": str(MODE_CODES[variant.fill_mode]),
-                "GPUAUG_IN_CHW": "true" if variant.in_chw else "false",
-                "GPUAUG_OUT_CHW": "true" if variant.out_chw else "false",
-            }
+            template = variant.template_arguments()
+            defines = {f"GPUAUG_{key}": template[arg] for key, arg in (
+                ("IN_T", "InT"), ("OUT_T", "OutT"), ("WORK", "WORK"), ("ORDER", "ORDER"),
+                ("MODE", "MODE"), ("IN_CHW", "IN_CHW"), ("OUT_CHW", "OUT_CHW"))}
             tag = hashlib.sha256(repr(sorted(defines.items())).encode()).hexdigest()[:16]
             path = self.build_dir / f"augment-{self._digest}-{tag}.so"
             if not path.exists():
                 cmd = [COMPILER, "-std=c++17", "-O1", "-ffp-contract=off", "-fno-fast-math",
-                       "-shared", "-fPIC", f"-I{KERNELS}", f"-I{HERE}",
+                       "-shared", "-fPIC", f"-I{self._source_dir}", f"-I{HERE}",
                        *(f"-D{k}={v}" for k, v in defines.items()),
                        str(HERE / "emulate.cpp"), "-o", str(path)]
                 subprocess.run(cmd, check=True, capture_output=True, text=True)

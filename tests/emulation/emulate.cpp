@@ -1,44 +1,38 @@
-// Host build of one kernel variant of kernels/augment.cu, for the CPU test suite.
-// The variant comes in as macros (see tests/emulation/__init__.py); each exported
-// function runs one kernel over a whole grid, with the kernel's own argument list.
+// Host build of one kernel variant of gpuaug's kernels, for the CPU test suite.
+// The kernel source is the very string NVRTC compiles (gpuaug.backends.cuda.source,
+// generated interface included), written by tests/emulation/__init__.py to
+// kernel_source.cu in the build directory; the variant comes in as macros.  Each
+// exported function runs one kernel over a whole grid, with the kernel's own arguments.
 #include "host_shim.h"
-#include "augment.cu"
+#include "kernel_source.cu"
 
 using namespace gpuaug;
 typedef GPUAUG_IN_T InT;
 typedef GPUAUG_OUT_T OutT;
 
-#define EPILOGUE_PARAMS                                                                  \
-    int compat, int std_flags, double cval, double rescale, double eps, const double* mean, \
-        i64 mean_sr, i64 mean_sc, i64 mean_sk, const double* std_eps, i64 std_sr,           \
-        i64 std_sc, i64 std_sk
-#define EPILOGUE_ARGS                                                                    \
-    compat, std_flags, cval, rescale, eps, mean, mean_sr, mean_sc, mean_sk, std_eps, std_sr, \
-        std_sc, std_sk
-
 extern "C" {
 
-void emulate_minmax(unsigned gx, unsigned gy, const InT* src, SampleParams* samples, i64 n, i64 h,
-                    i64 w, i64 nc, double cval) {
+void emulate_minmax(unsigned gx, unsigned gy, const InT* src, unsigned char* upload, i64 n, i64 h,
+                    i64 w, i64 nc) {
     run_grid(gx, gy, [&] {
         augment_minmax<InT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW>(
-            src, samples, n, h, w, nc, cval);
+            src, upload, n, h, w, nc);
     });
 }
 
-void emulate_moments(unsigned gx, unsigned gy, const InT* src, const SampleParams* samples,
-                     double* partials, i64 n, i64 h, i64 w, i64 nc, EPILOGUE_PARAMS) {
+void emulate_moments(unsigned gx, unsigned gy, const InT* src, const unsigned char* upload,
+                     double* partials, i64 n, i64 h, i64 w, i64 nc) {
     run_grid(gx, gy, [&] {
         augment_moments<InT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW>(
-            src, samples, partials, n, h, w, nc, EPILOGUE_ARGS);
+            src, upload, partials, n, h, w, nc);
     });
 }
 
-void emulate_write(unsigned gx, unsigned gy, const InT* src, OutT* dst, const SampleParams* samples,
-                   const double* partials, i64 n, i64 h, i64 w, i64 nc, EPILOGUE_PARAMS) {
+void emulate_write(unsigned gx, unsigned gy, const InT* src, OutT* dst, const unsigned char* upload,
+                   const double* partials, i64 n, i64 h, i64 w, i64 nc) {
     run_grid(gx, gy, [&] {
         augment_write<InT, OutT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW,
-                      GPUAUG_OUT_CHW>(src, dst, samples, partials, n, h, w, nc, EPILOGUE_ARGS);
+                      GPUAUG_OUT_CHW>(src, dst, upload, partials, n, h, w, nc);
     });
 }
 

@@ -1,6 +1,6 @@
 // Just enough of CUDA's execution model to run gpuaug's kernels on the host.
 //
-// The kernels in kernels/augment.cu are plain C++ apart from the launch
+// The kernels in gpuaug/kernels/augment.cu are plain C++ apart from the launch
 // coordinates, warp shuffles (compiled only for the device) and atomics.  Here a
 // "launch" runs every block of the grid in turn with ONE thread per block: the
 // kernels' grid-stride loops then cover every pixel, every thread is lane 0 of its

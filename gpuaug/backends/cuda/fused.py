@@ -1,11 +1,13 @@
 """The fused-kernel backend, independent of who executes the kernels.
 
 :class:`FusedBackend` turns ``apply`` / ``augment`` calls into launches of the
-kernels in ``kernels/augment.cu``: it validates, picks the compile-time variant,
-packs the one per-batch upload, decides which passes run and hands them to a
-*launcher*.  The CUDA backend's launcher runs them through CuPy on a GPU; the test
-suite's launcher runs the very same kernel source compiled for the host, so all
-of this module is exercised on machines without a GPU.
+kernels in ``gpuaug/kernels/augment.cu``: it validates, picks the compile-time
+variant, packs the one per-batch upload, decides which passes run and hands them to
+a *launcher*.  The CUDA backend's launcher (:mod:`.launcher`) runs them through CuPy
+on a GPU; the test suite's launcher runs the very same kernel source compiled for
+the host, so all of this module is exercised on machines without a GPU.  Steps that
+are not per-pixel (ZCA, a ``preprocessing_function``) run after the kernel as array
+operations shared with the reference (``xp`` is CuPy there).
 """
 
 from __future__ import annotations
@@ -14,14 +16,20 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..config import AugmentConfig
-from ..params import TransformParams
-from ..standardize import featurewise_steps, standardize_batch, zca_whiten
-from .kernel_args import (Epilogue, launch_grid, make_epilogue, pack_samples, pack_upload,
-                          partials_size)
-from .kernel_variants import WORK_TYPES, KernelVariant, reads_directly
-from .numpy_epilogue import check_pil_channels
-from .output import check_output_dtype, numpy_dtype, to_output
+from ...config import AugmentConfig
+from ...params import TransformParams
+from ..reference.output_format import check_output_dtype, numpy_dtype, to_output
+from ..reference.pointwise import check_pil_channels
+from ..reference.standardize import featurewise_steps, standardize_batch, zca_whiten
+from .launch_args import (
+    Epilogue,
+    launch_grid,
+    make_epilogue,
+    pack_samples,
+    pack_upload,
+    partials_size,
+)
+from .variants import WORK_TYPES, KernelVariant, reads_directly
 
 
 class Launcher(Protocol):
@@ -43,18 +51,6 @@ class Launcher(Protocol):
         """Run one kernel of ``variant`` (``"minmax"``, ``"moments"`` or ``"write"``)."""
 
 
-def _epilogue_args(e: Epilogue, upload: Any, mean_offset: int, std_offset: int) -> tuple:
-    # Absent statistics get a valid pointer that is never read (the flag is off).
-    mean = upload[mean_offset:] if e.mean is not None else upload
-    std = upload[std_offset:] if e.std_eps is not None else upload
-    ms = e.mean.strides if e.mean is not None else (0, 0, 0)
-    ss = e.std_eps.strides if e.std_eps is not None else (0, 0, 0)
-    return (
-        np.int32(e.compat), np.int32(e.flags), np.float64(e.cval), np.float64(e.rescale),
-        np.float64(e.eps), mean, *map(np.int64, ms), std, *map(np.int64, ss),
-    )
-
-
 class FusedBackend:
     """``apply`` and ``augment`` through the fused kernels (see module docstring)."""
 
@@ -65,7 +61,7 @@ class FusedBackend:
 
     def apply(self, batch: Any, matrices: np.ndarray, params: TransformParams,
               config: AugmentConfig) -> Any:
-        """Keras's ``apply_transform`` for the batch: a new array in ``config.dtype``, same layout."""
+        """Keras's ``apply_transform``: a new batch in ``config.dtype``, in the same layout."""
         with self.launcher.context():
             return self._run(batch, matrices, params, config, standardize=False)
 
@@ -134,20 +130,17 @@ class FusedBackend:
                 dims: tuple[int, int, int, int]) -> None:
         n, h, w, c = dims
         records = pack_samples(matrices, params, config.dtype)
-        host, mean_offset, std_offset = pack_upload(records, epilogue)
-        upload = self.launcher.upload(host)  # the batch's only host-to-device copy
+        # The batch's only host-to-device copy: epilogue, sample records, statistics.
+        upload = self.launcher.upload(pack_upload(records, epilogue))
         grid, block = launch_grid(n, h * w)
         shape = tuple(np.int64(v) for v in dims)
-        tail = _epilogue_args(epilogue, upload, mean_offset, std_offset)
         shifted = ~np.isnan(params.channel_shift_intensity)
         brightened = ~np.isnan(params.brightness)
         if shifted.any() or (brightened.any() and config.compat != "fixed"):
-            self.launcher.launch(variant, "minmax", grid, block,
-                                 (x, upload, *shape, np.float64(epilogue.cval)))
+            self.launcher.launch(variant, "minmax", grid, block, (x, upload, *shape))
         partials = upload  # never read unless the samplewise steps run
         if epilogue.sample_stats:
-            partials = self.launcher.allocate((partials_size(n, grid, block),), np.dtype(np.float64))
-            self.launcher.launch(variant, "moments", grid, block,
-                                 (x, upload, partials, *shape, *tail))
-        self.launcher.launch(variant, "write", grid, block,
-                             (x, out, upload, partials, *shape, *tail))
+            partials = self.launcher.allocate((partials_size(n, grid, block),),
+                                              np.dtype(np.float64))
+            self.launcher.launch(variant, "moments", grid, block, (x, upload, partials, *shape))
+        self.launcher.launch(variant, "write", grid, block, (x, out, upload, partials, *shape))

@@ -1,4 +1,4 @@
-"""Delivering a batch to the framework that trains on it (``output=``), via DLPack.
+"""The output adapter: a batch handed to the framework that trains on it (``output=``).
 
 ``"auto"`` leaves the batch where the engine computed it: NumPy on the CPU, CuPy on
 CUDA.  The others hand the same memory over without a copy where both sides are on
@@ -11,14 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from .validation import check_choice
+
 OUTPUTS = ("auto", "numpy", "cupy", "torch", "jax", "tf")
 
 
 def check_output(output: Any) -> str:
-    if output not in OUTPUTS:
-        raise ValueError(f"`output` must be one of {', '.join(map(repr, OUTPUTS))}. "
-                         f"Received: {output!r}")
-    return output
+    return check_choice("output", output, OUTPUTS)
 
 
 def _on_gpu(x: Any) -> bool:

@@ -15,6 +15,7 @@
 // need no CUDA header and compile unchanged with a host C++ compiler (the CPU
 // emulation the test suite uses where there is no GPU).
 #pragma once
+#include "interface.cuh"  // generated from gpuaug/backends/interface.py (WorkDtype, records)
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #define GPUAUG_HD __device__ __forceinline__
@@ -153,9 +154,8 @@ GPUAUG_HD double small_float_to_double(u16 h) {
 GPUAUG_HD double round_half(double d) { return small_float_to_double<5, 10>(round_to_small_float<5, 10>(d)); }
 
 // ------------------------------------------------------------ working dtypes
-// The generator's dtype: every intermediate value is rounded to it, as NumPy stores it.
-enum WorkDtype { WORK_F16 = 0, WORK_F32 = 1, WORK_F64 = 2 };
-
+// The generator's dtype (WorkDtype): every intermediate value is rounded to it, as NumPy
+// stores it.
 template <int WORK>
 GPUAUG_HD double round_work(double d) {
     if (WORK == WORK_F64) return d;
@@ -164,6 +164,7 @@ GPUAUG_HD double round_work(double d) {
 }
 
 // --------------------------------------------------------------- loads, stores
+// Stores are the twin of gpuaug/backends/reference/output_format.py.
 GPUAUG_HD double load_value(unsigned char v) { return (double)v; }
 GPUAUG_HD double load_value(f16 v) { return small_float_to_double<5, 10>(v.bits); }
 GPUAUG_HD double load_value(float v) { return (double)v; }

@@ -1,7 +1,7 @@
 // SciPy's boundary rules for affine_transform at spline order 0 and 1, per axis.
 //
-// The device-side twin of gpuaug/boundary.py (keras-semantics.md §4); a test holds the
-// two equal on a grid of out-of-range coordinates.  Two steps:
+// The device-side twin of gpuaug/backends/reference/boundary.py (docs/semantics.md §4);
+// a test holds the two equal on a grid of out-of-range coordinates.  Two steps:
 //   map_coordinate folds a source coordinate into [0, n-1] before the taps are chosen
 //     (constant: -1 outside, which the caller turns into cval for the whole pixel);
 //   map_tap maps the integer taps floor(u), floor(u)+1 that still fall outside.
@@ -11,7 +11,7 @@
 
 namespace gpuaug {
 
-enum FillMode { MODE_NEAREST = 0, MODE_REFLECT = 1, MODE_WRAP = 2, MODE_CONSTANT = 3 };
+// FillMode (MODE_NEAREST, MODE_REFLECT, MODE_WRAP, MODE_CONSTANT) comes from interface.cuh.
 
 template <int MODE>
 GPUAUG_HD double map_coordinate(double u, i64 n) {

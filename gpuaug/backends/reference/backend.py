@@ -1,15 +1,23 @@
-"""The NumPy reference backend: the oracle for every CUDA kernel."""
+"""The NumPy reference backend: the oracle for every CUDA kernel, and the CPU fallback.
+
+``apply`` is Keras's ``apply_transform`` for a batch (warp, channel shift, flips,
+brightness); ``augment`` adds ``standardize`` and the output dtype and layout.  Each
+step lives in its own module beside this one, the twin of a header in
+``gpuaug/kernels/``: ``boundary`` / ``warp`` (``boundary.cuh``, ``warp.cuh``),
+``pointwise`` (``pointwise.cuh``), ``standardize`` (``standardize.cuh``),
+``output_format`` (the stores of ``numeric.cuh``).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..config import AugmentConfig
-from ..params import TransformParams
-from ..standardize import standardize_batch
-from .numpy_epilogue import brightness, channel_shift
-from .numpy_warp import warp_nhwc
-from .output import check_output_dtype, to_output
+from ...config import AugmentConfig
+from ...params import TransformParams
+from .output_format import check_output_dtype, to_output
+from .pointwise import brightness, channel_shift
+from .standardize import standardize_batch
+from .warp import warp_nhwc
 
 SUPPORTED_INPUT_DTYPES = (np.uint8, np.float16, np.float32, np.float64)
 

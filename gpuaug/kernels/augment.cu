@@ -9,9 +9,9 @@
 //                    samplewise steps
 //   augment_write    everything, written in the output dtype and layout
 // Compile-time choices (template arguments, one instantiation per variant, compiled
-// on first use and cached per device by gpuaug/backends/cuda_kernels.py): input,
+// on first use and cached per device by gpuaug/backends/cuda/nvrtc.py): input,
 // output and working dtypes, interpolation order, fill mode, input and output layout.
-// Everything else is a per-batch argument.
+// Everything else comes in the batch's one upload (see Upload below).
 //
 // Launch shape: blockIdx.y walks the samples, blockIdx.x/threadIdx.x the pixels of a
 // sample, both as grid-stride loops, so any batch size and image size work.  Each
@@ -19,7 +19,9 @@
 // shuffles; min/max then take one atomic per warp (exact in any order), while the
 // moments go through a buffer of per-warp partial sums that the write pass adds in a
 // fixed order, so samplewise statistics are the same bits on every run.
-#include "augment.cuh"
+#include "pointwise.cuh"
+#include "standardize.cuh"
+#include "warp.cuh"
 
 namespace gpuaug {
 
@@ -52,23 +54,24 @@ GPUAUG_HD SampleParams load_params(const SampleParams* samples, i64 b) {
     return p;
 }
 
-GPUAUG_HD Epilogue make_epilogue(int compat, int flags, double cval, double rescale, double eps,
-                                 const double* mean, i64 mean_sr, i64 mean_sc, i64 mean_sk,
-                                 const double* std_eps, i64 std_sr, i64 std_sc, i64 std_sk) {
-    Epilogue e;
-    e.compat = compat; e.flags = flags; e.cval = cval; e.rescale = rescale; e.eps = eps;
-    e.mean = mean; e.mean_s[0] = mean_sr; e.mean_s[1] = mean_sc; e.mean_s[2] = mean_sk;
-    e.std_eps = std_eps; e.std_s[0] = std_sr; e.std_s[1] = std_sc; e.std_s[2] = std_sk;
-    return e;
+// The batch's one upload (gpuaug/backends/cuda/launch_args.py packs it): the Epilogue,
+// then one SampleParams per sample, then the featurewise statistics as float64 at the
+// byte offsets the Epilogue gives.  The records are declared in interface.cuh.
+GPUAUG_HD const Epilogue& upload_epilogue(const unsigned char* upload) {
+    return *reinterpret_cast<const Epilogue*>(upload);
 }
-
-#define GPUAUG_EPILOGUE_PARAMS                                                                  \
-    int compat, int std_flags, double cval, double rescale, double eps, const double* mean,    \
-        i64 mean_sr, i64 mean_sc, i64 mean_sk, const double* std_eps, i64 std_sr, i64 std_sc, \
-        i64 std_sk
-#define GPUAUG_EPILOGUE_ARGS                                                                    \
-    make_epilogue(compat, std_flags, cval, rescale, eps, mean, mean_sr, mean_sc, mean_sk,       \
-                  std_eps, std_sr, std_sc, std_sk)
+GPUAUG_HD SampleParams* upload_samples(unsigned char* upload) {
+    return reinterpret_cast<SampleParams*>(upload + sizeof(Epilogue));
+}
+GPUAUG_HD const SampleParams* upload_samples(const unsigned char* upload) {
+    return reinterpret_cast<const SampleParams*>(upload + sizeof(Epilogue));
+}
+GPUAUG_HD FeatureStatistics upload_statistics(const unsigned char* upload, const Epilogue& e) {
+    FeatureStatistics f;  // an offset of 0 means "absent": its flag is off and it is never read
+    f.mean = reinterpret_cast<const double*>(upload + e.mean_offset);
+    f.std_eps = reinterpret_cast<const double*>(upload + e.std_offset);
+    return f;
+}
 
 // Row and column of pixel q of a w-wide image.  32-bit division: several times cheaper
 // than 64-bit on the GPU; the host guarantees h * w < 2^31.
@@ -84,8 +87,10 @@ GPUAUG_HD void split_pixel(i64 q, i64 w, i64* r, i64* c) {
          q += (i64)gridDim.x * blockDim.x)
 
 template <typename InT, int WORK, int ORDER, int MODE, bool IN_CHW>
-__global__ void augment_minmax(const InT* __restrict__ src, SampleParams* samples, i64 n, i64 h, i64 w,
-                               i64 nc, double cval) {
+__global__ void augment_minmax(const InT* __restrict__ src, unsigned char* upload, i64 n, i64 h,
+                               i64 w, i64 nc) {
+    const double cval = upload_epilogue(upload).cval;
+    SampleParams* samples = upload_samples(upload);
     GPUAUG_FOR_EACH_SAMPLE(b) {
         const SampleParams p = load_params(samples, b);
         const InT* img = src + b * h * w * nc;
@@ -116,10 +121,10 @@ GPUAUG_HD i64 partial_slot(i64 b) {
 }
 
 template <typename InT, int WORK, int ORDER, int MODE, bool IN_CHW>
-__global__ void augment_moments(const InT* __restrict__ src, const SampleParams* __restrict__ samples,
-                                double* __restrict__ partials, i64 n, i64 h, i64 w, i64 nc,
-                                GPUAUG_EPILOGUE_PARAMS) {
-    const Epilogue e = GPUAUG_EPILOGUE_ARGS;
+__global__ void augment_moments(const InT* __restrict__ src, const unsigned char* __restrict__ upload,
+                                double* __restrict__ partials, i64 n, i64 h, i64 w, i64 nc) {
+    const Epilogue e = upload_epilogue(upload);
+    const SampleParams* samples = upload_samples(upload);
     GPUAUG_FOR_EACH_SAMPLE(b) {
         const SampleParams p = load_params(samples, b);
         const double lo = key_value(samples[b].lo_key), hi = key_value(samples[b].hi_key);
@@ -169,10 +174,11 @@ GPUAUG_HD void sample_moments(const double* partials, i64 b, double* sum, double
 
 template <typename InT, typename OutT, int WORK, int ORDER, int MODE, bool IN_CHW, bool OUT_CHW>
 __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ dst,
-                              const SampleParams* __restrict__ samples,
-                              const double* __restrict__ partials, i64 n, i64 h, i64 w, i64 nc,
-                              GPUAUG_EPILOGUE_PARAMS) {
-    const Epilogue e = GPUAUG_EPILOGUE_ARGS;
+                              const unsigned char* __restrict__ upload,
+                              const double* __restrict__ partials, i64 n, i64 h, i64 w, i64 nc) {
+    const Epilogue e = upload_epilogue(upload);
+    const SampleParams* samples = upload_samples(upload);
+    const FeatureStatistics f = upload_statistics(upload, e);
     const Layout out = image_layout<OUT_CHW>(h, w, nc);
     GPUAUG_FOR_EACH_SAMPLE(b) {
         const SampleParams p = load_params(samples, b);
@@ -194,7 +200,7 @@ __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ ds
                 double v = warp_channel<InT, WORK, ORDER>(t, k, e.cval);
                 v = shift_and_brighten<WORK>(v, p, lo, hi, k, nc, e.compat);
                 v = rescale_value<WORK>(v, e);
-                v = standardize_value<WORK>(v, e, s_mean, s_std_eps, r, c, k);
+                v = standardize_value<WORK>(v, e, f, s_mean, s_std_eps, r, c, k);
                 store_value(px + k * out.s_chan, v);
             }
         }

@@ -1,10 +1,11 @@
 """The compile-time variants of the fused kernels and their C++ names.
 
-Each kernel in ``kernels/augment.cu`` is a template; a *variant* fixes the input,
-output and working dtypes, the interpolation order, the fill mode and the input and
-output layouts.  This module names the instantiations (the NVRTC "name
-expressions") and enumerates every supported variant, for the compile check.  It
-imports no CUDA library.
+Each kernel in ``gpuaug/kernels/augment.cu`` is a template; a *variant* fixes the
+input, output and working dtypes, the interpolation order, the fill mode and the
+input and output layouts.  This module names the instantiations (the NVRTC "name
+expressions", written with the enumerators of :mod:`gpuaug.backends.interface`) and
+enumerates every supported variant, for the compile check.  It imports no CUDA
+library.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import itertools
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..boundary import FILL_MODES
+from ...validation import check_choice
+from ..interface import FILL_MODE, FILL_MODES, WORK_DTYPE, WORK_DTYPES
 
 #: Input dtypes the kernels read, with their C++ element types.
 INPUT_TYPES = {"uint8": "unsigned char", "float16": "gpuaug::f16", "float32": "float",
@@ -22,10 +24,7 @@ INPUT_TYPES = {"uint8": "unsigned char", "float16": "gpuaug::f16", "float32": "f
 OUTPUT_TYPES = {"uint8": "unsigned char", "float16": "gpuaug::f16", "bfloat16": "gpuaug::bf16",
                 "float32": "float", "float64": "double"}
 #: Working dtypes (the generator's ``dtype``): every intermediate is rounded to it.
-WORK_TYPES = {"float16": 0, "float32": 1, "float64": 2}
-#: ``fill_mode`` -> the kernels' FillMode enumerator.
-MODE_CODES = {mode: i for i, mode in enumerate(FILL_MODES)}
-assert FILL_MODES == ("nearest", "reflect", "wrap", "constant")  # kernels/boundary.cuh order
+WORK_TYPES = WORK_DTYPES
 
 PASSES = ("minmax", "moments", "write")
 
@@ -51,7 +50,7 @@ class KernelVariant:
             (self.in_dtype, INPUT_TYPES, "input dtype"),
             (self.out_dtype, OUTPUT_TYPES, "output dtype"),
             (self.work_dtype, WORK_TYPES, "working dtype"),
-            (self.fill_mode, MODE_CODES, "fill_mode"),
+            (self.fill_mode, FILL_MODES, "fill_mode"),
         ):
             if value not in table:
                 raise ValueError(
@@ -62,22 +61,28 @@ class KernelVariant:
             raise ValueError("float64 input needs float64 work; cast the batch first")
         if not output_allowed(self.out_dtype, self.work_dtype):
             raise ValueError("float64 output needs float64 work (dtype='float64')")
-        if self.order not in (0, 1):
-            raise ValueError(f"interpolation_order must be 0 or 1, got {self.order!r}")
+        check_choice("interpolation_order", self.order, (0, 1))
 
-    def _reader_args(self) -> str:
-        return (f"{INPUT_TYPES[self.in_dtype]}, {WORK_TYPES[self.work_dtype]}, {self.order}, "
-                f"{MODE_CODES[self.fill_mode]}, {_flag(self.in_chw)}")
+    def template_arguments(self) -> dict[str, str]:
+        """Each template parameter of ``augment_write`` as C++ text (the passes take a subset)."""
+        return {
+            "InT": INPUT_TYPES[self.in_dtype],
+            "OutT": OUTPUT_TYPES[self.out_dtype],
+            "WORK": WORK_DTYPE.enumerator(self.work_dtype),
+            "ORDER": str(self.order),
+            "MODE": FILL_MODE.enumerator(self.fill_mode),
+            "IN_CHW": _flag(self.in_chw),
+            "OUT_CHW": _flag(self.out_chw),
+        }
 
     def name(self, kernel_pass: str) -> str:
         """The C++ name expression of this variant's kernel for ``kernel_pass``."""
-        if kernel_pass == "write":
-            return (f"gpuaug::augment_write<{INPUT_TYPES[self.in_dtype]}, "
-                    f"{OUTPUT_TYPES[self.out_dtype]}, {WORK_TYPES[self.work_dtype]}, {self.order}, "
-                    f"{MODE_CODES[self.fill_mode]}, {_flag(self.in_chw)}, {_flag(self.out_chw)}>")
         if kernel_pass not in PASSES:
             raise ValueError(f"unknown kernel pass {kernel_pass!r}; expected one of {PASSES}")
-        return f"gpuaug::augment_{kernel_pass}<{self._reader_args()}>"
+        args = self.template_arguments()
+        if kernel_pass != "write":  # the reader passes write no output
+            del args["OutT"], args["OUT_CHW"]
+        return f"gpuaug::augment_{kernel_pass}<{', '.join(args.values())}>"
 
     def names(self) -> tuple[str, ...]:
         return tuple(self.name(p) for p in PASSES)

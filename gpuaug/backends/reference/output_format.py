@@ -2,7 +2,7 @@
 
 Shared by the NumPy reference and the CUDA backend's unfused path (``xp`` is
 ``numpy`` or ``cupy``); the fused kernel does the same conversion per value
-(``store_value`` in ``kernels/numeric.cuh``).
+(``store_value`` in ``gpuaug/kernels/numeric.cuh``, its twin).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from ...validation import check_choice
 
 #: Output dtypes a batch can be delivered in.
 OUTPUT_DTYPES = ("float32", "float16", "bfloat16", "uint8", "float64")
@@ -32,11 +34,7 @@ def numpy_dtype(name: str) -> np.dtype:
 
 def check_output_dtype(name: Any, work_dtype: str) -> str:
     """Validate ``output_dtype`` against the working dtype; returns its name."""
-    if name not in OUTPUT_DTYPES:
-        raise ValueError(
-            f"`output_dtype` must be one of {', '.join(map(repr, OUTPUT_DTYPES))} or None. "
-            f"Received: {name!r}"
-        )
+    check_choice("output_dtype", name, OUTPUT_DTYPES)
     if name == "float64" and work_dtype != "float64":
         raise ValueError(
             "`output_dtype='float64'` needs dtype='float64' (a wider output than the "

@@ -1,4 +1,4 @@
-"""The CUDA backend: the fused kernels launched through CuPy on a GPU.
+"""The CuPy launcher: the fused kernels run on a GPU, and the CUDA backend of a device.
 
 The batch stays on the device from input to output; the only host-to-device copy
 per batch is the packed parameter buffer (a few hundred bytes).  Kernels run on
@@ -12,28 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from .cuda_kernels import get_kernel
-from .fused_backend import FusedBackend
-from .kernel_variants import KernelVariant
-
-
-@functools.lru_cache(maxsize=1)
-def cuda_status() -> tuple[bool, str]:
-    """``(usable, reason)``: whether CuPy imports and sees a CUDA device, and if not why.
-
-    Asked once per process (importing CuPy and the driver query take a while).
-    """
-    try:
-        import cupy
-    except ImportError as exc:
-        return False, f"CuPy is not installed ({exc}); pip install 'gpuaug[cuda]'"
-    try:
-        count = cupy.cuda.runtime.getDeviceCount()
-    except Exception as exc:  # CUDARuntimeError: no driver, insufficient driver, ...
-        return False, f"CUDA is not usable: {exc}"
-    if count == 0:
-        return False, "no CUDA device is visible"
-    return True, f"{count} CUDA device(s)"
+from ...environment import cuda_status
+from ...errors import Unavailable
+from .fused import FusedBackend
+from .nvrtc import get_kernel
+from .variants import KernelVariant
 
 
 class CupyLauncher:
@@ -61,7 +44,8 @@ class CupyLauncher:
             except cupy.cuda.memory.OutOfMemoryError as exc:
                 nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
                 raise MemoryError(
-                    f"gpuaug: out of GPU memory on cuda:{self.device_id} allocating the output of a "
+                    f"gpuaug: out of GPU memory on cuda:{self.device_id} allocating the output "
+                    "of a "
                     f"batch of {shape[0]} images (shape {shape}, {np.dtype(dtype).name}, "
                     f"{nbytes / 2**20:.1f} MiB); use a smaller batch_size. ({exc})"
                 ) from exc
@@ -77,10 +61,10 @@ def cuda_backend(device_id: int = 0) -> FusedBackend:
     """The CUDA backend of device ``device_id`` (one per device, cached)."""
     usable, reason = cuda_status()
     if not usable:
-        raise RuntimeError(f"gpuaug: the CUDA backend is not available: {reason}")
+        raise Unavailable(f"gpuaug: the CUDA backend is not available: {reason}")
     import cupy
 
     count = cupy.cuda.runtime.getDeviceCount()
     if not 0 <= device_id < count:
-        raise RuntimeError(f"gpuaug: cuda:{device_id} does not exist; {count} device(s) visible")
+        raise Unavailable(f"gpuaug: cuda:{device_id} does not exist; {count} device(s) visible")
     return FusedBackend(CupyLauncher(device_id), name=f"cuda:{device_id}")

@@ -2,7 +2,7 @@
 
 Keras warps every channel with ``scipy.ndimage.affine_transform``; reproducing
 its output means reproducing SciPy's treatment of coordinates that fall
-outside the image (keras-semantics.md §4).  Two steps, both per axis:
+outside the image (docs/semantics.md §4).  Two steps, both per axis:
 
 1. :func:`map_coordinate` folds a continuous source coordinate ``u`` back into
    ``[0, n-1]`` *before* the interpolation taps are chosen.  ``constant`` maps
@@ -12,16 +12,16 @@ outside the image (keras-semantics.md §4).  Two steps, both per axis:
    that still fall outside ``[0, n-1]``.
 
 These two functions are the single NumPy statement of the rules; the CUDA
-kernel mirrors them in ``kernels/boundary.cuh`` and a test holds both equal to
-``scipy.ndimage.map_coordinates``.  Everything is float64, as in SciPy.
+kernel mirrors them in ``gpuaug/kernels/boundary.cuh`` (its twin) and tests hold
+both equal to ``scipy.ndimage.map_coordinates``.  Everything is float64, as in SciPy.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-FILL_MODES = ("nearest", "reflect", "wrap", "constant")
-"""Fill modes gpuaug implements, with SciPy's legacy (non-``grid-``) rules."""
+from ...validation import check_choice
+from ..interface import FILL_MODES
 
 #: Returned by :func:`map_coordinate` for ``constant`` mode outside the image.
 OUTSIDE = -1.0
@@ -60,7 +60,7 @@ def map_coordinate(u: np.ndarray, n: int, mode: str) -> np.ndarray:
         low = u + period * (np.trunc(-u / period) + 1.0)
         high = u - period * np.trunc(u / period)
     else:
-        raise ValueError(f"fill_mode must be one of {FILL_MODES}, got {mode!r}")
+        check_choice("fill_mode", mode, FILL_MODES)
     return np.where(below, low, np.where(above, high, u))
 
 
@@ -83,7 +83,7 @@ def map_tap(j: np.ndarray, n: int, mode: str) -> np.ndarray:
         j = np.where(j < 0, -j, j)
         j = np.where(j > n - 1, 2 * n - 2 - j, j)
     else:
-        raise ValueError(f"fill_mode must be one of {FILL_MODES}, got {mode!r}")
+        check_choice("fill_mode", mode, FILL_MODES)
     # A tap can only leave the image by one sample; the clip guards taps of
     # weight 0 on tiny axes so that the gather never reads out of bounds.
     return np.clip(j, 0, n - 1)

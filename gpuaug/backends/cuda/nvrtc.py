@@ -15,8 +15,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .kernel_source import NVRTC_OPTIONS, kernel_source
-from .kernel_variants import KernelVariant
+from .source import NVRTC_OPTIONS, kernel_source
+from .variants import KernelVariant
 
 _lock = threading.Lock()
 _modules: dict[tuple[int, KernelVariant], "LoadedModule"] = {}

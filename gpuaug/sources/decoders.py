@@ -23,34 +23,14 @@ from typing import Any, Optional
 import numpy as np
 from PIL import Image
 
-from .loading import CHANNELS, ArgumentError, load_image
+from ..environment import cuda_index, dali_status
+from ..errors import ArgumentError, Unavailable
+from ..validation import check_choice
+from .load_img import CHANNELS, load_image
 
 DECODERS = ("auto", "dali", "pillow")
 ON_ERROR = ("raise", "skip")
-
-
-class ImageFileError(OSError):
-    """An image file could not be read or decoded; names the file and the cause."""
-
-    def __init__(self, path: str, cause: BaseException) -> None:
-        super().__init__(f"cannot read image file {path!r}: {type(cause).__name__}: {cause}")
-        self.path = path
-        self.cause = cause
-
-
-def check_on_error(on_error: Any) -> str:
-    if on_error not in ON_ERROR:
-        raise ValueError(f"`on_error` must be 'raise' or 'skip'. Received: {on_error!r}")
-    return on_error
 _DALI_FILTERS = ("nearest", "bilinear", "bicubic", "lanczos")
-
-
-def dali_status() -> tuple[bool, str]:
-    try:
-        import nvidia.dali as dali
-    except ImportError as exc:
-        return False, f"NVIDIA DALI is not installed ({exc}); pip install 'gpuaug[dali]'"
-    return True, f"DALI {dali.__version__}"
 
 
 def _dali_unsupported(color_mode: str, interpolation: str, keep_aspect_ratio: bool) -> str:
@@ -66,9 +46,7 @@ def _dali_unsupported(color_mode: str, interpolation: str, keep_aspect_ratio: bo
 def choose_decoder(decoder: Any, device: str, color_mode: str, interpolation: str,
                    keep_aspect_ratio: bool) -> str:
     """``"pillow"``, ``"dali-cpu"`` or ``"dali-mixed"`` for ``decoder=`` and the settings."""
-    if decoder not in DECODERS:
-        raise ValueError(f"`decoder` must be one of {', '.join(map(repr, DECODERS))}. "
-                         f"Received: {decoder!r}")
+    check_choice("decoder", decoder, DECODERS)
     if decoder == "pillow":
         return "pillow"
     unsupported = _dali_unsupported(color_mode, interpolation, keep_aspect_ratio)
@@ -76,15 +54,33 @@ def choose_decoder(decoder: Any, device: str, color_mode: str, interpolation: st
     if decoder == "auto":
         return "dali-mixed" if (device != "cpu" and usable and not unsupported) else "pillow"
     if not usable:
-        raise RuntimeError(f"decoder='dali': {reason}")
+        raise Unavailable(f"decoder='dali': {reason}")
     if unsupported:
         raise ValueError(f"decoder='dali' does not support {unsupported}; use decoder='pillow'")
     return "dali-mixed" if device != "cpu" else "dali-cpu"
 
 
+def check_on_error(on_error: Any) -> str:
+    return check_choice("on_error", on_error, ON_ERROR)
+
+
+def make_decoder(decoder: Any, device: str, color_mode: str, target_size: tuple[int, int],
+                 interpolation: str, keep_aspect_ratio: bool, max_batch: int):
+    """The decode source for the iterator's settings: ``PillowDecoder`` or ``DaliDecoder``.
+
+    ``decoder`` is the user's choice (see :func:`choose_decoder`), ``device`` the
+    generator's resolved device ("cpu" or "cuda:N").
+    """
+    chosen = choose_decoder(decoder, device, color_mode, interpolation, keep_aspect_ratio)
+    if chosen == "pillow":
+        return PillowDecoder(color_mode, target_size, interpolation, keep_aspect_ratio)
+    return DaliDecoder("mixed" if chosen == "dali-mixed" else "cpu", cuda_index(device),
+                       color_mode, target_size, interpolation, max_batch)
+
+
 @functools.lru_cache(maxsize=256)
 def pil_nearest_indices(n_in: int, n_out: int) -> np.ndarray:
-    """Source index of each output position under Pillow's NEAREST rule (keras-semantics §7).
+    """Source index of each output position under Pillow's NEAREST rule (docs/semantics.md §7).
 
     Positions start at ``scale / 2`` and are accumulated in float64, ``pos += scale``;
     the closed form ``floor((i + 0.5) * scale)`` differs on about 0.7 % of pixels.
@@ -213,7 +209,7 @@ class DaliDecoder:
             return {}
         # Pillow reads every remaining file, yet DALI fails: not a bad file but a failure of
         # DALI itself (out of memory, a broken install): raise it, mark no file bad.
-        return dict(zip(encoded, self._decode(list(encoded.values()))))
+        return dict(zip(encoded, self._decode(list(encoded.values())), strict=True))
 
     def __call__(self, paths: list[str]) -> tuple[Any, dict[int, BaseException]]:
         """``(batch of the readable files, {position: error} of the others)``."""
@@ -241,7 +237,7 @@ class DaliDecoder:
         decoded: dict[int, Any] = {}
         if encoded:
             try:
-                decoded = dict(zip(encoded, self._decode(list(encoded.values()))))
+                decoded = dict(zip(encoded, self._decode(list(encoded.values())), strict=True))
             except Exception:
                 decoded = self._decode_each(dict(encoded), failures)
         out = xp.empty((len(decoded), h, w, c), dtype=np.uint8)

@@ -1,8 +1,11 @@
-"""Normalisation after augmentation (Keras's ``standardize``) and its ``fit``.
+"""Normalisation after augmentation: Keras's ``standardize``, batched (docs/semantics.md §5).
 
-Both work on a batch in the generator's data format.  Keras standardizes one
-image at a time; here every per-image statistic (samplewise mean and std) is
-a reduction over each sample's own pixels, which gives the same numbers.
+Works on a batch in the generator's data format.  Keras standardizes one image at
+a time; here every per-image statistic (samplewise mean and std) is a reduction
+over each sample's own pixels, which gives the same numbers.  The reference twin of
+``gpuaug/kernels/standardize.cuh``; the CUDA backend also runs :func:`standardize_batch`
+(with CuPy) after a ``preprocessing_function`` and :func:`zca_whiten` for ZCA.
+The statistics ``fit`` computes live in :mod:`gpuaug.fit_statistics`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import AugmentConfig
+from ...config import AugmentConfig
 
 _NOT_FIT = (
     "This ImageDataGenerator specifies `{}`, but it hasn't been fit on any "
@@ -109,42 +112,3 @@ def zca_whiten(x: Any, matrix: np.ndarray, xp: Any = np) -> Any:
     """Each image, flattened, times the ZCA matrix (float64, as Keras's product)."""
     flat = x.reshape(-1, math.prod(x.shape[-3:]))
     return xp.reshape(flat @ xp.asarray(matrix), x.shape)
-
-
-def feature_statistics(
-    x: np.ndarray, channel_axis: int, *, center: bool, std_normalize: bool
-) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
-    """Keras's ``fit`` statistics: per-channel mean and std of a batch.
-
-    Returns ``(mean, std, centred_and_scaled_x)``; mean and std are shaped to
-    broadcast over one image, ``(1, 1, C)`` or ``(C, 1, 1)``.  ``x`` is updated
-    in place, as Keras does, because ZCA is fitted on the result.
-    """
-    axes = tuple(a for a in (1, 2, 3) if a != channel_axis)
-    shape = [1, 1, 1]
-    shape[channel_axis - 1] = x.shape[channel_axis]
-    mean = std = None
-    if center:
-        mean = np.reshape(np.mean(x, axis=(0,) + axes), shape)
-        x -= mean
-    if std_normalize:
-        std = np.reshape(np.std(x, axis=(0,) + axes), shape)
-        x /= std + 1e-6
-    return mean, std, x
-
-
-def zca_matrix(x: np.ndarray, epsilon: float, compat: str) -> np.ndarray:
-    """The ZCA whitening matrix of a centred batch, Keras's or keras-preprocessing's.
-
-    Keras: ``U * sqrt(n) / (s + eps) @ U.T`` from the SVD of the data.
-    keras-preprocessing: ``U / sqrt(lambda + eps) @ U.T`` from the SVD of the
-    covariance.  Both are ``(D, D)`` float64 with ``D = H * W * C``.
-    """
-    n = len(x)
-    flat = np.reshape(x, (n, -1))
-    if compat == "keras-preprocessing":
-        sigma = np.dot(flat.T, flat) / flat.shape[0]
-        u, s, _ = np.linalg.svd(sigma)
-        return (u * (1.0 / np.sqrt(s[np.newaxis] + epsilon))).dot(u.T)
-    u, s, _ = np.linalg.svd(flat.T, full_matrices=False)
-    return (u * (np.sqrt(n) / (s + epsilon))).dot(u.T)

@@ -1,5 +1,7 @@
 """Batched affine warp in NumPy, bit-exact with ``scipy.ndimage.affine_transform``.
 
+The reference twin of ``gpuaug/kernels/warp.cuh``.
+
 The whole batch is warped at once: coordinates, boundary folding, tap indices
 and weights are computed as arrays over ``(batch, rows, columns)``, and pixel
 values are gathered for all channels together (``np.take`` along axis 0, about
@@ -7,7 +9,7 @@ ten times faster than fancy indexing for rows of a few channels).  The only loop
 output rows so that the float64 temporaries stay in cache; it is not a loop
 over images or pixels.
 
-Exactness (keras-semantics.md §4): coordinates are float64 and evaluated in
+Exactness (docs/semantics.md §4): coordinates are float64 and evaluated in
 SciPy's order, order 0 rounds with ``floor(u + 0.5)``, order 1 weights are
 ``w0 = 1 - t`` and ``w1 = 1 - w0``, and the taps accumulate as
 ``acc += (v * w_row) * w_col`` in the order r0c0, r0c1, r1c0, r1c1.
@@ -18,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing
 
-from ..boundary import map_coordinate, map_tap
+from ...validation import check_choice
+from .boundary import map_coordinate, map_tap
 
 #: Output pixels per band; about 1 MiB of float64 per temporary at 3 channels.
 _PIXELS_PER_BAND = 1 << 15
@@ -65,8 +68,7 @@ def warp_nhwc(
     ``dtype`` (default ``x.dtype``); values of ``x`` must convert to float64
     exactly, as every supported input dtype does.
     """
-    if order not in (0, 1):
-        raise ValueError(f"interpolation_order must be 0 or 1, got {order!r}")
+    check_choice("interpolation_order", order, (0, 1))
     b, h, w, c = x.shape
     out = np.empty(x.shape, dtype=x.dtype if dtype is None else dtype)
     if x.size == 0:

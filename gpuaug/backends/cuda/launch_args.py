@@ -1,10 +1,10 @@
-"""Host side of a fused-kernel launch: the per-batch upload and the scalar arguments.
+"""Host side of a fused-kernel launch: the batch's one upload, and the launch shape.
 
-Everything a launch needs besides the pixels goes into **one** byte buffer that is
-uploaded once per batch: the per-sample records (``SAMPLE_DTYPE``, the twin of
-``SampleParams`` in ``kernels/augment.cuh``), then the featurewise mean and
-``std + 1e-6`` as float64.  The scalars (rescale, epsilon, cval, flags, strides)
-travel as kernel arguments.  Every value is converted here exactly as NumPy
+Everything a launch needs besides the pixels and the shape goes into **one** byte
+buffer, uploaded once per batch: the ``Epilogue`` record (the batch-wide constants of
+the steps after the warp), one ``SampleParams`` record per sample, then the
+featurewise mean and ``std + 1e-6`` as float64.  The records are declared in
+:mod:`gpuaug.backends.interface`.  Every value is converted here exactly as NumPy
 would convert it in Keras's code, so the kernels only ever round once per step.
 No CUDA library is imported: the emulated launcher of the test suite uses this too.
 """
@@ -17,26 +17,11 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..compat import COMPAT_MODES
-from ..config import AugmentConfig
-from ..params import TransformParams
+from ...config import AugmentConfig
+from ...params import TransformParams
+from ..interface import COMPAT, EPILOGUE_RECORD, SAMPLE_FLAGS, SAMPLE_RECORD, STANDARDIZE_FLAGS
 
-#: One record per sample, field for field ``gpuaug::SampleParams`` (11 x 8 bytes).
-SAMPLE_DTYPE = np.dtype([
-    ("m", np.float64, (6,)),
-    ("shift", np.float64),
-    ("brightness", np.float64),
-    ("flags", np.uint64),
-    ("lo_key", np.uint64),
-    ("hi_key", np.uint64),
-], align=True)
-assert SAMPLE_DTYPE.itemsize == 88
-
-FLIP_H, FLIP_V = 1, 2
-STD_RESCALE, STD_SAMPLE_CENTER, STD_SAMPLE_SCALE = 1, 2, 4
-STD_FEATURE_CENTER, STD_FEATURE_SCALE = 8, 16
-COMPAT_CODES = {mode: i for i, mode in enumerate(COMPAT_MODES)}
-assert COMPAT_MODES == ("keras", "keras-preprocessing", "fixed")  # kernels/augment.cuh order
+_STD = STANDARDIZE_FLAGS
 
 
 def order_key(values: np.ndarray) -> np.ndarray:
@@ -55,12 +40,13 @@ def key_value(keys: np.ndarray) -> np.ndarray:
 
 def pack_samples(matrices: np.ndarray, params: TransformParams, work_dtype: str) -> np.ndarray:
     """The per-sample records of a batch, with the reduction slots initialised."""
-    records = np.zeros(len(params), dtype=SAMPLE_DTYPE)
+    records = SAMPLE_RECORD.zeros(len(params))
     records["m"] = np.asarray(matrices, dtype=np.float64).reshape(len(params), 6)
-    # NumPy adds the intensity after rounding it to the batch's dtype (numpy_epilogue).
+    # NumPy adds the intensity after rounding it to the batch's dtype (reference/pointwise.py).
     records["shift"] = params.channel_shift_intensity.astype(work_dtype).astype(np.float64)
     records["brightness"] = params.brightness
-    records["flags"] = (params.flip_horizontal * FLIP_H) | (params.flip_vertical * FLIP_V)
+    records["flags"] = ((params.flip_horizontal * SAMPLE_FLAGS.FLIP_H)
+                        | (params.flip_vertical * SAMPLE_FLAGS.FLIP_V))
     records["lo_key"] = order_key(np.inf)
     records["hi_key"] = order_key(-np.inf)
     return records
@@ -106,19 +92,23 @@ def _in_numpy_precision(value: Any, work_dtype: str) -> float:
 
 @dataclass(frozen=True)
 class Epilogue:
-    """The batch-wide part of a launch: which standardization steps run, with what."""
+    """The batch-wide part of a launch: the ``Epilogue`` record and the statistics it points to.
 
-    compat: int
-    flags: int
-    cval: float
-    rescale: float
-    eps: float
+    The record's ``mean_offset`` / ``std_offset`` are filled in by :func:`pack_upload`,
+    which decides where the statistics go.
+    """
+
+    record: np.ndarray  # one EPILOGUE_RECORD
     mean: Optional[Statistic]
     std_eps: Optional[Statistic]
 
     @property
+    def flags(self) -> int:
+        return int(self.record["flags"])
+
+    @property
     def sample_stats(self) -> bool:
-        return bool(self.flags & (STD_SAMPLE_CENTER | STD_SAMPLE_SCALE))
+        return bool(self.flags & (_STD.STD_SAMPLE_CENTER | _STD.STD_SAMPLE_SCALE))
 
 
 def make_epilogue(config: AugmentConfig, image_shape: tuple[int, int, int], *,
@@ -130,52 +120,50 @@ def make_epilogue(config: AugmentConfig, image_shape: tuple[int, int, int], *,
     caller has checked that the statistics exist and warned otherwise).
     """
     work = config.dtype
+    record = EPILOGUE_RECORD.zeros()
     flags = 0
-    rescale = 0.0
     mean = std_eps = None
     if standardize:
         if config.rescale:
-            flags |= STD_RESCALE
-            rescale = _in_numpy_precision(config.rescale, work)
+            flags |= _STD.STD_RESCALE
+            record["rescale"] = _in_numpy_precision(config.rescale, work)
         if config.samplewise_center:
-            flags |= STD_SAMPLE_CENTER
+            flags |= _STD.STD_SAMPLE_CENTER
         if config.samplewise_std_normalization:
-            flags |= STD_SAMPLE_SCALE
+            flags |= _STD.STD_SAMPLE_SCALE
         if featurewise[0]:
-            flags |= STD_FEATURE_CENTER
+            flags |= _STD.STD_FEATURE_CENTER
             mean = _broadcast_statistic(config.mean, image_shape, config.channels_last, "mean")
         if featurewise[1]:
-            flags |= STD_FEATURE_SCALE
+            flags |= _STD.STD_FEATURE_SCALE
             # Keras divides by `std + 1e-6`, computed by NumPy in std's own dtype.
             std_eps = _broadcast_statistic(np.asarray(config.std) + 1e-6, image_shape,
                                            config.channels_last, "std")
-    return Epilogue(
-        compat=COMPAT_CODES[config.compat],
-        flags=flags,
-        cval=float(config.cval),
-        rescale=rescale,
-        eps=float(np.dtype(work).type(1e-6)),
-        mean=mean,
-        std_eps=std_eps,
-    )
+    record["compat"] = COMPAT.code(config.compat)
+    record["flags"] = flags
+    record["cval"] = float(config.cval)
+    record["eps"] = float(np.dtype(work).type(1e-6))
+    return Epilogue(record, mean, std_eps)
 
 
-def pack_upload(records: np.ndarray, epilogue: Epilogue) -> tuple[np.ndarray, int, int]:
-    """One byte buffer: the records, then the mean, then std + eps (8-byte aligned).
+def pack_upload(records: np.ndarray, epilogue: Epilogue) -> np.ndarray:
+    """The batch's one upload: the epilogue, the sample records, then mean and std + eps.
 
-    Returns ``(buffer, mean_offset, std_offset)`` in bytes (0 where absent).
+    Every part is a multiple of 8 bytes, so each starts 8-byte aligned; the statistics'
+    byte offsets and strides go into the epilogue record (0 where a statistic is absent:
+    its flag is off and the kernel never reads it).
     """
-    parts = [records.view(np.uint8).reshape(-1)]
-    offset = parts[0].size
-    offsets = []
-    for stat in (epilogue.mean, epilogue.std_eps):
+    head = epilogue.record.copy()
+    parts = [head, records]
+    offset = head.nbytes + records.nbytes
+    for stat, prefix in ((epilogue.mean, "mean"), (epilogue.std_eps, "std")):
         if stat is None:
-            offsets.append(0)
             continue
-        offsets.append(offset)
-        parts.append(stat.values.view(np.uint8).reshape(-1))
-        offset += parts[-1].size
-    return np.concatenate(parts), offsets[0], offsets[1]
+        head[f"{prefix}_offset"] = offset
+        head[f"{prefix}_strides"] = stat.strides
+        parts.append(stat.values)
+        offset += stat.values.nbytes
+    return np.concatenate([np.ascontiguousarray(p).view(np.uint8).reshape(-1) for p in parts])
 
 
 BLOCK = 256

@@ -1,9 +1,10 @@
 """Per-pixel steps after the warp, batched: channel shift and brightness.
 
 Both need statistics of the *whole warped image* (its min and max over all
-channels, keras-semantics.md §3.3-§3.4), so they are reductions over each
+channels, docs/semantics.md §3.3-§3.4), so they are reductions over each
 sample followed by an element-wise update.  Arrays are channels-last
-``(B, H, W, C)`` here; the engine converts layouts at its edges.
+``(B, H, W, C)`` here; the backend converts layouts at its edges.  The reference
+twin of ``gpuaug/kernels/pointwise.cuh``.
 """
 
 from __future__ import annotations

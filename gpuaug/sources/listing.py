@@ -1,38 +1,18 @@
-"""Finding and decoding image files exactly as Keras does (keras-semantics.md §7).
+"""Finding image files exactly as Keras's ``DirectoryIterator`` does (docs/semantics.md §7).
 
-``list_class_files`` reproduces the class discovery, walk order, extension
-white-list and per-class validation split of Keras's ``DirectoryIterator``;
-``load_image`` is Keras's ``load_img`` + ``img_to_array`` with Pillow (colour
-mode conversion before the resize, Pillow's filters, ``keep_aspect_ratio``'s
-centre crop), returning uint8 pixels (float32 for 16/32-bit grayscale, whose
-values Keras passes through unscaled).
+Class discovery, walk order, the extension white-list and the per-class
+validation split; nothing here opens an image.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import warnings
 from typing import Optional
 
 import numpy as np
-from PIL import Image
 
 WHITE_LIST_FORMATS = ("png", "jpg", "jpeg", "bmp", "ppm", "tif", "tiff")
-INTERPOLATIONS = {
-    "nearest": Image.Resampling.NEAREST,
-    "bilinear": Image.Resampling.BILINEAR,
-    "bicubic": Image.Resampling.BICUBIC,
-    "hamming": Image.Resampling.HAMMING,
-    "box": Image.Resampling.BOX,
-    "lanczos": Image.Resampling.LANCZOS,
-}
-COLOR_MODES = ("rgb", "rgba", "grayscale")
-
-
-class ArgumentError(ValueError):
-    """A bad loading argument (not a bad file): raised as is, never skipped."""
-CHANNELS = {"rgb": 3, "rgba": 4, "grayscale": 1}
 
 
 def discover_classes(directory: str) -> list[str]:
@@ -89,42 +69,3 @@ def list_class_files(directory: str, classes: list[str], split: Optional[tuple[f
                                                                 class_dir)))
             labels.append(index)
     return filenames, np.asarray(labels, dtype=np.int32)
-
-
-def load_image(path: str, color_mode: str = "rgb", target_size: Optional[tuple[int, int]] = None,
-               interpolation: str = "nearest", keep_aspect_ratio: bool = False) -> np.ndarray:
-    """One image as an (H, W, C) array, decoded and resized as Keras's ``load_img`` does."""
-    with open(path, "rb") as f:
-        img = Image.open(io.BytesIO(f.read()))
-    if color_mode == "grayscale":
-        if img.mode not in ("L", "I;16", "I"):
-            img = img.convert("L")
-    elif color_mode == "rgba":
-        if img.mode != "RGBA":
-            img = img.convert("RGBA")
-    elif color_mode == "rgb":
-        if img.mode != "RGB":
-            img = img.convert("RGB")
-    else:
-        raise ArgumentError('color_mode must be "grayscale", "rgb", or "rgba"')
-    if target_size is not None:
-        size = (target_size[1], target_size[0])
-        if img.size != size:
-            if not isinstance(interpolation, str) or interpolation not in INTERPOLATIONS:
-                raise ArgumentError(
-                    f"Invalid interpolation method {interpolation} specified. Supported "
-                    f"methods are {', '.join(INTERPOLATIONS)}")
-            resample = INTERPOLATIONS[interpolation]
-            if keep_aspect_ratio:
-                width, height = img.size
-                crop_h = min(height, (width * size[1]) // size[0])
-                crop_w = min(width, (height * size[0]) // size[1])
-                top, left = (height - crop_h) // 2, (width - crop_w) // 2
-                img = img.resize(size, resample, box=(left, top, left + crop_w, top + crop_h))
-            else:
-                img = img.resize(size, resample)
-    x = np.asarray(img)
-    img.close()
-    if x.dtype != np.uint8:
-        x = x.astype(np.float32)  # 16/32-bit grayscale: values pass through unscaled
-    return x if x.ndim == 3 else x[:, :, None]

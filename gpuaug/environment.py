@@ -1,0 +1,101 @@
+"""What this machine offers gpuaug: CUDA through CuPy, NVIDIA DALI, library versions, devices.
+
+Every question about the environment is answered here, once, so the generator, the
+iterators, ``gpuaug info`` and the benchmarks agree: whether CUDA is usable and why
+not, whether DALI is installed, which version of a library is present, and what a
+``device=`` string means.  Nothing here imports CuPy or DALI until asked.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from .validation import choice_message
+
+DEVICE_FORMS = ("auto", "cpu", "cuda", "cuda:N")
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """A parsed ``device=`` value: ``kind`` is "auto", "cpu" or "cuda"; ``index`` the GPU."""
+
+    kind: str
+    index: Optional[int] = None
+
+    def __str__(self) -> str:
+        return self.kind if self.index is None else f"{self.kind}:{self.index}"
+
+
+def parse_device(device: Any) -> DeviceSpec:
+    """``"auto"``, ``"cpu"``, ``"cuda"`` (device 0) or ``"cuda:N"``; anything else is a ValueError.
+
+    The one parser of device strings: the generator resolves ``device=`` with it and
+    everything downstream reads a resolved ``"cpu"`` / ``"cuda:N"`` back through it.
+    """
+    if isinstance(device, str):
+        if device in ("auto", "cpu"):
+            return DeviceSpec(device)
+        if device == "cuda":
+            return DeviceSpec("cuda", 0)
+        if device.startswith("cuda:") and device[5:].isdigit():
+            return DeviceSpec("cuda", int(device[5:]))
+    raise ValueError(choice_message("device", device, DEVICE_FORMS,
+                                    why="N: the index of a CUDA device"))
+
+
+def cuda_index(device: str) -> Optional[int]:
+    """The GPU of a resolved device string ("cuda:N" -> N), or None for "cpu"."""
+    return parse_device(device).index
+
+
+@functools.lru_cache(maxsize=1)
+def cuda_status() -> tuple[bool, str]:
+    """``(usable, reason)``: whether CuPy imports and sees a CUDA device, and if not why.
+
+    Asked once per process (importing CuPy and the driver query take a while).
+    """
+    try:
+        import cupy
+    except ImportError as exc:
+        return False, f"CuPy is not installed ({exc}); pip install 'gpuaug[cuda]'"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDARuntimeError: no driver, insufficient driver, ...
+        return False, f"CUDA is not usable: {exc}"
+    if count == 0:
+        return False, "no CUDA device is visible"
+    return True, f"{count} CUDA device(s)"
+
+
+def dali_status() -> tuple[bool, str]:
+    """``(usable, reason)``: whether NVIDIA DALI imports, and if not why."""
+    try:
+        import nvidia.dali as dali
+    except ImportError as exc:
+        return False, f"NVIDIA DALI is not installed ({exc}); pip install 'gpuaug[dali]'"
+    return True, f"DALI {dali.__version__}"
+
+
+def module_version(module: str) -> Optional[str]:
+    """``module.__version__`` if it imports ("unknown" without one), else None."""
+    try:
+        return getattr(importlib.import_module(module), "__version__", "unknown")
+    except Exception:
+        return None
+
+
+def distribution_version(name: str) -> Optional[str]:
+    """The installed version of a distribution, read from its metadata without importing it.
+
+    For packages whose import is expensive or has side effects (Keras imports its
+    backend), or that may not import at all.
+    """
+    try:
+        from importlib.metadata import version
+
+        return version(name)
+    except Exception:
+        return None

@@ -1,0 +1,1 @@
+"""gpuaug's CUDA C++ sources (package data; assembled by gpuaug.backends.cuda.source)."""

@@ -1,0 +1,74 @@
+// The affine warp of one output pixel: its source taps and the warped value per channel.
+//
+// The device-side twin of gpuaug/backends/reference/warp.py (docs/semantics.md §4):
+// float64 coordinates in SciPy's evaluation order, flips folded into the output
+// coordinates, taps and weights from boundary.cuh, the four taps accumulated in
+// SciPy's order, every step rounded as NumPy rounds it.
+#pragma once
+#include "boundary.cuh"
+
+namespace gpuaug {
+
+// Where the values of an image live: element strides of (row, column, channel).
+struct Layout {
+    i64 s_row, s_col, s_chan, s_sample;
+};
+template <bool CHW>
+GPUAUG_HD Layout image_layout(i64 h, i64 w, i64 c) {
+    Layout l;
+    l.s_sample = h * w * c;
+    if (CHW) { l.s_chan = h * w; l.s_row = w; l.s_col = 1; }
+    else { l.s_chan = 1; l.s_row = w * c; l.s_col = c; }
+    return l;
+}
+
+// Where output pixel (r, c) of one sample reads from: the four taps (one for order 0)
+// and their weights, or "outside" (constant mode: the pixel is cval).
+template <typename InT>
+struct PixelTaps {
+    const InT* p00;
+    const InT* p01;
+    const InT* p10;
+    const InT* p11;
+    double wr0, wr1, wc0, wc1;
+    i64 s_chan;
+    bool outside;
+};
+
+template <typename InT, int ORDER, int MODE, bool IN_CHW>
+GPUAUG_HD PixelTaps<InT> pixel_taps(const InT* img, const SampleParams& p, i64 h, i64 w, i64 nc, i64 r,
+                                    i64 c) {
+    const Layout in = image_layout<IN_CHW>(h, w, nc);
+    const double rr = (p.flags & FLIP_V) ? (double)(h - 1 - r) : (double)r;
+    const double cc = (p.flags & FLIP_H) ? (double)(w - 1 - c) : (double)c;
+    const double u_row = add_rn(add_rn(p.m[2], mul_rn(rr, p.m[0])), mul_rn(cc, p.m[1]));
+    const double u_col = add_rn(add_rn(p.m[5], mul_rn(rr, p.m[3])), mul_rn(cc, p.m[4]));
+    const AxisTaps tr = axis_taps<ORDER, MODE>(u_row, h);
+    const AxisTaps tc = axis_taps<ORDER, MODE>(u_col, w);
+    PixelTaps<InT> t;
+    t.outside = tr.outside || tc.outside;
+    t.s_chan = in.s_chan;
+    t.p00 = img + tr.tap0 * in.s_row + tc.tap0 * in.s_col;
+    t.p01 = img + tr.tap0 * in.s_row + tc.tap1 * in.s_col;
+    t.p10 = img + tr.tap1 * in.s_row + tc.tap0 * in.s_col;
+    t.p11 = img + tr.tap1 * in.s_row + tc.tap1 * in.s_col;
+    t.wr0 = tr.w0; t.wr1 = tr.w1; t.wc0 = tc.w0; t.wc1 = tc.w1;
+    return t;
+}
+
+// The warped value of channel k, rounded to the working dtype.  Inputs wider than the
+// working dtype are rounded to it first, as NumPy casts the batch before the warp.
+template <typename InT, int WORK, int ORDER>
+GPUAUG_HD double warp_channel(const PixelTaps<InT>& t, i64 k, double cval) {
+    if (t.outside) return round_work<WORK>(cval);
+    const i64 o = k * t.s_chan;
+    if (ORDER == 0) return round_work<WORK>(load_value(t.p00[o]));
+    // SciPy's accumulation order: (v00*wr0)*wc0, then += (v01*wr0)*wc1, (v10*wr1)*wc0, (v11*wr1)*wc1.
+    double acc = mul_rn(mul_rn(round_work<WORK>(load_value(t.p00[o])), t.wr0), t.wc0);
+    acc = add_rn(acc, mul_rn(mul_rn(round_work<WORK>(load_value(t.p01[o])), t.wr0), t.wc1));
+    acc = add_rn(acc, mul_rn(mul_rn(round_work<WORK>(load_value(t.p10[o])), t.wr1), t.wc0));
+    acc = add_rn(acc, mul_rn(mul_rn(round_work<WORK>(load_value(t.p11[o])), t.wr1), t.wc1));
+    return round_work<WORK>(acc);
+}
+
+}  // namespace gpuaug

@@ -1,1 +1,0 @@
-"""gpuaug's CUDA C++ sources (package data; loaded by gpuaug.backends.kernel_source)."""

@@ -1,0 +1,99 @@
+"""The Python <-> kernel interface is declared once, and a layout mismatch cannot compile.
+
+``gpuaug.backends.interface`` emits ``interface.cuh`` (enums, flags, records with
+``static_assert``s on sizes and offsets); these tests hold that the emitted text is
+what the kernel source carries and that the asserts do fire on a record whose C++
+layout differs from the NumPy one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from gpuaug.backends import interface
+from gpuaug.backends.cuda.launch_args import make_epilogue, pack_samples, pack_upload
+from gpuaug.backends.cuda.source import kernel_source
+from gpuaug.config import AugmentConfig
+from gpuaug.params import TransformParams
+
+COMPILER = shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
+
+
+def _compiles(text: str) -> subprocess.CompletedProcess:
+    if COMPILER is None:
+        pytest.skip("no C++ compiler on PATH")
+    return subprocess.run([COMPILER, "-std=c++17", "-fsyntax-only", "-x", "c++", "-"],
+                          input=text, capture_output=True, text=True, timeout=120)
+
+
+def test_the_kernel_source_carries_the_generated_interface_once():
+    source = kernel_source()
+    header = interface.cuda_header()
+    assert source.count(header) == 1
+    assert '#include "interface.cuh"' not in source  # spliced, not left to a missing file
+    for enum in interface.ENUMS:
+        assert source.count(f"enum {enum.cpp_name} ") == 1
+
+
+def test_the_emitted_header_compiles_on_its_own():
+    done = _compiles(interface.cuda_header())
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_record_laid_out_differently_in_cpp_fails_to_compile():
+    record = interface.SAMPLE_RECORD
+    # NumPy packed (no alignment), C++ aligned: flags at offset 52 against 56.
+    odd = interface.CppStruct("Odd", "test record", (
+        interface.Field("a", "i32", "4 bytes"), interface.Field("m", "f64", "8 bytes", 6),
+        interface.Field("flags", "u64", "8 bytes")))
+    packed = np.dtype([("a", np.int32), ("m", np.float64, (6,)), ("flags", np.uint64)])
+    assert packed.fields["flags"][1] != odd.dtype.fields["flags"][1]
+
+    class Packed(interface.CppStruct):
+        @property
+        def dtype(self) -> np.dtype:
+            return packed
+
+    text = Packed(**{f.name: getattr(odd, f.name) for f in dataclasses.fields(odd)}).cpp()
+    done = _compiles(text)
+    assert done.returncode != 0 and "offsets differ" in done.stderr, done.stderr
+    assert _compiles(record.cpp()).returncode == 0
+
+
+def test_flag_bits_and_codes_follow_the_declaration_order():
+    assert [interface.FILL_MODE.code(m) for m in interface.FILL_MODES] == [0, 1, 2, 3]
+    assert interface.SAMPLE_FLAGS.FLIP_H == 1 and interface.SAMPLE_FLAGS.FLIP_V == 2
+    assert interface.STANDARDIZE_FLAGS.STD_FEATURE_SCALE == 16
+    assert interface.COMPAT.enumerator("keras-preprocessing") == \
+        "gpuaug::COMPAT_KERAS_PREPROCESSING"
+    with pytest.raises(AttributeError):
+        interface.SAMPLE_FLAGS.FLIP_DIAGONAL  # noqa: B018
+
+
+def test_the_upload_is_the_epilogue_then_the_samples_then_the_statistics():
+    params = TransformParams.from_dicts([{"theta": 10.0, "flip_horizontal": True}, {}])
+    config = AugmentConfig(featurewise_center=True, featurewise_std_normalization=True,
+                           rescale=0.5, mean=np.full((1, 1, 3), 0.25),
+                           std=np.full((1, 1, 3), 2.0))
+    epilogue = make_epilogue(config, (4, 5, 3), standardize=True, featurewise=(True, True))
+    records = pack_samples(np.zeros((2, 2, 3)), params, "float32")
+    upload = pack_upload(records, epilogue)
+    head_size = interface.EPILOGUE_RECORD.dtype.itemsize
+    head = upload[:head_size].view(interface.EPILOGUE_RECORD.dtype)[0]
+    samples = upload[head_size:head_size + records.nbytes].view(interface.SAMPLE_RECORD.dtype)
+    assert samples["flags"].tolist() == [interface.SAMPLE_FLAGS.FLIP_H, 0]
+    assert head["flags"] == (interface.STANDARDIZE_FLAGS.STD_RESCALE
+                             | interface.STANDARDIZE_FLAGS.STD_FEATURE_CENTER
+                             | interface.STANDARDIZE_FLAGS.STD_FEATURE_SCALE)
+    assert head["rescale"] == 0.5 and head["compat"] == interface.COMPAT.code("keras")
+    mean = upload[head["mean_offset"]:head["mean_offset"] + 24].view(np.float64)
+    std = upload[head["std_offset"]:head["std_offset"] + 24].view(np.float64)
+    np.testing.assert_array_equal(mean, 0.25)
+    np.testing.assert_array_equal(std, 2.0 + 1e-6)
+    assert tuple(head["mean_strides"]) == (0, 0, 1)  # one value per channel, channels last
+    assert head["mean_offset"] % 8 == 0 and head["std_offset"] % 8 == 0
