@@ -6,7 +6,7 @@ The result ``A`` (shape ``(B, 2, 3)``, float64) maps an output pixel
     in_row = (A[b, 0, 2] + r * A[b, 0, 0]) + c * A[b, 0, 1]
     in_col = (A[b, 1, 2] + r * A[b, 1, 0]) + c * A[b, 1, 1]
 
-The matrices are built the way Keras builds them (keras-semantics.md §3.1):
+The matrices are built the way Keras builds them (docs/semantics.md §3.1):
 ``R @ S @ Sh @ Z`` in float64, centred by ``Off(o) @ M @ Off(-o)``, then rows
 and columns swapped.  Keras skips factors that are the identity; multiplying
 by an exact identity changes no bit, so the vectorised chain below includes

@@ -72,3 +72,11 @@ def run(data: Path | None, out: Path, size: int = 128, batch_size: int = 32, epo
                  ).save(grid_path)
     print(f"Preview grid (original, then 4 augmented draws per row): {grid_path}")
     return grid_path
+
+
+if __name__ == "__main__":  # `python -m gpuaug.demo ...` is `python -m gpuaug demo ...`
+    import sys
+
+    from gpuaug.cli import main
+
+    raise SystemExit(main(["demo", *sys.argv[1:]]))

@@ -13,13 +13,14 @@ from typing import Any
 import numpy as np
 
 from .backends import backend_for
-from .backends.reference import SUPPORTED_INPUT_DTYPES
+from .backends.reference import SUPPORTED_INPUT_DTYPES, keras_planar_layout
 from .compose import compose_matrices
 from .config import AugmentConfig
 from .environment import cuda_index
 from .params import TransformParams
 
-__all__ = ["array_module", "augment_batch", "augment_on", "transform_batch"]
+__all__ = ["array_module", "augment_batch", "augment_on", "keras_planar_layout",
+           "transform_batch"]
 
 
 def _check_batch(batch: Any, params: TransformParams, config: AugmentConfig):

@@ -45,6 +45,8 @@ def _resolve_device(device: Any) -> str:
         cuda_backend(spec.index)
     except Unavailable as exc:
         raise Unavailable(f"device={device!r}: {exc}; use device='cpu' or 'auto'") from None
+    except RuntimeError as exc:  # the driver's own error, once CUDA was found usable
+        raise RuntimeError(f"device={device!r}: {exc}; use device='cpu' or 'auto'") from exc
     return str(spec)
 
 
@@ -388,7 +390,7 @@ class ImageDataGenerator:
         ``decoder`` (gpuaug only): "auto" (DALI ``mixed`` on a CUDA device where DALI
         is installed and the settings allow, else Pillow), "dali" or "pillow" (Keras's
         ``load_img`` exactly).  ``on_error`` (gpuaug only): "raise" an
-        :class:`~gpuaug.iterators.decoders.ImageFileError` naming an unreadable file and
+        :class:`gpuaug.ImageFileError` naming an unreadable file and
         the cause, or "skip" it (its label goes too), log it once and list it in
         ``it.skipped_files``.  ``output``, ``shard_id`` and ``num_shards`` as for
         :meth:`flow`.

@@ -1,6 +1,6 @@
 """Per-sample augmentation parameters for a whole batch, as arrays.
 
-Keras describes one image's augmentation as a dict (keras-semantics.md §2).
+Keras describes one image's augmentation as a dict (docs/semantics.md §2).
 A batch engine wants the same numbers as columns: :class:`TransformParams`
 holds one float64/bool array per key, with ``NaN`` standing for Keras's
 ``None`` ("not drawn") in ``channel_shift_intensity`` and ``brightness``.

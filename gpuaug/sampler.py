@@ -1,7 +1,7 @@
 """Sampler: draws Keras's random augmentation parameters, draw for draw.
 
 Keras's ``get_random_transform`` calls the legacy global NumPy RNG in a fixed
-order (keras-semantics.md §2).  :class:`RandomTransformSampler` makes the same
+order (docs/semantics.md §2).  :class:`RandomTransformSampler` makes the same
 calls, in the same order, on a ``numpy.random.RandomState`` that the caller
 owns, so the values (and their Python types) equal Keras's for the same seed
 while the global RNG is never touched.  The sampler is separate from the code

@@ -9,6 +9,7 @@ which turns a missing NVRTC into a failure instead of a skip.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 
@@ -46,7 +47,10 @@ def test_every_variant_compiles(arch):
     names = all_name_expressions()
     assert len(names) == 1728  # the supported matrix (cuda/variants.all_variants)
     jobs = [(arch, names[i:i + CHUNK]) for i in range(0, len(names), CHUNK)]
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    # Spawned, not forked: earlier tests may have started threads (JAX's) that a fork
+    # would copy mid-lock.
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1,
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
         results = list(pool.map(_compile_chunk, jobs))
     assert sum(r[1] for r in results) == len(names)
     for _, _, size, log in results:

@@ -1,7 +1,7 @@
 """The kernels' element functions on the host build: conversions and boundary rules.
 
 ``gpuaug/kernels/numeric.cuh`` converts float16 / bfloat16 by hand (no CUDA headers) and
-``kernels/boundary.cuh`` restates ``backends/reference/boundary.py``; both are checked here
+``gpuaug/kernels/boundary.cuh`` restates ``backends/reference/boundary.py``; both are checked here
 exhaustively or on dense grids against NumPy, ml_dtypes and the NumPy boundary.
 """
 

@@ -2,7 +2,8 @@
 
 Every import statement in ``gpuaug/`` counts, module-level or inside a function (a
 lazy import is still a dependency), so the demo, the command line and the
-benchmarks cannot grow back into a circle.
+benchmarks cannot grow back into a circle.  Only a script's entry block
+(``if __name__ == "__main__":``) is left out: it runs as a separate module.
 """
 
 from __future__ import annotations
@@ -29,13 +30,28 @@ def _resolve(name: str, known: set[str]) -> str | None:
     return name or None
 
 
+def _is_main_guard(node: ast.AST) -> bool:
+    return (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
+            and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__")
+
+
+def _imports(tree: ast.AST):
+    """The import statements of a module, its ``__main__`` block excepted."""
+    for node in ast.iter_child_nodes(tree):
+        if _is_main_guard(node):
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        yield from _imports(node)
+
+
 def import_graph() -> dict[str, set[str]]:
     files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
     known = set(files)
     graph: dict[str, set[str]] = {name: set() for name in files}
     for name, path in files.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in _imports(ast.parse(path.read_text(encoding="utf-8"))):
             targets = []
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
@@ -95,6 +111,13 @@ def test_the_reference_backend_does_not_depend_on_the_cuda_twin():
     for name, deps in graph.items():
         if name.startswith("gpuaug.backends.reference"):
             assert not any(d.startswith("gpuaug.backends.cuda") for d in deps), (name, deps)
+
+
+def test_the_demo_runs_as_a_module_too():
+    for argv in (["-m", "gpuaug", "demo", "--help"], ["-m", "gpuaug.demo", "--help"]):
+        done = subprocess.run([sys.executable, *argv], capture_output=True, text=True,
+                              timeout=120, cwd=PACKAGE.parent)
+        assert done.returncode == 0 and "usage: gpuaug demo" in done.stdout, done.stderr
 
 
 def test_import_gpuaug_loads_neither_pillow_nor_the_iterators():

@@ -227,9 +227,9 @@ def script_main(argv: Optional[list[str]], description: str, add_arguments: Call
     args = ap.parse_args(argv)
     try:
         payload, text = run(args)
-    except Unavailable as exc:
+    except Unavailable as exc:  # as the `gpuaug` command: 3, not possible here
         print(exc, file=sys.stderr)
-        return 2
+        return 3
     paths = write_outputs(payload, text, *output_paths(args, stem))
     print(text)
     print("\nwrote " + ", ".join(str(p) for p in paths))

@@ -6,10 +6,11 @@ from memory (``numpy_array``) or from files through a decode source
 handed to the training framework (:mod:`gpuaug.output`).
 """
 
+from ..output import OUTPUTS
 from .base import Iterator, keras_compatible
 from .dataframe import DataFrameIterator
 from .directory import DirectoryIterator
 from .numpy_array import NumpyArrayIterator
 
-__all__ = ["DataFrameIterator", "DirectoryIterator", "Iterator", "NumpyArrayIterator",
+__all__ = ["OUTPUTS", "DataFrameIterator", "DirectoryIterator", "Iterator", "NumpyArrayIterator",
            "keras_compatible"]

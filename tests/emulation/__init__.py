@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -46,7 +47,7 @@ def poison(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
 
 
 class EmulatedLauncher:
-    """The :class:`~gpuaug.backends.fused_backend.Launcher` of the host build."""
+    """The :class:`~gpuaug.backends.cuda.fused.Launcher` of the host build."""
 
     xp = np
 
@@ -60,7 +61,11 @@ class EmulatedLauncher:
         # checkouts can share the directory).
         self._source_dir = self.build_dir / f"source-{self._digest}"
         self._source_dir.mkdir(exist_ok=True)
-        (self._source_dir / "kernel_source.cu").write_text(kernel_source())
+        source = self._source_dir / "kernel_source.cu"
+        if not source.exists():  # written once, atomically: test runs may share the folder
+            partial = source.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(kernel_source())
+            os.replace(partial, source)
         self._libs: dict[KernelVariant | None, ctypes.CDLL] = {}
         self.launches: list[str] = []  # pass names in launch order, for assertions
 
