@@ -223,8 +223,12 @@ class ImageDataGenerator:
     # ------------------------------------------------------------------ state
     @property
     def sampler(self) -> RandomTransformSampler:
-        """The random ranges as a sampler, read from the current attributes."""
-        return RandomTransformSampler(
+        """The random ranges as a sampler, read from the current attributes.
+
+        Made again only when an attribute changed (Keras lets users assign them), so
+        its per-shape plans are built once, not per batch.
+        """
+        ranges = dict(
             rotation_range=self.rotation_range,
             width_shift_range=self.width_shift_range,
             height_shift_range=self.height_shift_range,
@@ -237,6 +241,11 @@ class ImageDataGenerator:
             row_axis=self.row_axis - 1,
             col_axis=self.col_axis - 1,
         )
+        key = repr(sorted(ranges.items()))  # ranges may be lists or arrays: compared as text
+        cached = self.__dict__.get("_sampler")
+        if cached is None or cached[0] != key:
+            cached = self.__dict__["_sampler"] = (key, RandomTransformSampler(**ranges))
+        return cached[1]
 
     def config(self, dtype: Any = None) -> AugmentConfig:
         """The engine configuration for the generator's current settings and statistics."""

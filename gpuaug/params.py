@@ -60,6 +60,18 @@ class TransformParams:
         if len(sizes) != 1:
             raise ValueError(f"TransformParams fields differ in length: {sorted(sizes)}")
 
+    @classmethod
+    def from_columns(cls, columns: Mapping[str, np.ndarray]) -> "TransformParams":
+        """Columns that already have the right dtypes and one length (the samplers' output).
+
+        Skips the conversions of the constructor: a batch's draws arrive as float64 and
+        bool arrays, and converting them again would cost more than drawing them.
+        """
+        params = object.__new__(cls)
+        for f in fields(cls):
+            object.__setattr__(params, f.name, columns[f.name])
+        return params
+
     def __len__(self) -> int:
         return int(self.theta.shape[0])
 

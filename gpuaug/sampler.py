@@ -6,16 +6,136 @@ calls, in the same order, on a ``numpy.random.RandomState`` that the caller
 owns, so the values (and their Python types) equal Keras's for the same seed
 while the global RNG is never touched.  The sampler is separate from the code
 that applies parameters: draw once, inspect or edit, replay on any backend.
+
+Three ways to draw, one plan: :meth:`~RandomTransformSampler.draw` is one image's
+dict, as Keras returns it; :meth:`~RandomTransformSampler.draw_batch` is the same
+values for a whole batch, vectorised (:mod:`gpuaug.rng`); and
+:meth:`~RandomTransformSampler.draw_keyed` draws each sample from (key, sample index)
+alone.  The plan (:func:`_plan`) lists, in Keras's order, which parameters are drawn
+and how a random number becomes a value, so the three cannot drift apart.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
 from .params import TransformParams
+from .rng import (
+    WordStream,
+    keyed_uniforms,
+    legacy_uniform_is_vectorisable,
+    mask_for,
+    words_to_doubles,
+)
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """``uniform(low, high)``: ``low + (high - low) * u``, then times ``scale`` if given."""
+
+    low: float
+    span: float
+    scale: Optional[int] = None
+
+    def value(self, u: np.ndarray) -> np.ndarray:
+        v = self.low + self.span * u
+        return v * self.scale if self.scale is not None else v
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Keras's integer / list shift: ``choice(R)`` times ``choice([-1, 1])``, then scaled.
+
+    ``choice(R)`` picks an index below ``size``; the value is the index itself for an
+    integer ``R`` (``values`` None) and ``values[index]`` for a sequence.
+    """
+
+    size: int
+    values: Optional[np.ndarray] = None
+    scale: Optional[int] = None
+
+    def value(self, index: np.ndarray, sign_index: np.ndarray) -> np.ndarray:
+        picked = index if self.values is None else self.values[index.astype(np.int64)]
+        v = (picked * np.where(sign_index == 1, 1, -1)).astype(np.float64)
+        return v * self.scale if self.scale is not None else v
+
+
+@dataclass(frozen=True)
+class Flip:
+    """``random_sample() < 0.5``, times the generator's flag (drawn even when the flag is off)."""
+
+    enabled: bool
+
+    def value(self, u: np.ndarray) -> np.ndarray:
+        return (u < 0.5) & self.enabled
+
+
+Rule = Union[Uniform, Choice, Flip]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One image's draws (``steps``: ``(parameter, rule)`` in Keras's order), ready for arrays.
+
+    Where no step is a :class:`Choice`, every draw is one double, and a batch's values
+    are ``(low + span * u) * scale`` over a ``(count, len(steps))`` array of doubles
+    (``scale`` 1 where Keras does not multiply: exact), flips ``u < 0.5``.
+    """
+
+    steps: tuple[tuple[str, Rule], ...]
+    low: np.ndarray
+    span: np.ndarray
+    scale: np.ndarray
+    flips: tuple[tuple[int, str, bool], ...]  # (column, parameter, enabled)
+
+    @classmethod
+    def of(cls, steps: list[tuple[str, Rule]]) -> "Plan":
+        low, span, scale, flips = [], [], [], []
+        for j, (name, rule) in enumerate(steps):
+            if isinstance(rule, Uniform):
+                low.append(rule.low)
+                span.append(rule.span)
+                scale.append(1.0 if rule.scale is None else float(rule.scale))
+            else:
+                low.append(0.0)
+                span.append(1.0)
+                scale.append(1.0)
+                if isinstance(rule, Flip):
+                    flips.append((j, name, rule.enabled))
+        return cls(tuple(steps), np.array(low), np.array(span), np.array(scale), tuple(flips))
+
+    @property
+    def only_doubles(self) -> bool:
+        return not any(isinstance(rule, Choice) for _, rule in self.steps)
+
+    @property
+    def wide_choice(self) -> bool:
+        return any(isinstance(rule, Choice) and rule.size - 1 > 0xFFFFFFFF
+                   for _, rule in self.steps)
+
+    def values(self, u: np.ndarray) -> dict[str, np.ndarray]:
+        """The columns for doubles ``u`` of shape ``(count, len(steps))`` (no Choice step)."""
+        v = (self.low + self.span * u) * self.scale
+        columns = {name: v[:, j] for j, (name, _) in enumerate(self.steps)}
+        for j, name, enabled in self.flips:
+            columns[name] = (u[:, j] < 0.5) & enabled
+        return columns
+
+
+def _shift_rule(shift_range: Any, dim: int) -> Rule:
+    """Keras's shift rule (docs/semantics.md §2) for one range, as a :data:`Rule`."""
+    scale = dim if np.max(shift_range) < 1 else None
+    values = np.asarray(shift_range)
+    if values.ndim == 0 and isinstance(values.item(), (int, np.integer)) and values.item() > 0:
+        return Choice(int(values.item()), None, scale)
+    if values.ndim == 1 and len(values):
+        return Choice(len(values), values, scale)
+    # choice() refuses floats (and non-positive ints) before drawing: uniform instead.
+    low, high = -float(shift_range), float(shift_range)
+    return Uniform(low, high - low, scale)
 
 
 @dataclass(frozen=True)
@@ -37,6 +157,7 @@ class RandomTransformSampler:
     vertical_flip: Any = False
     row_axis: int = 0
     col_axis: int = 1
+    _plans: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @staticmethod
     def _shift(rng: np.random.RandomState, shift_range: Any, dim: int) -> Any:
@@ -51,6 +172,37 @@ class RandomTransformSampler:
         if np.max(shift_range) < 1:
             value *= dim
         return value
+
+    def plan(self, img_shape: Sequence[int]) -> Plan:
+        """The draws of one image of ``img_shape`` in Keras's order (§2), made once per shape."""
+        key = (img_shape[self.row_axis], img_shape[self.col_axis])
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = Plan.of(self._steps(img_shape))
+        return plan
+
+    def _steps(self, img_shape: Sequence[int]) -> list[tuple[str, Rule]]:
+        steps: list[tuple[str, Rule]] = []
+        if self.rotation_range:
+            steps.append(("theta", _uniform(-self.rotation_range, self.rotation_range)))
+        if self.height_shift_range:
+            steps.append(("tx", _shift_rule(self.height_shift_range, img_shape[self.row_axis])))
+        if self.width_shift_range:
+            steps.append(("ty", _shift_rule(self.width_shift_range, img_shape[self.col_axis])))
+        if self.shear_range:
+            steps.append(("shear", _uniform(-self.shear_range, self.shear_range)))
+        if not (self.zoom_range[0] == 1 and self.zoom_range[1] == 1):
+            zoom = _uniform(self.zoom_range[0], self.zoom_range[1])
+            steps += [("zx", zoom), ("zy", zoom)]
+        steps.append(("flip_horizontal", Flip(bool(self.horizontal_flip))))
+        steps.append(("flip_vertical", Flip(bool(self.vertical_flip))))
+        if self.channel_shift_range != 0:
+            steps.append(("channel_shift_intensity",
+                          _uniform(-self.channel_shift_range, self.channel_shift_range)))
+        if self.brightness_range is not None:
+            steps.append(("brightness",
+                          _uniform(self.brightness_range[0], self.brightness_range[1])))
+        return steps
 
     def draw(self, rng: np.random.RandomState, img_shape: Sequence[int]) -> dict[str, Any]:
         """One image's parameter dict, equal to Keras's for the same RNG state."""
@@ -83,5 +235,142 @@ class RandomTransformSampler:
     def draw_batch(
         self, rng: np.random.RandomState, count: int, img_shape: Sequence[int]
     ) -> TransformParams:
-        """Parameters for ``count`` images, drawn image after image as Keras does."""
-        return TransformParams.from_dicts(self.draw(rng, img_shape) for _ in range(count))
+        """Parameters for ``count`` images: the values Keras draws image after image.
+
+        Bit for bit the values of ``count`` calls of :meth:`draw`, with ``rng`` left
+        where they would leave it, but drawn for the whole batch at once.
+        """
+        plan = self.plan(img_shape)
+        if count == 0:
+            return _params({}, 0)
+        if not legacy_uniform_is_vectorisable() or plan.wide_choice:
+            # NumPy draws choices beyond 2^32 values from 64-bit words: not replayed here.
+            return TransformParams.from_dicts(self.draw(rng, img_shape) for _ in range(count))
+        if plan.only_doubles:
+            u = rng.random_sample(count * len(plan.steps)).reshape(count, len(plan.steps))
+            return _params(plan.values(u), count)
+        return _params(_draw_from_words(rng, list(plan.steps), count), count)
+
+    def draw_keyed(self, key: int, indices: np.ndarray, img_shape: Sequence[int]
+                   ) -> TransformParams:
+        """Parameters of the samples ``indices`` under ``key`` (:func:`gpuaug.rng.epoch_key`).
+
+        Each sample's values depend on ``key``, its index and the ranges alone: the
+        distributions are Keras's (uniform ranges, the integer / list shift rule with
+        its random sign, fair flips), the stream is :func:`gpuaug.rng.keyed_uniforms`.
+        """
+        steps = self.plan(img_shape).steps
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        widths = [2 if isinstance(rule, Choice) else 1 for _, rule in steps]
+        u = keyed_uniforms(key, indices, sum(widths))
+        columns: dict[str, np.ndarray] = {}
+        j = 0
+        for (name, rule), width in zip(steps, widths, strict=True):
+            if isinstance(rule, Choice):
+                index = np.minimum(np.floor(u[:, j] * rule.size), rule.size - 1)
+                columns[name] = rule.value(index, (u[:, j + 1] < 0.5).astype(np.int64))
+            else:
+                columns[name] = rule.value(u[:, j])
+            j += width
+        return _params(columns, len(indices))
+
+
+def _uniform(low: Any, high: Any) -> Uniform:
+    # As RandomState.uniform converts them: to float64, then the span in float64.
+    low, high = float(low), float(high)
+    return Uniform(low, high - low)
+
+
+_DEFAULTS: dict[str, Callable[[int], np.ndarray]] = {
+    "theta": lambda n: np.zeros(n), "tx": lambda n: np.zeros(n), "ty": lambda n: np.zeros(n),
+    "shear": lambda n: np.zeros(n), "zx": lambda n: np.ones(n), "zy": lambda n: np.ones(n),
+    "flip_horizontal": lambda n: np.zeros(n, dtype=bool),
+    "flip_vertical": lambda n: np.zeros(n, dtype=bool),
+    "channel_shift_intensity": lambda n: np.full(n, np.nan),
+    "brightness": lambda n: np.full(n, np.nan),
+}
+
+
+def _params(columns: dict[str, np.ndarray], count: int) -> TransformParams:
+    """A :class:`TransformParams` from the drawn columns, Keras's defaults elsewhere."""
+    return TransformParams.from_columns({
+        name: columns[name] if name in columns else default(count)
+        for name, default in _DEFAULTS.items()})
+
+
+def _draw_from_words(rng: np.random.RandomState, steps: list[tuple[str, Rule]],
+                     count: int) -> dict[str, np.ndarray]:
+    """Keras's draws for ``count`` images when some are ``choice`` (masked integers).
+
+    The words a double or a masked integer consumes vary with rejections, so each
+    image's start in the stream depends on the images before it.  The stream is read
+    into a buffer from a saved state; the start of every image follows from the
+    per-image transition by binary lifting (log2(count) gathers); the generator is then
+    restored and advanced by exactly the words the batch used.
+    """
+    ops: list[tuple[int, int]] = []  # (step, bound): bound -1 for a double
+    for j, (_, rule) in enumerate(steps):
+        if isinstance(rule, Choice):
+            ops += [(j, rule.size - 1), (j, 1)]  # the value, then its sign
+        else:
+            ops.append((j, -1))
+    fixed = sum(2 if bound < 0 else 1 for _, bound in ops)
+    state = rng.get_state()
+    size = count * fixed * 2 + 64
+    while True:
+        stream = WordStream(rng.randint(0, 2**32, size=size, dtype=np.uint32))
+        domain = np.arange(stream.size + 2)
+        step = domain.copy()
+        for _, bound in ops:  # where an image starting at p ends, for every p
+            step = _advance(stream, step, bound)
+        starts, end = _starts(step, count)
+        if end <= stream.size:
+            break
+        rng.set_state(state)
+        size *= 2
+    rng.set_state(state)
+    rng.randint(0, 2**32, size=end, dtype=np.uint32)  # consume exactly what Keras would
+
+    drawn: dict[int, list[np.ndarray]] = {}
+    position = starts
+    words = stream.words
+    for j, bound in ops:
+        if bound < 0:
+            drawn.setdefault(j, []).append(words_to_doubles(words[position], words[position + 1]))
+            position = position + 2
+        elif bound == 0:  # choice of one value: NumPy draws nothing
+            drawn.setdefault(j, []).append(np.zeros(count, dtype=np.int64))
+        else:
+            at = stream.next_accepted(bound)[position]
+            drawn.setdefault(j, []).append(
+                (words[at] & np.uint32(mask_for(bound))).astype(np.int64))
+            position = at + 1
+    columns = {}
+    for j, (name, rule) in enumerate(steps):
+        columns[name] = rule.value(*drawn[j])
+    return columns
+
+
+def _advance(stream: WordStream, position: np.ndarray, bound: int) -> np.ndarray:
+    """Positions after one draw from each of ``position`` (``stream.end``: ran out)."""
+    if bound < 0:
+        return np.minimum(position + 2, stream.end)
+    if bound == 0:
+        return position
+    at = stream.next_accepted(bound)[position]
+    return np.minimum(at + 1, stream.end)
+
+
+def _starts(step: np.ndarray, count: int) -> tuple[np.ndarray, int]:
+    """Start of each of ``count`` images from 0 under the transition ``step``, and the end."""
+    starts = np.zeros(count, dtype=np.int64)
+    power = step  # step applied 2^k times
+    k = 0
+    index = np.arange(count)
+    while (1 << k) <= count:
+        bit = ((index >> k) & 1).astype(bool)
+        starts = np.where(bit, power[starts], starts)
+        power = power[power]
+        k += 1
+    end = int(step[starts[-1]])
+    return starts, end
