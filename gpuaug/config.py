@@ -19,6 +19,8 @@ class AugmentConfig:
 
     ``output_dtype`` and ``output_data_format`` (gpuaug's own) choose what the
     augmented batch is delivered as; None keeps ``dtype`` and ``data_format``.
+    ``rng`` is the generator's draw mode: ``"keras"`` composes matrices with Keras's
+    rounding, ``"keyed"`` in plain float64 (:func:`gpuaug.compose.compose_matrices`).
     The conversion is the last step, after standardization: ``"uint8"`` rounds
     half to even and saturates to 0..255, ``"bfloat16"`` rounds to nearest even.
     """
@@ -41,6 +43,7 @@ class AugmentConfig:
     zca_whitening_matrix: Optional[np.ndarray] = None
     output_dtype: Optional[str] = None
     output_data_format: Optional[str] = None
+    rng: str = "keras"
 
     @property
     def out_dtype(self) -> str:

@@ -48,7 +48,7 @@ def _check_batch(batch: Any, params: TransformParams, config: AugmentConfig):
 
 def _matrices(x: Any, params: TransformParams, config: AugmentConfig) -> np.ndarray:
     h, w = x.shape[1:3] if config.channels_last else x.shape[2:4]
-    return compose_matrices(params, h, w, config.compat)
+    return compose_matrices(params, h, w, config.compat, keras_rounding=config.rng == "keras")
 
 
 def transform_batch(batch: Any, params: TransformParams, config: AugmentConfig):

@@ -21,6 +21,7 @@ from .errors import Unavailable
 from .fit_statistics import feature_statistics, zca_matrix
 from .options import render_options
 from .params import TransformParams
+from .rng import RNG_MODES, epoch_key
 from .sampler import RandomTransformSampler
 
 if TYPE_CHECKING:  # imported when a flow method is called: `import gpuaug` stays light
@@ -81,6 +82,7 @@ class ImageDataGenerator:
         *,
         device: str = "auto",
         compat: str = "keras",
+        rng: str = "keras",
         output_dtype: Optional[str] = None,
         output_data_format: Optional[str] = None,
     ) -> None:
@@ -216,6 +218,7 @@ class ImageDataGenerator:
                                 (None, "channels_last", "channels_first"))
         self.output_dtype = output_dtype
         self.output_data_format = output_data_format
+        self.rng = validation.check_choice("rng", rng, RNG_MODES)
 
         # Private RNG: seeded where Keras seeds the global one, never global.
         self.random_state = np.random.RandomState()
@@ -268,6 +271,7 @@ class ImageDataGenerator:
             zca_whitening_matrix=self.zca_whitening_matrix,
             output_dtype=self.output_dtype,
             output_data_format=self.output_data_format,
+            rng=self.rng,
         )
 
     def _image_config(self, x: np.ndarray) -> AugmentConfig:
@@ -480,9 +484,16 @@ class ImageDataGenerator:
             batch = np.asarray(batch)
         if batch.ndim != 4:
             raise ValueError(f"`batch` must be a 4-D array of images; got shape {batch.shape}")
-        if seed is not None:
-            self.random_state.seed(seed)
-        params = self.sampler.draw_batch(self.random_state, len(batch), batch.shape[1:])
+        if self.rng == "keyed":
+            # Keyed by the seed, or by a draw from the generator's own stream (so that
+            # seeding ``random_state`` reproduces a run), and the sample's position.
+            key = epoch_key(seed, 0) if seed is not None else epoch_key(
+                int(self.random_state.randint(2**32)), 0)
+            params = self.sampler.draw_keyed(key, np.arange(len(batch)), batch.shape[1:])
+        else:
+            if seed is not None:
+                self.random_state.seed(seed)
+            params = self.sampler.draw_batch(self.random_state, len(batch), batch.shape[1:])
         return augment_on(self.device, batch, params, self.config()), params
 
 

@@ -69,6 +69,11 @@ GENERATOR_OPTIONS: tuple[Option, ...] = (
            "'keras' (Keras >= 2.9 and Keras 3, quirks included), 'keras-preprocessing' "
            "(Keras <= 2.8 / TF <= 2.8 geometry) or 'fixed' (what the Keras docs promise). "
            "gpuaug only.", keyword_only=True),
+    Option("rng", "keras",
+           "How parameters are drawn: 'keras' (Keras's values in Keras's order, from a seeded "
+           "stream per batch) or 'keyed' (each sample's values from (seed, epoch, sample index) "
+           "alone: the same whatever the batch size, shards, worker processes, prefetch or "
+           "resume point). gpuaug only.", keyword_only=True),
     Option("output_dtype", None,
            "dtype of the delivered batch: 'float32', 'float16', 'bfloat16', 'uint8' (rounded "
            "half to even, saturated to 0..255) or 'float64' (needs dtype='float64'); None: "

@@ -19,7 +19,8 @@ Two ways to draw a batch's parameters (``ImageDataGenerator(rng=...)``):
     written with NumPy ufuncs, a Philox4x32-10 costs about 120 us per 256 samples here,
     four times this generator, for no difference an augmentation could show.
 
-Both paths produce uniform doubles in [0, 1) with 53 random bits.
+Keras's path produces uniform doubles in [0, 1) with 53 random bits, the keyed path
+with 52 (multiples of 2^-52).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Optional
 import numpy as np
 
 _TWO53 = 9007199254740992.0
+RNG_MODES = ("keras", "keyed")
 
 
 # ------------------------------------------------------------------- Keras's stream
@@ -109,10 +111,15 @@ def _mix64(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def epoch_key(seed: int, epoch: int) -> int:
-    """The key of one epoch's draws: (seed, epoch) hashed by NumPy's ``SeedSequence``."""
-    return int(np.random.SeedSequence([int(seed), int(epoch), 0x6B657964]).generate_state(
-        1, np.uint64)[0])
+@functools.lru_cache(maxsize=64)
+def epoch_key(seed: int, epoch: int, stream: int = 0) -> int:
+    """The key of one epoch's draws: (seed, epoch, stream) hashed by NumPy's ``SeedSequence``.
+
+    ``stream`` 0 is the augmentation parameters; others are for other uses of the same
+    epoch (``save_to_dir`` names) so that they never share values.
+    """
+    return int(np.random.SeedSequence([int(seed), int(epoch), int(stream), 0x6B657964]
+                                      ).generate_state(1, np.uint64)[0])
 
 
 def keyed_uniforms(key: int, indices: np.ndarray, slots: int) -> np.ndarray:
@@ -121,11 +128,14 @@ def keyed_uniforms(key: int, indices: np.ndarray, slots: int) -> np.ndarray:
     Position ``index * slots + j`` of the SplitMix64 stream seeded with ``key``: the same
     sample index always gets the same values under one key.
     """
-    counter = (np.asarray(indices, dtype=np.uint64)[:, None] * np.uint64(slots)
-               + np.arange(slots, dtype=np.uint64))
+    # The Weyl sequence key + (counter + 1) * golden, the counter being index * slots + j.
+    start = np.uint64(key) + np.uint64(1) * _GOLDEN
     with np.errstate(over="ignore"):  # wrap-around arithmetic modulo 2^64 is the point
-        z = _mix64(np.uint64(key) + (counter + np.uint64(1)) * _GOLDEN)
-    return (z >> np.uint64(11)).astype(np.float64) / _TWO53
+        z = (np.asarray(indices, dtype=np.uint64) * np.uint64(slots) * _GOLDEN + start)[:, None] \
+            + np.arange(slots, dtype=np.uint64) * _GOLDEN
+        z = _mix64(z)
+    # The top 52 bits as the mantissa of a double in [1, 2), minus 1: uniform on a 2^-52 grid.
+    return ((z >> np.uint64(12)) | np.uint64(0x3FF0000000000000)).view(np.float64) - 1.0
 
 
 def new_seed(entropy: Optional[int] = None) -> int:

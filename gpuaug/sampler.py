@@ -259,13 +259,16 @@ class RandomTransformSampler:
         distributions are Keras's (uniform ranges, the integer / list shift rule with
         its random sign, fair flips), the stream is :func:`gpuaug.rng.keyed_uniforms`.
         """
-        steps = self.plan(img_shape).steps
+        plan = self.plan(img_shape)
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-        widths = [2 if isinstance(rule, Choice) else 1 for _, rule in steps]
+        if plan.only_doubles:
+            return _params(plan.values(keyed_uniforms(key, indices, len(plan.steps))),
+                           len(indices))
+        widths = [2 if isinstance(rule, Choice) else 1 for _, rule in plan.steps]
         u = keyed_uniforms(key, indices, sum(widths))
         columns: dict[str, np.ndarray] = {}
         j = 0
-        for (name, rule), width in zip(steps, widths, strict=True):
+        for (name, rule), width in zip(plan.steps, widths, strict=True):
             if isinstance(rule, Choice):
                 index = np.minimum(np.floor(u[:, j] * rule.size), rule.size - 1)
                 columns[name] = rule.value(index, (u[:, j + 1] < 0.5).astype(np.int64))

@@ -82,7 +82,7 @@ def test_the_upload_is_the_epilogue_then_the_samples_then_the_statistics():
                            std=np.full((1, 1, 3), 2.0))
     epilogue = make_epilogue(config, (4, 5, 3), standardize=True, featurewise=(True, True))
     records = pack_samples(np.zeros((2, 2, 3)), params, "float32")
-    upload = pack_upload(records, epilogue)
+    upload = pack_upload(np.zeros((2, 2, 3)), params, "float32", epilogue)
     head_size = interface.EPILOGUE_RECORD.dtype.itemsize
     head = upload[:head_size].view(interface.EPILOGUE_RECORD.dtype)[0]
     samples = upload[head_size:head_size + records.nbytes].view(interface.SAMPLE_RECORD.dtype)

@@ -17,6 +17,7 @@ NumPy reference (``reference/``).  Adding a batch-wide epilogue scalar: a field 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -95,7 +96,7 @@ class CppStruct:
     doc: str
     fields: tuple[Field, ...]
 
-    @property
+    @functools.cached_property
     def dtype(self) -> np.dtype:
         return np.dtype([(f.name, _CPP_TYPES[f.kind][0], (f.count,)) if f.count > 1
                          else (f.name, _CPP_TYPES[f.kind][0]) for f in self.fields], align=True)

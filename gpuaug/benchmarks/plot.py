@@ -9,6 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 
 def plot_kernel(payload: dict, out: Path) -> Path:
     """Left: each contender's fraction of the copy bandwidth. Right: the gpuaug sweep."""
@@ -85,10 +87,37 @@ def plot_e2e(payload: dict, out: Path) -> Path:
     return out
 
 
+def plot_host(payload: dict, out: Path) -> Path:
+    """Host microseconds per batch, stacked by step, per batch size and draw mode."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = payload["results"]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    labels = [f"B={r['batch']} {r['mode']}" for r in rows]
+    left = np.zeros(len(rows))
+    for step, colour in (("draws", "tab:blue"), ("compose", "tab:orange"),
+                         ("call", "tab:green")):
+        values = np.array([r[step] for r in rows])
+        ax.barh(labels, values, left=left, color=colour, label=step)
+        left += values
+    ax.set_xscale("log")
+    ax.set_xlabel("host microseconds per batch (log), kernel launch replaced by nothing")
+    ax.invert_yaxis()
+    ax.legend(fontsize=8)
+    ax.set_title("Host cost of one batch, classic configuration, 224x224x3", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
 def plot_payload(payload: dict, out: Path) -> Path:
     """The plot for a benchmark's JSON payload, by its ``metadata.benchmark``."""
     kind = payload["metadata"]["benchmark"]
-    return {"kernel": plot_kernel, "e2e": plot_e2e}[kind](payload, Path(out))
+    return {"kernel": plot_kernel, "e2e": plot_e2e, "host": plot_host}[kind](payload, Path(out))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -119,10 +119,10 @@ def cmd_preview(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     import json
 
-    from ..benchmarks import e2e, harness, kernel
+    from ..benchmarks import e2e, harness, host, kernel
 
-    chosen = {"kernel": [("kernel", kernel)], "e2e": [("e2e", e2e)],
-              "all": [("kernel", kernel), ("e2e", e2e)]}[args.which]
+    chosen = {"kernel": [("kernel", kernel)], "e2e": [("e2e", e2e)], "host": [("host", host)],
+              "all": [("kernel", kernel), ("e2e", e2e), ("host", host)]}[args.which]
     payloads, texts = {}, []
     for stem, module in chosen:
         defaults = argparse.ArgumentParser()
@@ -221,17 +221,21 @@ def build_parser() -> argparse.ArgumentParser:
     generator_args.add_generator_flags(prev, defaults=CLASSIC)
     prev.set_defaults(func=cmd_preview)
 
-    bench = sub.add_parser("bench", epilog=EPILOG, help="run the benchmarks (needs a GPU)",
+    bench = sub.add_parser("bench", epilog=EPILOG, help="run the benchmarks (kernel and e2e "
+                           "need a GPU, host does not)",
                            description="Run bench/'s harness: the kernel against GPU "
-                           "alternatives, and/or JPEG files to augmented GPU batches. Prints "
-                           "the Markdown table; writes JSON (with metadata) and PNG plots.")
+                           "alternatives, JPEG files to augmented GPU batches, the host's cost "
+                           "per batch. Prints the Markdown table; writes JSON (with metadata) "
+                           "and PNG plots.")
     bench_sub = bench.add_subparsers(dest="which", metavar="WHICH")
-    from ..benchmarks import e2e, kernel
+    from ..benchmarks import e2e, host, kernel
 
     for which, help_text, modules in (
             ("kernel", "fused kernel vs torch / cupyx / DALI / Kornia / copy", [kernel]),
             ("e2e", "JPEG files to augmented GPU batches vs Keras / DALI / torchvision", [e2e]),
-            ("all", "both", [])):
+            ("host", "host microseconds per batch, kernel launch replaced by nothing (no GPU)",
+             [host]),
+            ("all", "kernel, e2e and host", [])):
         p = bench_sub.add_parser(which, help=help_text, epilog=EPILOG)
         for module in modules:
             module.add_arguments(p)

@@ -8,6 +8,13 @@ and never disturb the caller's global RNG.  Everything that touches the RNG (the
 seed, the permutation, the per-sample parameters and ``save_to_dir`` name
 hashes) happens under the iterator's lock; decoding and augmenting happen
 outside it, so several threads can read one iterator.
+
+With the generator's ``rng="keyed"`` the epoch's order comes from (seed, epoch) and
+each sample's parameters from (seed, epoch, sample index) (:mod:`gpuaug.rng`), as
+they already do across shards: nothing depends on which batch, call order, thread
+or process asks.  In Keras's mode a copy of the iterator in another process (a
+DataLoader worker, Keras's ``use_multiprocessing``) replays the same stream, so it
+repeats the parent's draws: gpuaug warns there.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import logging
 import os
 import sys
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 from typing import Iterator as _PyIterator
@@ -24,6 +32,7 @@ import numpy as np
 
 from .. import validation
 from ..params import TransformParams
+from ..rng import epoch_key, keyed_uniforms, new_seed
 from ..sources.listing import WHITE_LIST_FORMATS
 
 _log = logging.getLogger("gpuaug")
@@ -61,6 +70,11 @@ class Iterator:
                 f"`seed` is required with num_shards={self.num_shards} (shard {self.shard_id}; "
                 "set explicitly or from RANK / WORLD_SIZE) and shuffle=True: every shard must "
                 "draw the same epoch order so that the shards stay disjoint")
+        self.rng = getattr(self.image_data_generator, "rng", "keras")
+        if self.rng == "keyed" and seed is None:
+            seed = new_seed()  # recorded in `seed` (and in state_dict), so a run can resume
+            _log.info("gpuaug: rng='keyed' without a seed: this iterator uses seed=%d", seed)
+        self._creator_pid = os.getpid()
         self.n_total = n
         # This shard's samples per epoch: positions shard_id, shard_id + num_shards, ...
         self.n = len(range(self.shard_id, n, self.num_shards))
@@ -72,19 +86,27 @@ class Iterator:
         self.total_batches_seen = 0
         self.lock = threading.Lock()
         self.index_array: Optional[np.ndarray] = None
+        self._order_epoch = 0  # the epoch whose order index_array holds (keyed and sharded)
         self.random_state = np.random.RandomState()
         self.index_generator = self._flow_index()
         super().__init__()  # keras.utils.PyDataset's defaults when it is mixed in
 
     # ------------------------------------------------------------- Keras's contract
+    @property
+    def _keras_order(self) -> bool:
+        """Whether epochs are ordered by Keras's rule (one shard, Keras's draws)."""
+        return self.num_shards == 1 and self.rng == "keras"
+
     def _set_index_array(self) -> None:
-        if self.num_shards == 1:  # Keras's rule: the batch's seeded stream draws the order
+        if self._keras_order:  # Keras's rule: the batch's seeded stream draws the order
             self.index_array = np.arange(self.n)
             if self.shuffle:
                 self.index_array = self.random_state.permutation(self.n)
             return
-        # Sharded: the epoch's order depends on the seed and the epoch number alone, so all
-        # shards agree on it whatever each one's batch count; each keeps its stride of it.
+        # Sharded or keyed: the epoch's order depends on the seed and the epoch number
+        # alone, so all shards agree on it whatever each one's batch count; each keeps
+        # its stride of it.
+        self._order_epoch = self.epoch
         order = np.arange(self.n_total)
         if self.shuffle:
             order = np.random.RandomState((self.seed + self.epoch) % 2**32).permutation(
@@ -93,7 +115,7 @@ class Iterator:
         self.epoch += 1
 
     def _seed_batch(self) -> None:
-        if self.seed is None:
+        if self.seed is None or self.rng == "keyed":  # keyed draws use no stream
             return
         if self.num_shards == 1:  # Keras's rule
             self.random_state.seed(self.seed + self.total_batches_seen)
@@ -173,7 +195,16 @@ class Iterator:
     image_shape: tuple[int, ...] = ()
 
     def _draw(self, index_array: np.ndarray) -> BatchDraws:
-        """Per-sample parameters, then save-name hashes: Keras's draw order (§6)."""
+        """Per-sample parameters, then save-name hashes: Keras's draw order (§6), or keyed."""
+        if self.rng == "keyed":
+            return self._draw_keyed(index_array)
+        if os.getpid() != self._creator_pid:
+            warnings.warn(
+                "gpuaug: this iterator was made in another process and draws with "
+                "rng='keras': every process copy replays the same seeded stream, so worker "
+                "processes repeat each other's augmentation parameters. Use "
+                "ImageDataGenerator(rng='keyed'), or no worker processes (gpuaug batches "
+                "on the device already).", RuntimeWarning, stacklevel=4)
         params = None
         if self.image_data_generator is not None:
             params = self.image_data_generator.sampler.draw_batch(
@@ -181,6 +212,18 @@ class Iterator:
         hashes = None
         if self.save_to_dir:
             hashes = [int(self.random_state.randint(self._save_hash_high)) for _ in index_array]
+        return BatchDraws(params, hashes)
+
+    def _draw_keyed(self, index_array: np.ndarray) -> BatchDraws:
+        """Parameters and save-name numbers from (seed, epoch, sample index) alone."""
+        params = None
+        if self.image_data_generator is not None:
+            params = self.image_data_generator.sampler.draw_keyed(
+                epoch_key(self.seed, self._order_epoch), index_array, self.image_shape)
+        hashes = None
+        if self.save_to_dir:
+            u = keyed_uniforms(epoch_key(self.seed, self._order_epoch, 1), index_array, 1)
+            hashes = [int(v) for v in (u[:, 0] * self._save_hash_high).astype(np.int64)]
         return BatchDraws(params, hashes)
 
     def _batch(self, index_array: np.ndarray, draws: BatchDraws):

@@ -21,15 +21,8 @@ from ...params import TransformParams
 from ..reference.output_format import check_output_dtype, numpy_dtype, to_output
 from ..reference.pointwise import check_pil_channels
 from ..reference.standardize import featurewise_steps, standardize_batch, zca_whiten
-from .launch_args import (
-    Epilogue,
-    launch_grid,
-    make_epilogue,
-    pack_samples,
-    pack_upload,
-    partials_size,
-)
-from .variants import WORK_TYPES, KernelVariant, reads_directly
+from .launch_args import Epilogue, launch_grid, make_epilogue, pack_upload, partials_size
+from .variants import WORK_TYPES, KernelVariant, dtype_name, kernel_variant, reads_directly
 
 
 class Launcher(Protocol):
@@ -80,7 +73,7 @@ class FusedBackend:
             raise TypeError(f"dtype {work!r} is not supported by the {self.name} backend; "
                             f"supported: {', '.join(WORK_TYPES)}")
         x = xp.ascontiguousarray(batch)
-        if not reads_directly(x.dtype.name, work):
+        if not reads_directly(dtype_name(x.dtype), work):
             x = x.astype(work)  # NumPy rounds the batch to the working dtype first, too
         n = x.shape[0]
         h, w, c = x.shape[1:] if config.channels_last else (x.shape[2], x.shape[3], x.shape[1])
@@ -88,8 +81,7 @@ class FusedBackend:
         if h * w >= 2**31:
             raise ValueError(f"images of {h}x{w} pixels are too large for the CUDA kernels "
                              "(at most 2^31 - 1 pixels per image)")
-        brightened = ~np.isnan(params.brightness)
-        if brightened.any() and config.compat != "fixed":
+        if config.compat != "fixed" and not np.isnan(params.brightness).all():
             check_pil_channels(c)
 
         # What the kernel does, and what is left for array operations afterwards:
@@ -104,11 +96,9 @@ class FusedBackend:
         kernel_dtype = out_dtype if finish_here else work
         kernel_chw = (not config.out_channels_last) if finish_here else (not config.channels_last)
 
-        variant = KernelVariant(
-            in_dtype=x.dtype.name, out_dtype=kernel_dtype, work_dtype=work,
-            order=config.interpolation_order, fill_mode=config.fill_mode,
-            in_chw=not config.channels_last, out_chw=kernel_chw,
-        )
+        variant = kernel_variant(dtype_name(x.dtype), kernel_dtype, work,
+                                 config.interpolation_order, config.fill_mode,
+                                 not config.channels_last, kernel_chw)
         epilogue = make_epilogue(config, image_shape, standardize=fused,
                                  featurewise=(center, scale))
         out_shape = (n, c, h, w) if kernel_chw else (n, h, w, c)
@@ -129,14 +119,13 @@ class FusedBackend:
                 params: TransformParams, config: AugmentConfig, epilogue: Epilogue,
                 dims: tuple[int, int, int, int]) -> None:
         n, h, w, c = dims
-        records = pack_samples(matrices, params, config.dtype)
         # The batch's only host-to-device copy: epilogue, sample records, statistics.
-        upload = self.launcher.upload(pack_upload(records, epilogue))
+        upload = self.launcher.upload(pack_upload(matrices, params, config.dtype, epilogue))
         grid, block = launch_grid(n, h * w)
         shape = tuple(np.int64(v) for v in dims)
-        shifted = ~np.isnan(params.channel_shift_intensity)
-        brightened = ~np.isnan(params.brightness)
-        if shifted.any() or (brightened.any() and config.compat != "fixed"):
+        shifted = not np.isnan(params.channel_shift_intensity).all()
+        brightened = not np.isnan(params.brightness).all()
+        if shifted or (brightened and config.compat != "fixed"):
             self.launcher.launch(variant, "minmax", grid, block, (x, upload, *shape))
         partials = upload  # never read unless the samplewise steps run
         if epilogue.sample_stats:

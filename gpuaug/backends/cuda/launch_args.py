@@ -38,17 +38,33 @@ def key_value(keys: np.ndarray) -> np.ndarray:
     return np.where(high, keys & np.uint64((1 << 63) - 1), ~keys).view(np.float64)
 
 
-def pack_samples(matrices: np.ndarray, params: TransformParams, work_dtype: str) -> np.ndarray:
-    """The per-sample records of a batch, with the reduction slots initialised."""
-    records = SAMPLE_RECORD.zeros(len(params))
-    records["m"] = np.asarray(matrices, dtype=np.float64).reshape(len(params), 6)
+# Where each field of a record sits, in 8-byte words (every field is 8 bytes wide).
+_WORD = {name: SAMPLE_RECORD.dtype.fields[name][1] // 8 for name in SAMPLE_RECORD.dtype.names}
+_WORDS = SAMPLE_RECORD.dtype.itemsize // 8
+_EMPTY_KEYS = (int(order_key(np.inf)), int(order_key(-np.inf)))  # min and max before a pass
+
+
+def pack_samples(matrices: np.ndarray, params: TransformParams, work_dtype: str,
+                 out: Optional[np.ndarray] = None) -> np.ndarray:
+    """The per-sample records of a batch, with the reduction slots initialised.
+
+    Written column by column into ``out`` (``len(params)`` records) when given: the
+    upload buffer itself, so that nothing is copied again.
+    """
+    n = len(params)
+    records = SAMPLE_RECORD.zeros(n) if out is None else out
+    words = records.view(np.float64).reshape(n, _WORDS)
+    bits = words.view(np.uint64)
+    m = _WORD["m"]
+    words[:, m:m + 6] = np.asarray(matrices, dtype=np.float64).reshape(n, 6)
     # NumPy adds the intensity after rounding it to the batch's dtype (reference/pointwise.py).
-    records["shift"] = params.channel_shift_intensity.astype(work_dtype).astype(np.float64)
-    records["brightness"] = params.brightness
-    records["flags"] = ((params.flip_horizontal * SAMPLE_FLAGS.FLIP_H)
-                        | (params.flip_vertical * SAMPLE_FLAGS.FLIP_V))
-    records["lo_key"] = order_key(np.inf)
-    records["hi_key"] = order_key(-np.inf)
+    shift = params.channel_shift_intensity
+    words[:, _WORD["shift"]] = shift if work_dtype == "float64" else shift.astype(work_dtype)
+    words[:, _WORD["brightness"]] = params.brightness
+    bits[:, _WORD["flags"]] = ((params.flip_horizontal * SAMPLE_FLAGS.FLIP_H)
+                               | (params.flip_vertical * SAMPLE_FLAGS.FLIP_V))
+    bits[:, _WORD["lo_key"]] = _EMPTY_KEYS[0]
+    bits[:, _WORD["hi_key"]] = _EMPTY_KEYS[1]
     return records
 
 
@@ -146,24 +162,31 @@ def make_epilogue(config: AugmentConfig, image_shape: tuple[int, int, int], *,
     return Epilogue(record, mean, std_eps)
 
 
-def pack_upload(records: np.ndarray, epilogue: Epilogue) -> np.ndarray:
+def pack_upload(matrices: np.ndarray, params: TransformParams, work_dtype: str,
+                epilogue: Epilogue) -> np.ndarray:
     """The batch's one upload: the epilogue, the sample records, then mean and std + eps.
 
-    Every part is a multiple of 8 bytes, so each starts 8-byte aligned; the statistics'
-    byte offsets and strides go into the epilogue record (0 where a statistic is absent:
-    its flag is off and the kernel never reads it).
+    One buffer, written in place.  Every part is a multiple of 8 bytes, so each starts
+    8-byte aligned; the statistics' byte offsets and strides go into the epilogue record
+    (0 where a statistic is absent: its flag is off and the kernel never reads it).
     """
-    head = epilogue.record.copy()
-    parts = [head, records]
-    offset = head.nbytes + records.nbytes
-    for stat, prefix in ((epilogue.mean, "mean"), (epilogue.std_eps, "std")):
-        if stat is None:
-            continue
+    stats = [(stat, prefix) for stat, prefix in ((epilogue.mean, "mean"),
+                                                 (epilogue.std_eps, "std")) if stat is not None]
+    head_size = EPILOGUE_RECORD.dtype.itemsize
+    records_size = len(params) * SAMPLE_RECORD.dtype.itemsize
+    upload = np.empty(head_size + records_size + sum(s.values.nbytes for s, _ in stats),
+                      dtype=np.uint8)
+    head = upload[:head_size].view(EPILOGUE_RECORD.dtype)
+    head[0] = epilogue.record
+    pack_samples(matrices, params, work_dtype,
+                 upload[head_size:head_size + records_size].view(SAMPLE_RECORD.dtype))
+    offset = head_size + records_size
+    for stat, prefix in stats:
         head[f"{prefix}_offset"] = offset
         head[f"{prefix}_strides"] = stat.strides
-        parts.append(stat.values)
+        upload[offset:offset + stat.values.nbytes] = stat.values.view(np.uint8).reshape(-1)
         offset += stat.values.nbytes
-    return np.concatenate([np.ascontiguousarray(p).view(np.uint8).reshape(-1) for p in parts])
+    return upload
 
 
 BLOCK = 256

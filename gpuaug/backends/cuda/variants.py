@@ -10,9 +10,12 @@ library.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 from typing import Iterator
+
+import numpy as np
 
 from ...validation import check_choice
 from ..interface import FILL_MODE, FILL_MODES, WORK_DTYPE, WORK_DTYPES
@@ -86,6 +89,19 @@ class KernelVariant:
 
     def names(self) -> tuple[str, ...]:
         return tuple(self.name(p) for p in PASSES)
+
+
+@functools.lru_cache(maxsize=None)
+def kernel_variant(in_dtype: str, out_dtype: str, work_dtype: str, order: int, fill_mode: str,
+                   in_chw: bool, out_chw: bool) -> KernelVariant:
+    """:class:`KernelVariant`, validated once per distinct combination (it is asked per batch)."""
+    return KernelVariant(in_dtype, out_dtype, work_dtype, order, fill_mode, in_chw, out_chw)
+
+
+@functools.lru_cache(maxsize=None)
+def dtype_name(dtype: np.dtype) -> str:
+    """``dtype.name``, which NumPy computes in Python each time it is read."""
+    return dtype.name
 
 
 def reads_directly(in_dtype: str, work_dtype: str) -> bool:

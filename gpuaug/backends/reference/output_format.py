@@ -7,6 +7,7 @@ Shared by the NumPy reference and the CUDA backend's unfused path (``xp`` is
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ def bfloat16_dtype() -> np.dtype:
     return np.dtype(ml_dtypes.bfloat16)
 
 
+@functools.lru_cache(maxsize=None)
 def numpy_dtype(name: str) -> np.dtype:
     return bfloat16_dtype() if name == "bfloat16" else np.dtype(name)
 
