@@ -129,8 +129,8 @@ def keyed_uniforms(key: int, indices: np.ndarray, slots: int) -> np.ndarray:
     sample index always gets the same values under one key.
     """
     # The Weyl sequence key + (counter + 1) * golden, the counter being index * slots + j.
-    start = np.uint64(key) + np.uint64(1) * _GOLDEN
     with np.errstate(over="ignore"):  # wrap-around arithmetic modulo 2^64 is the point
+        start = np.uint64(key) + _GOLDEN
         z = (np.asarray(indices, dtype=np.uint64) * np.uint64(slots) * _GOLDEN + start)[:, None] \
             + np.arange(slots, dtype=np.uint64) * _GOLDEN
         z = _mix64(z)

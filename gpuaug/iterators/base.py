@@ -34,6 +34,7 @@ from .. import validation
 from ..params import TransformParams
 from ..rng import epoch_key, keyed_uniforms, new_seed
 from ..sources.listing import WHITE_LIST_FORMATS
+from . import state as iterator_state
 
 _log = logging.getLogger("gpuaug")
 
@@ -87,6 +88,10 @@ class Iterator:
         self.lock = threading.Lock()
         self.index_array: Optional[np.ndarray] = None
         self._order_epoch = 0  # the epoch whose order index_array holds (keyed and sharded)
+        # What drew index_array, for state_dict(): the stream's state before Keras's
+        # permutation, "arange" (no shuffle) or "epoch" (keyed or sharded orders).
+        self._order_source: Any = None
+        self._flow_started = False  # next()'s first call resets the position, later ones not
         self.random_state = np.random.RandomState()
         self.index_generator = self._flow_index()
         super().__init__()  # keras.utils.PyDataset's defaults when it is mixed in
@@ -100,9 +105,12 @@ class Iterator:
     def _set_index_array(self) -> None:
         if self._keras_order:  # Keras's rule: the batch's seeded stream draws the order
             self.index_array = np.arange(self.n)
+            self._order_source = "arange"
             if self.shuffle:
+                self._order_source = self.random_state.get_state()
                 self.index_array = self.random_state.permutation(self.n)
             return
+        self._order_source = "epoch"
         # Sharded or keyed: the epoch's order depends on the seed and the epoch number
         # alone, so all shards agree on it whatever each one's batch count; each keeps
         # its stride of it.
@@ -150,8 +158,10 @@ class Iterator:
     def reset(self) -> None:
         self.batch_index = 0
 
-    def _flow_index(self) -> _PyIterator[np.ndarray]:
-        self.reset()
+    def _flow_index(self, resume: bool = False) -> _PyIterator[np.ndarray]:
+        if not resume:
+            self.reset()
+        self._flow_started = True
         while True:
             self._seed_batch()
             if self.batch_index == 0:
@@ -174,6 +184,73 @@ class Iterator:
         return self._batch(index_array, draws)
 
     next = __next__  # Keras 2 and keras-preprocessing spell it it.next()
+
+    # ------------------------------------------------------------------ resume
+    def state_dict(self) -> dict[str, Any]:
+        """Where this iterator is, as plain data: give it to :meth:`load_state_dict` to resume.
+
+        Taken between batches (with a prefetcher running, ask the prefetcher: it knows
+        which batches were handed out).  JSON-serialisable; see
+        :mod:`gpuaug.iterators.state` for what it holds.
+        """
+        with self.lock:
+            return iterator_state.make_state(self._identity(), self._snapshot())
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from ``state`` (another process's included): the same batches follow.
+
+        The iterator must be made with the same data and arguments (seed included);
+        a state from another iterator or a corrupted one raises
+        :class:`~gpuaug.iterators.state.StateError` (a ``ValueError``) saying why.
+        """
+        snapshot = iterator_state.read_state(state, self._identity())
+        with self.lock:
+            self._restore(snapshot)
+
+    def _identity(self) -> dict[str, Any]:
+        return {"iterator": type(self).__name__, "samples": self.n_total,
+                "data": self._data_fingerprint(), "batch_size": self.batch_size,
+                "shuffle": bool(self.shuffle), "seed": self.seed, "rng": self.rng,
+                "shard_id": self.shard_id, "num_shards": self.num_shards}
+
+    def _data_fingerprint(self) -> str:
+        return ""
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            "batch_index": self.batch_index, "total_batches_seen": self.total_batches_seen,
+            "epoch": self.epoch, "order_epoch": self._order_epoch,
+            "flow_started": self._flow_started,
+            "order": None if self.index_array is None else self._order_source,
+            "random_state": self.random_state.get_state() if self.rng == "keras" else None,
+            "skipped": list(getattr(self, "_skipped", {}).items()),
+        }
+
+    def _restore(self, snapshot: dict[str, Any]) -> None:
+        self.batch_index = snapshot["batch_index"]
+        self.total_batches_seen = snapshot["total_batches_seen"]
+        self.epoch = snapshot["epoch"]
+        self._order_epoch = snapshot["order_epoch"]
+        if snapshot["random_state"] is not None:
+            self.random_state.set_state(snapshot["random_state"])
+        order = snapshot["order"]
+        self._order_source = order
+        if order is None:
+            self.index_array = None
+        elif order == "arange":
+            self.index_array = np.arange(self.n)
+        elif order == "epoch":
+            epoch, self.epoch = self.epoch, self._order_epoch
+            self._set_index_array()  # rebuilt from (seed, epoch), then the epoch count back
+            self.epoch = epoch
+        else:  # the stream just before Keras's permutation: draw it again
+            replay = np.random.RandomState()
+            replay.set_state(order)
+            self.index_array = replay.permutation(self.n)
+        if hasattr(self, "_skipped"):
+            self._skipped = dict(snapshot["skipped"])
+        self._flow_started = snapshot["flow_started"]
+        self.index_generator = self._flow_index(resume=self._flow_started)
 
     def prefetch(self, depth: int = 2) -> "Prefetcher":
         """``next(self)`` batches computed ``depth`` ahead in a background thread.

@@ -23,6 +23,7 @@ from ..sources.decoders import check_on_error, make_decoder
 from ..sources.load_img import CHANNELS, COLOR_MODES, check_interpolation
 from .base import BatchDraws, Iterator
 from .saving import save_batch
+from .state import names_fingerprint
 
 _log = logging.getLogger("gpuaug")
 
@@ -85,6 +86,11 @@ class FileBatchIterator(Iterator):
     @property
     def filepaths(self) -> list[str]:
         return self._filepaths
+
+    def _data_fingerprint(self) -> str:
+        if getattr(self, "_fingerprint", None) is None:
+            self._fingerprint = names_fingerprint(self._filepaths)
+        return self._fingerprint
 
     @property
     def skipped_files(self) -> list[tuple[str, str]]:

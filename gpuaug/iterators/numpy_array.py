@@ -13,6 +13,7 @@ from ..engine import augment_on
 from ..output import check_output, convert, to_host
 from .base import BatchDraws, Iterator
 from .saving import save_batch
+from .state import array_fingerprint
 
 
 class NumpyArrayIterator(Iterator):
@@ -101,6 +102,12 @@ class NumpyArrayIterator(Iterator):
         self.image_shape = tuple(self.x.shape[1:])
         super().__init__(self.x.shape[0], batch_size, shuffle, seed,
                          shard_id=shard_id, num_shards=num_shards)
+
+    def _data_fingerprint(self) -> str:
+        if getattr(self, "_fingerprint", None) is None:
+            self._fingerprint = array_fingerprint(self.x, self.y, self.sample_weight,
+                                                  *self.x_misc)
+        return self._fingerprint
 
     def _batch(self, index_array: np.ndarray, draws: BatchDraws):
         config = self.image_data_generator.config(self.dtype)

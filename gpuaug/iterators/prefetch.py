@@ -8,7 +8,9 @@ the consumer's stream waits on, so nothing is read before it is written, and eac
 hand-over records an event on the consumer's stream that the thread waits on before
 its next batch, so memory the pool hands back is not rewritten while still being read
 (use a batch before asking for the next one).  Memory is
-bounded: at most ``depth`` finished batches plus the one being made.
+bounded: at most ``depth`` finished batches plus the one being made.  Each batch
+travels with the iterator's position right after it was drawn, so
+:meth:`Prefetcher.state_dict` describes the batches handed out, not those made ahead.
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ def _produce(source: Any, q: queue.Queue, stop: threading.Event, stream: Optiona
             stream.wait_event(pending[-1][0])  # the latest covers all earlier work
             del pending
         batch = next(source)
+        snapshot = source._snapshot() if hasattr(source, "_snapshot") else None
         event = stream.record() if stream is not None else None
-        if not _put(q, stop, (batch, event, None)):
+        if not _put(q, stop, (batch, event, None, snapshot)):
             return
 
 
@@ -65,7 +68,7 @@ def _run(source: Any, q: queue.Queue, stop: threading.Event, device: str,
             with stream:
                 _produce(source, q, stop, stream, released)
     except BaseException as exc:  # handed to the consumer, raised there
-        _put(q, stop, (None, None, exc))
+        _put(q, stop, (None, None, exc, None))
 
 
 class Prefetcher:
@@ -80,6 +83,9 @@ class Prefetcher:
         # (event on the consumer's stream, batches it may release) at each hand-over.
         self._released: list = []
         self._held: list = []  # the batch last handed out, kept until the producer has waited
+        self._source = source
+        # The iterator's position after the last batch handed out (before any, now).
+        self._position = source._snapshot() if hasattr(source, "_snapshot") else None
         self._thread = threading.Thread(target=_run, args=(source, self._queue, self._stop, device,
                                                            self._released),
                                         name="gpuaug-prefetch", daemon=True)
@@ -98,16 +104,29 @@ class Prefetcher:
             # queued on it; the producer drops it only after waiting for that event.
             held, self._held = self._held, []
             self._released.append((cupy.cuda.get_current_stream().record(), held))
-        batch, event, exc = self._queue.get()
+        batch, event, exc, snapshot = self._queue.get()
         if exc is not None:
             self.close()
             raise exc
+        self._position = snapshot
         if event is not None:
             import cupy
 
             cupy.cuda.get_current_stream().wait_event(event)
             self._held = [batch]
         return batch
+
+    def state_dict(self) -> dict[str, Any]:
+        """The iterator's state after the batches handed out so far (not those made ahead).
+
+        Resume with ``it.load_state_dict(state)`` on a new iterator, then ``next()`` or
+        a new prefetcher: the same batches follow.
+        """
+        from .state import make_state
+
+        if self._position is None:
+            raise TypeError("state_dict() needs a gpuaug iterator as the prefetcher's source")
+        return make_state(self._source._identity(), self._position)
 
     def close(self) -> None:
         """Stop the thread and drop the batches made ahead."""
