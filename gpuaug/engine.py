@@ -19,8 +19,8 @@ from .config import AugmentConfig
 from .environment import cuda_index
 from .params import TransformParams
 
-__all__ = ["array_module", "augment_batch", "augment_on", "keras_planar_layout",
-           "transform_batch"]
+__all__ = ["array_module", "augment_batch", "augment_gathered", "augment_on",
+           "keras_planar_layout", "transform_batch"]
 
 
 def _check_batch(batch: Any, params: TransformParams, config: AugmentConfig):
@@ -87,6 +87,30 @@ def augment_on(device: str, batch: Any, params: TransformParams, config: Augment
 
     with cupy.cuda.Device(index):
         return augment_batch(cupy.asarray(batch), params, config)
+
+
+def augment_gathered(device: str, source: Any, index: np.ndarray, params: TransformParams,
+                     config: AugmentConfig) -> Any:
+    """:func:`augment_on` for the rows ``index`` of a dataset ``source`` (``flow``'s batches).
+
+    A dataset on a GPU is gathered there; a host dataset on the CPU is indexed; a host
+    dataset for a GPU goes through pinned memory and an asynchronous copy that overlaps
+    the previous batch's kernels (:mod:`gpuaug.transfer`).
+    """
+    if hasattr(source, "__cuda_array_interface__"):
+        import cupy
+
+        with cupy.cuda.Device(source.device.id):
+            return augment_batch(source[cupy.asarray(index)], params, config)
+    gpu = cuda_index(device)
+    if gpu is None:
+        return augment_batch(source[index], params, config)
+    import cupy
+
+    from .transfer import stager
+
+    with cupy.cuda.Device(gpu), stager(gpu).batch(source, index) as batch:
+        return augment_batch(batch, params, config)
 
 
 def array_module(x: Any) -> Any:

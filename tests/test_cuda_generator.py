@@ -58,3 +58,36 @@ def test_out_of_memory_names_the_batch():
     launcher = cuda_backend(0).launcher
     with pytest.raises(MemoryError, match="batch of 1000000 images.*smaller batch_size"):
         launcher.allocate((1_000_000, 1024, 1024, 3), np.dtype(np.float32))
+
+
+def _flow_batches(gen, x, y, count, prefetch):
+    it = gen.flow(x, y, batch_size=6, seed=11)
+    if not prefetch:
+        return [next(it) for _ in range(count)]
+    import cupy
+
+    with it.prefetch(depth=2) as batches:
+        out = [next(batches) for _ in range(count)]
+        cupy.cuda.get_current_stream().synchronize()
+        return out
+
+
+@pytest.mark.parametrize("where", ["host", "cupy", "torch"])
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_flow_over_host_and_device_datasets_matches_the_cpu(where, prefetch):
+    """Pinned staging (two slots reused over 3 epochs) and device gathers, against the CPU."""
+    import cupy
+
+    rng = np.random.default_rng(5)
+    host = rng.integers(0, 256, (27, 33, 29, 3), dtype=np.uint8)  # 5 batches, the last short
+    y = np.arange(27)
+    data = {"host": lambda: host, "cupy": lambda: cupy.asarray(host),
+            "torch": lambda: pytest.importorskip("torch").from_numpy(host).cuda()}[where]()
+    cpu = _flow_batches(gpuaug.ImageDataGenerator(**CONFIG, device="cpu"), host, y, 15, False)
+    gpu = _flow_batches(gpuaug.ImageDataGenerator(**CONFIG, device="cuda"), data, y, 15,
+                        prefetch)
+    for (ref, ref_y), (out, out_y) in zip(cpu, gpu):
+        assert isinstance(out, cupy.ndarray)
+        np.testing.assert_array_equal(out_y, ref_y)
+        assert_matches_reference(cupy.asnumpy(out), ref, order=1, fill_mode="nearest",
+                                 exact=False)

@@ -150,3 +150,16 @@ def test_output_dtype_and_layout_convert_the_finished_batch(output_dtype, output
         expected = plain.astype(output_dtype)
     assert out.dtype == expected.dtype and out.flags.c_contiguous
     np.testing.assert_array_equal(out.view(np.uint8), np.ascontiguousarray(expected).view(np.uint8))
+
+
+def test_a_gpu_dataset_with_a_cpu_generator_is_refused_naming_x():
+    class OnAGpu:  # what a CuPy array or a CUDA tensor looks like from the outside
+        __cuda_array_interface__ = {"shape": (4, 8, 8, 3), "typestr": "|u1", "version": 3,
+                                    "data": (0, False)}
+        shape = (4, 8, 8, 3)
+
+        def __len__(self):
+            return 4
+
+    with pytest.raises(ValueError, match="`x` lives on a GPU but the generator runs on the CPU"):
+        gpuaug.ImageDataGenerator(device="cpu").flow(OnAGpu(), np.arange(4))

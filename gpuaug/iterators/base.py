@@ -185,6 +185,30 @@ class Iterator:
 
     next = __next__  # Keras 2 and keras-preprocessing spell it it.next()
 
+    # ------------------------------------------------------- copies in other processes
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the lock and next()'s generator, which are made again on arrival.
+
+        So an iterator travels to worker processes that pickle it (a DataLoader with
+        ``spawn``, Keras's multiprocessing); in Keras's mode such copies repeat each
+        other's draws (and warn), keyed ones do not.
+        """
+        state = self.__dict__.copy()
+        state.pop("lock", None)
+        state.pop("index_generator", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.Lock()
+        self.index_generator = self._flow_index(resume=self._flow_started)
+
+    def __reduce__(self) -> tuple:
+        # A class mixed with Keras's PyDataset is made at run time: rebuild it by its base.
+        cls = type(self)
+        base = next((c for c in cls.__mro__ if c in _keras_classes), cls)
+        return (_rebuild, (base, base is not cls), self.__getstate__())
+
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> dict[str, Any]:
         """Where this iterator is, as plain data: give it to :meth:`load_state_dict` to resume.
@@ -338,6 +362,12 @@ def resolve_shards(shard_id: Optional[int], num_shards: Optional[int]) -> tuple[
 
 
 _keras_classes: dict[type, type] = {}
+
+
+def _rebuild(base: type, keras_mixed: bool) -> "Iterator":
+    """An empty iterator of ``base`` (mixed with PyDataset again where Keras is imported)."""
+    cls = keras_compatible(base) if keras_mixed else base
+    return cls.__new__(cls)
 
 
 def keras_compatible(cls: type) -> type:

@@ -9,7 +9,8 @@ import numpy as np
 
 from .. import validation
 from ..backends.reference import SUPPORTED_INPUT_DTYPES
-from ..engine import augment_on
+from ..engine import augment_gathered
+from ..environment import cuda_index
 from ..output import check_output, convert, to_host
 from .base import BatchDraws, Iterator
 from .saving import save_batch
@@ -22,6 +23,12 @@ class NumpyArrayIterator(Iterator):
     Keras keeps a float32 copy of the whole dataset; gpuaug keeps the array as given
     when it converts to the generator's dtype exactly (uint8, say) and converts per
     batch, which gives the same values with a quarter of the memory.
+
+    ``x`` may live on the generator's GPU (a CuPy array, a CUDA ``torch.Tensor``, any
+    ``__cuda_array_interface__`` array, used in place): each batch is then gathered
+    there.  A host ``x`` for a GPU generator travels batch by batch through pinned
+    memory, overlapped with the previous batch's kernels.  Labels and weights stay on
+    the host.
     """
 
     _save_hash_high = int(1e4)
@@ -46,14 +53,15 @@ class NumpyArrayIterator(Iterator):
                         f"with: len(x[0]) = {len(x)}, len(x[?]) = {len(xx)}")
         else:
             x_misc = []
+        y, sample_weight = _on_host(y), _on_host(sample_weight)
         if y is not None and len(x) != len(y):
             raise ValueError(
                 "`x` (images tensor) and `y` (labels) should have the same length. Found: "
-                f"x.shape = {np.asarray(x).shape}, y.shape = {np.asarray(y).shape}")
+                f"x.shape = {_shape(x)}, y.shape = {np.asarray(y).shape}")
         if sample_weight is not None and len(x) != len(sample_weight):
             raise ValueError(
                 "`x` (images tensor) and `sample_weight` should have the same length. Found: "
-                f"x.shape = {np.asarray(x).shape}, "
+                f"x.shape = {_shape(x)}, "
                 f"sample_weight.shape = {np.asarray(sample_weight).shape}")
         if subset is not None:
             if subset not in {"training", "validation"}:
@@ -73,10 +81,11 @@ class NumpyArrayIterator(Iterator):
                 y = y[part]
             if sample_weight is not None:
                 sample_weight = sample_weight[part]
-        x = np.asarray(x)
+        x = _on_generators_device(x, image_data_generator) \
+            if hasattr(x, "__cuda_array_interface__") else np.asarray(x)
         if not (x.dtype.kind in "uif" and np.can_cast(x.dtype, self.dtype, casting="safe")
                 and x.dtype.type in SUPPORTED_INPUT_DTYPES):
-            x = np.asarray(x, dtype=self.dtype)  # Keras's conversion, rounding included
+            x = x.astype(self.dtype)  # Keras's conversion, rounding included
         self.x = x
         self.x_misc = x_misc
         if self.x.ndim != 4:
@@ -111,8 +120,8 @@ class NumpyArrayIterator(Iterator):
 
     def _batch(self, index_array: np.ndarray, draws: BatchDraws):
         config = self.image_data_generator.config(self.dtype)
-        batch = augment_on(self.image_data_generator.device, self.x[index_array], draws.params,
-                           config)
+        batch = augment_gathered(self.image_data_generator.device, self.x, index_array,
+                                 draws.params, config)
         if self.save_to_dir:
             layout = "channels_last" if config.out_channels_last else "channels_first"
             save_batch(to_host(batch), index_array, draws.save_hashes, self.save_to_dir,
@@ -126,3 +135,33 @@ class NumpyArrayIterator(Iterator):
         if self.sample_weight is not None:
             out += (self.sample_weight[index_array],)
         return out
+
+
+def _shape(a: Any) -> tuple:
+    return tuple(a.shape) if hasattr(a, "shape") else np.shape(a)
+
+
+def _on_host(a: Any) -> Any:
+    """Labels and weights as host arrays, wherever they came from."""
+    if a is not None and hasattr(a, "__cuda_array_interface__"):
+        import cupy
+
+        return cupy.asnumpy(cupy.asarray(a))
+    return a
+
+
+def _on_generators_device(x: Any, generator: Any) -> Any:
+    """A GPU dataset as a CuPy view, if it lives where the generator computes."""
+    device = getattr(generator, "device", "cpu")
+    gpu = cuda_index(device)
+    if gpu is None:
+        raise ValueError(f"`x` lives on a GPU but the generator runs on the CPU "
+                         f"(device={device!r}): make the generator with device='cuda' (on "
+                         "the GPU that holds `x`), or pass `x` in host memory")
+    import cupy
+
+    x = cupy.asarray(x)  # no copy for CuPy, CUDA torch tensors and the like
+    if gpu != x.device.id:
+        raise ValueError(f"`x` lives on cuda:{x.device.id} but the generator runs on "
+                         f"cuda:{gpu}: put them on one device")
+    return x

@@ -154,6 +154,16 @@ class DaliDecoder:
         self._pipe = None
         self._lock = threading.Lock()  # one feed_input / run at a time: threads share it
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()  # a copy in another process builds its own pipeline
+        state["_pipe"] = None
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def _build(self):
         from nvidia.dali import fn, pipeline_def, types
 
