@@ -54,8 +54,8 @@ def compose_matrices(
 
 def _factors(params: TransformParams, height: int, width: int, compat: str):
     """cos / sin of rotation and shear, the shifts in Keras's frame, the pivot."""
-    theta = np.deg2rad(params.theta)
-    shear = np.deg2rad(params.shear)
+    angles = np.deg2rad(np.stack([params.theta, params.shear]))  # elementwise: as one by one
+    cos, sin = np.cos(angles), np.sin(angles)
     if compat == "fixed":
         # Height shifts move rows (Keras's frame: y is the row), width shifts columns.
         shift_x, shift_y = params.ty, params.tx
@@ -69,8 +69,7 @@ def _factors(params: TransformParams, height: int, width: int, compat: str):
         o_x, o_y = float(width) / 2 - 0.5, float(height) / 2 - 0.5
     else:  # keras-preprocessing 1.1.2
         o_x, o_y = float(height) / 2 + 0.5, float(width) / 2 + 0.5
-    return (np.cos(theta), np.sin(theta), np.sin(shear), np.cos(shear), shift_x, shift_y,
-            o_x, o_y)
+    return cos[0], sin[0], sin[1], cos[1], shift_x, shift_y, o_x, o_y
 
 
 def _finish(t00, t01, t02, t10, t11, t12, compat: str) -> np.ndarray:

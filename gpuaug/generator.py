@@ -10,7 +10,12 @@ import numpy as np
 
 from . import validation
 from .backends.interface import FILL_MODES
-from .backends.reference.output_format import OUTPUT_DTYPES, check_output_dtype, numpy_dtype
+from .backends.reference.output_format import (
+    OUTPUT_DTYPES,
+    check_output_dtype,
+    dtype_name,
+    numpy_dtype,
+)
 from .backends.reference.pointwise import brightness
 from .backends.reference.standardize import standardize_batch
 from .compat import check_compat
@@ -28,6 +33,27 @@ if TYPE_CHECKING:  # imported when a flow method is called: `import gpuaug` stay
     from .iterators import DataFrameIterator, DirectoryIterator, NumpyArrayIterator
 
 _log = logging.getLogger("gpuaug")
+
+
+#: What AugmentConfig copies from the generator: compared by value to reuse a config...
+_CONFIG_ATTRIBUTES = (
+    "data_format", "interpolation_order", "fill_mode", "cval", "compat", "rescale",
+    "samplewise_center", "samplewise_std_normalization", "featurewise_center",
+    "featurewise_std_normalization", "zca_whitening", "output_dtype", "output_data_format",
+    "rng")
+#: ... and by identity (fit() and users replace them; a function is its own identity).
+_STATISTICS = ("mean", "std", "zca_whitening_matrix", "preprocessing_function")
+
+
+def _frozen(value: Any) -> Any:
+    """A value to compare with ``==``: sequences and arrays as tuples (copies, not views)."""
+    if isinstance(value, (int, float, str, type(None))):
+        return value.__class__, value  # the type too: Keras treats 2 and 2.0 differently
+    if isinstance(value, (list, tuple)):
+        return ("seq", tuple(_frozen(v) for v in value))
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, value.tobytes())
+    return (type(value), value)
 
 
 def _resolve_device(device: Any) -> str:
@@ -244,17 +270,36 @@ class ImageDataGenerator:
             row_axis=self.row_axis - 1,
             col_axis=self.col_axis - 1,
         )
-        key = repr(sorted(ranges.items()))  # ranges may be lists or arrays: compared as text
+        key = tuple(_frozen(value) for value in ranges.values())
         cached = self.__dict__.get("_sampler")
         if cached is None or cached[0] != key:
             cached = self.__dict__["_sampler"] = (key, RandomTransformSampler(**ranges))
         return cached[1]
 
     def config(self, dtype: Any = None) -> AugmentConfig:
-        """The engine configuration for the generator's current settings and statistics."""
+        """The engine configuration for the generator's current settings and statistics.
+
+        The same object while nothing changed (iterators ask per batch; the CUDA backend
+        keeps its launch plan per configuration object).
+        """
+        work = dtype_name(np.dtype(self.dtype if dtype is None else dtype))
+        key = (work, *(getattr(self, name) for name in _CONFIG_ATTRIBUTES),
+               *(id(getattr(self, name)) for name in _STATISTICS))
+        configs = self.__dict__.setdefault("_configs", {})
+        try:
+            cached = configs.get(key)
+        except TypeError:  # an unhashable setting (a rescale array, say): made every time
+            return self._make_config(work)
+        if cached is None:
+            if len(configs) >= 8:
+                configs.clear()
+            cached = configs[key] = self._make_config(work)
+        return cached
+
+    def _make_config(self, work: str) -> AugmentConfig:
         return AugmentConfig(
             data_format=self.data_format,
-            dtype=np.dtype(self.dtype if dtype is None else dtype).name,
+            dtype=work,
             interpolation_order=self.interpolation_order,
             fill_mode=self.fill_mode,
             cval=self.cval,

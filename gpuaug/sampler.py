@@ -90,6 +90,8 @@ class Plan:
     span: np.ndarray
     scale: np.ndarray
     flips: tuple[tuple[int, str, bool], ...]  # (column, parameter, enabled)
+    only_doubles: bool  # no Choice step: every draw is one double
+    wide_choice: bool  # a Choice over more than 2^32 values (64-bit words in NumPy)
 
     @classmethod
     def of(cls, steps: list[tuple[str, Rule]]) -> "Plan":
@@ -105,16 +107,10 @@ class Plan:
                 scale.append(1.0)
                 if isinstance(rule, Flip):
                     flips.append((j, name, rule.enabled))
-        return cls(tuple(steps), np.array(low), np.array(span), np.array(scale), tuple(flips))
-
-    @property
-    def only_doubles(self) -> bool:
-        return not any(isinstance(rule, Choice) for _, rule in self.steps)
-
-    @property
-    def wide_choice(self) -> bool:
-        return any(isinstance(rule, Choice) and rule.size - 1 > 0xFFFFFFFF
-                   for _, rule in self.steps)
+        choices = [rule for _, rule in steps if isinstance(rule, Choice)]
+        return cls(tuple(steps), np.array(low), np.array(span), np.array(scale), tuple(flips),
+                   only_doubles=not choices,
+                   wide_choice=any(rule.size - 1 > 0xFFFFFFFF for rule in choices))
 
     def values(self, u: np.ndarray) -> dict[str, np.ndarray]:
         """The columns for doubles ``u`` of shape ``(count, len(steps))`` (no Choice step)."""

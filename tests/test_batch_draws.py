@@ -121,3 +121,14 @@ def test_iterator_batches_across_reseeding_points_equal_keras(keras_image):
         (a, ya), (b, yb) = next(theirs), next(ours)
         np.testing.assert_array_equal(yb, ya)
         np.testing.assert_array_equal(b, a)
+
+
+def test_a_changed_range_is_drawn_with_its_new_form():
+    """Keras reads the ranges at every draw: 2 (choice of -1, 0, 1) and 2.0 (uniform) differ."""
+    gen = gpuaug.ImageDataGenerator(width_shift_range=2, device="cpu")
+    first = gen.sampler.draw_batch(np.random.RandomState(0), 200, (9, 9, 3))
+    assert set(np.unique(first.ty)) <= {-1.0, 0.0, 1.0}
+    gen.width_shift_range = 2.0
+    gen.zoom_range[0] = 0.5  # Keras's list, edited in place
+    second = gen.sampler.draw_batch(np.random.RandomState(0), 200, (9, 9, 3))
+    assert len(np.unique(second.ty)) == 200 and second.zx.min() < 1.0

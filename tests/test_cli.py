@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -115,6 +116,29 @@ def test_bench_e2e_smoke_writes_json_markdown_and_plot(tmp_path, capsys):
     with Image.open(tmp_path / "r.png") as img:
         assert img.size[0] > 0
     assert "| gpuaug | ok |" in capsys.readouterr().out
+
+
+def test_bench_host_needs_no_gpu_and_ends_with_the_summary_line(tmp_path, capsys):
+    assert main(["bench", "host", "--batches", "8,16", "--repeats", "3", "--slow-repeats", "1",
+                 "--out-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert re.fullmatch(r"host: B=8 keras \d+ us, keyed \d+ us per batch", out[-1]), out[-1]
+    payload = json.loads((tmp_path / "host.json").read_text())
+    assert payload["metadata"]["benchmark"] == "host"
+    rows = {(r["batch"], r["mode"]) for r in payload["results"]}
+    assert rows == {(b, m) for b in (8, 16) for m in ("keras", "keyed", "keras, image by image")}
+    assert all(r["total"] >= r["total_min"] > 0 for r in payload["results"])
+    with Image.open(tmp_path / "host.png") as img:
+        assert img.size[0] > 0
+
+
+def test_the_host_benchmark_times_a_real_fused_call():
+    from gpuaug.benchmarks import host
+
+    draws, compose, call = host._steps("keyed", 4)
+    params = draws()
+    out = call(params, compose(params))
+    assert out.shape == (4, 224, 224, 3) and out.dtype == "float32"
 
 
 def test_bench_kernel_without_a_gpu_exits_3(tmp_path, capsys):

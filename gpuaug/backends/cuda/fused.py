@@ -12,17 +12,18 @@ operations shared with the reference (``xp`` is CuPy there).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from ...config import AugmentConfig
 from ...params import TransformParams
-from ..reference.output_format import check_output_dtype, numpy_dtype, to_output
+from ..reference.output_format import check_output_dtype, dtype_name, numpy_dtype, to_output
 from ..reference.pointwise import check_pil_channels
 from ..reference.standardize import featurewise_steps, standardize_batch, zca_whiten
 from .launch_args import Epilogue, launch_grid, make_epilogue, pack_upload, partials_size
-from .variants import WORK_TYPES, KernelVariant, dtype_name, kernel_variant, reads_directly
+from .variants import WORK_TYPES, KernelVariant, kernel_variant, reads_directly
 
 
 class Launcher(Protocol):
@@ -51,6 +52,7 @@ class FusedBackend:
         self.launcher = launcher
         self.xp = launcher.xp
         self.name = name
+        self._plans: dict[tuple, Plan] = {}
 
     def apply(self, batch: Any, matrices: np.ndarray, params: TransformParams,
               config: AugmentConfig) -> Any:
@@ -68,68 +70,129 @@ class FusedBackend:
     def _run(self, batch: Any, matrices: np.ndarray, params: TransformParams,
              config: AugmentConfig, *, standardize: bool) -> Any:
         xp = self.xp
-        work = config.dtype
-        if work not in WORK_TYPES:
-            raise TypeError(f"dtype {work!r} is not supported by the {self.name} backend; "
-                            f"supported: {', '.join(WORK_TYPES)}")
         x = xp.ascontiguousarray(batch)
-        if not reads_directly(dtype_name(x.dtype), work):
-            x = x.astype(work)  # NumPy rounds the batch to the working dtype first, too
-        n = x.shape[0]
-        h, w, c = x.shape[1:] if config.channels_last else (x.shape[2], x.shape[3], x.shape[1])
-        image_shape = x.shape[1:]
-        if h * w >= 2**31:
-            raise ValueError(f"images of {h}x{w} pixels are too large for the CUDA kernels "
-                             "(at most 2^31 - 1 pixels per image)")
+        plan = self._plan(x.shape, x.dtype, config, standardize)
+        if not plan.reads_directly:
+            x = x.astype(plan.work)  # NumPy rounds the batch to the working dtype first, too
         if config.compat != "fixed" and not np.isnan(params.brightness).all():
-            check_pil_channels(c)
-
-        # What the kernel does, and what is left for array operations afterwards:
-        # a preprocessing_function must see the transformed images (Keras calls it
-        # first in standardize); ZCA is a (D x D) matrix product, not a per-pixel step.
-        fused = standardize and config.preprocessing_function is None
-        center = scale = zca = False
-        if fused:
-            center, scale, zca = featurewise_steps(config, stacklevel=6)
-        out_dtype = check_output_dtype(config.out_dtype, work)
-        finish_here = fused and not zca
-        kernel_dtype = out_dtype if finish_here else work
-        kernel_chw = (not config.out_channels_last) if finish_here else (not config.channels_last)
-
-        variant = kernel_variant(dtype_name(x.dtype), kernel_dtype, work,
-                                 config.interpolation_order, config.fill_mode,
-                                 not config.channels_last, kernel_chw)
-        epilogue = make_epilogue(config, image_shape, standardize=fused,
-                                 featurewise=(center, scale))
-        out_shape = (n, c, h, w) if kernel_chw else (n, h, w, c)
-        out = self.launcher.allocate(out_shape, numpy_dtype(kernel_dtype))
-        if n and h * w * c:
-            self._launch(x, out, variant, matrices, params, config, epilogue, (n, h, w, c))
-
-        if finish_here or not standardize:
+            check_pil_channels(plan.dims[3])
+        out = self.launcher.allocate(plan.out_shape, plan.out_numpy_dtype)
+        if plan.launches:
+            self._launch(x, out, plan, matrices, params, config)
+        if plan.finish_here or not standardize:
             return out  # fused to the end, or apply(): Keras's transform in the working dtype
-        if zca:
+        if plan.zca:
             out = zca_whiten(out, config.zca_whitening_matrix, xp)
         else:  # the preprocessing_function path: standardize as arrays
             out = standardize_batch(out, config, None, xp=xp)
-        return to_output(out.astype(work, copy=False), config.channels_last,
-                         config.out_channels_last, out_dtype, xp)
+        return to_output(out.astype(plan.work, copy=False), config.channels_last,
+                         config.out_channels_last, plan.out_dtype, xp)
 
-    def _launch(self, x: Any, out: Any, variant: KernelVariant, matrices: np.ndarray,
-                params: TransformParams, config: AugmentConfig, epilogue: Epilogue,
-                dims: tuple[int, int, int, int]) -> None:
-        n, h, w, c = dims
+    def _plan(self, shape: tuple, dtype: Any, config: AugmentConfig, standardize: bool) -> "Plan":
+        """What a batch of this shape and dtype takes under ``config``: made once, reused.
+
+        Kept for the config object it was made for (iterators hand the same one over
+        while the generator is unchanged), unless making it warned: Keras warns at every
+        batch that misses ``fit`` statistics, so such plans are made again each time.
+        """
+        key = (id(config), tuple(shape), dtype, standardize)
+        plan = self._plans.get(key)
+        if plan is not None and plan.config is config:
+            return plan
+        plan = _make_plan(tuple(shape), dtype, config, standardize, self.name)
+        if plan.cacheable:
+            if len(self._plans) >= 16:
+                self._plans.pop(next(iter(self._plans)))
+            self._plans[key] = plan
+        return plan
+
+    def _launch(self, x: Any, out: Any, plan: "Plan", matrices: np.ndarray,
+                params: TransformParams, config: AugmentConfig) -> None:
         # The batch's only host-to-device copy: epilogue, sample records, statistics.
-        upload = self.launcher.upload(pack_upload(matrices, params, config.dtype, epilogue))
-        grid, block = launch_grid(n, h * w)
-        shape = tuple(np.int64(v) for v in dims)
+        upload = self.launcher.upload(pack_upload(matrices, params, plan.work, plan.epilogue))
         shifted = not np.isnan(params.channel_shift_intensity).all()
         brightened = not np.isnan(params.brightness).all()
         if shifted or (brightened and config.compat != "fixed"):
-            self.launcher.launch(variant, "minmax", grid, block, (x, upload, *shape))
+            self.launcher.launch(plan.variant, "minmax", plan.grid, plan.block,
+                                 (x, upload, *plan.shape_args))
         partials = upload  # never read unless the samplewise steps run
-        if epilogue.sample_stats:
-            partials = self.launcher.allocate((partials_size(n, grid, block),),
-                                              np.dtype(np.float64))
-            self.launcher.launch(variant, "moments", grid, block, (x, upload, partials, *shape))
-        self.launcher.launch(variant, "write", grid, block, (x, out, upload, partials, *shape))
+        if plan.epilogue.sample_stats:
+            partials = self.launcher.allocate((plan.partials,), np.dtype(np.float64))
+            self.launcher.launch(plan.variant, "moments", plan.grid, plan.block,
+                                 (x, upload, partials, *plan.shape_args))
+        self.launcher.launch(plan.variant, "write", plan.grid, plan.block,
+                             (x, out, upload, partials, *plan.shape_args))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything about a launch that depends on the batch's shape and dtype and the config."""
+
+    config: AugmentConfig
+    work: str
+    reads_directly: bool
+    dims: tuple[int, int, int, int]  # n, h, w, c
+    variant: KernelVariant
+    epilogue: Epilogue
+    finish_here: bool
+    zca: bool
+    out_dtype: str
+    out_numpy_dtype: np.dtype
+    out_shape: tuple[int, ...]
+    grid: tuple[int, int, int]
+    block: tuple[int, int, int]
+    shape_args: tuple[np.int64, ...]
+    partials: int
+    cacheable: bool
+
+    @property
+    def launches(self) -> bool:
+        n, h, w, c = self.dims
+        return bool(n and h * w * c)
+
+
+def _make_plan(shape: tuple, dtype: Any, config: AugmentConfig, standardize: bool,
+               backend_name: str) -> Plan:
+    work = config.dtype
+    if work not in WORK_TYPES:
+        raise TypeError(f"dtype {work!r} is not supported by the {backend_name} backend; "
+                        f"supported: {', '.join(WORK_TYPES)}")
+    in_dtype = dtype_name(np.dtype(dtype))
+    direct = reads_directly(in_dtype, work)
+    n = shape[0]
+    h, w, c = shape[1:] if config.channels_last else (shape[2], shape[3], shape[1])
+    if h * w >= 2**31:
+        raise ValueError(f"images of {h}x{w} pixels are too large for the CUDA kernels "
+                         "(at most 2^31 - 1 pixels per image)")
+    # What the kernel does, and what is left for array operations afterwards:
+    # a preprocessing_function must see the transformed images (Keras calls it
+    # first in standardize); ZCA is a (D x D) matrix product, not a per-pixel step.
+    fused = standardize and config.preprocessing_function is None
+    center = scale = zca = False
+    missing = False
+    if fused:
+        missing = any(flag and value is None for flag, value in (
+            (config.featurewise_center, config.mean),
+            (config.featurewise_std_normalization, config.std),
+            (config.zca_whitening, config.zca_whitening_matrix)))
+        center, scale, zca = featurewise_steps(config, stacklevel=8)
+    out_dtype = check_output_dtype(config.out_dtype, work)
+    finish_here = fused and not zca
+    kernel_dtype = out_dtype if finish_here else work
+    kernel_chw = (not config.out_channels_last) if finish_here else (not config.channels_last)
+    variant = kernel_variant(in_dtype if direct else work, kernel_dtype, work,
+                             config.interpolation_order, config.fill_mode,
+                             not config.channels_last, kernel_chw)
+    epilogue = make_epilogue(config, tuple(shape[1:]), standardize=fused,
+                             featurewise=(center, scale))
+    grid, block = launch_grid(n, h * w)
+    return Plan(
+        config=config, work=work, reads_directly=direct, dims=(n, h, w, c), variant=variant,
+        epilogue=epilogue, finish_here=finish_here, zca=zca, out_dtype=out_dtype,
+        out_numpy_dtype=numpy_dtype(kernel_dtype),
+        out_shape=(n, c, h, w) if kernel_chw else (n, h, w, c), grid=grid, block=block,
+        shape_args=tuple(np.int64(v) for v in (n, h, w, c)),
+        partials=partials_size(n, grid, block),
+        # Statistics are copied into the epilogue: a plan holding them is not kept, so an
+        # array edited in place between batches is read again.
+        cacheable=not missing and epilogue.mean is None and epilogue.std_eps is None)

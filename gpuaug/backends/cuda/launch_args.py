@@ -38,9 +38,13 @@ def key_value(keys: np.ndarray) -> np.ndarray:
     return np.where(high, keys & np.uint64((1 << 63) - 1), ~keys).view(np.float64)
 
 
-# Where each field of a record sits, in 8-byte words (every field is 8 bytes wide).
+# Both records are whole 8-byte words (every field is 8 bytes, or two 4-byte ints in one),
+# so the upload is packed as an array of words, not through NumPy's structured views.
 _WORD = {name: SAMPLE_RECORD.dtype.fields[name][1] // 8 for name in SAMPLE_RECORD.dtype.names}
 _WORDS = SAMPLE_RECORD.dtype.itemsize // 8
+_HEAD_WORDS = EPILOGUE_RECORD.dtype.itemsize // 8
+_HEAD_WORD = {name: EPILOGUE_RECORD.dtype.fields[name][1] // 8
+              for name in EPILOGUE_RECORD.dtype.names}
 _EMPTY_KEYS = (int(order_key(np.inf)), int(order_key(-np.inf)))  # min and max before a pass
 
 
@@ -48,12 +52,12 @@ def pack_samples(matrices: np.ndarray, params: TransformParams, work_dtype: str,
                  out: Optional[np.ndarray] = None) -> np.ndarray:
     """The per-sample records of a batch, with the reduction slots initialised.
 
-    Written column by column into ``out`` (``len(params)`` records) when given: the
-    upload buffer itself, so that nothing is copied again.
+    ``out``: ``(len(params), words)`` float64 words to write into (a slice of the upload),
+    else a new array of ``SAMPLE_RECORD`` records.
     """
     n = len(params)
     records = SAMPLE_RECORD.zeros(n) if out is None else out
-    words = records.view(np.float64).reshape(n, _WORDS)
+    words = records.view(np.float64).reshape(n, _WORDS) if out is None else out
     bits = words.view(np.uint64)
     m = _WORD["m"]
     words[:, m:m + 6] = np.asarray(matrices, dtype=np.float64).reshape(n, 6)
@@ -119,6 +123,11 @@ class Epilogue:
     std_eps: Optional[Statistic]
 
     @property
+    def words(self) -> np.ndarray:
+        """The record as 8-byte words, as :func:`pack_upload` copies it."""
+        return np.ascontiguousarray(self.record).reshape(1).view(np.uint64)
+
+    @property
     def flags(self) -> int:
         return int(self.record["flags"])
 
@@ -164,29 +173,28 @@ def make_epilogue(config: AugmentConfig, image_shape: tuple[int, int, int], *,
 
 def pack_upload(matrices: np.ndarray, params: TransformParams, work_dtype: str,
                 epilogue: Epilogue) -> np.ndarray:
-    """The batch's one upload: the epilogue, the sample records, then mean and std + eps.
+    """The batch's one upload (uint8): the epilogue, the sample records, the statistics.
 
-    One buffer, written in place.  Every part is a multiple of 8 bytes, so each starts
-    8-byte aligned; the statistics' byte offsets and strides go into the epilogue record
-    (0 where a statistic is absent: its flag is off and the kernel never reads it).
+    One buffer of 8-byte words, written in place, so every part starts 8-byte aligned;
+    the statistics' byte offsets and strides go into the epilogue record (0 where a
+    statistic is absent: its flag is off and the kernel never reads it).
     """
+    n = len(params)
     stats = [(stat, prefix) for stat, prefix in ((epilogue.mean, "mean"),
                                                  (epilogue.std_eps, "std")) if stat is not None]
-    head_size = EPILOGUE_RECORD.dtype.itemsize
-    records_size = len(params) * SAMPLE_RECORD.dtype.itemsize
-    upload = np.empty(head_size + records_size + sum(s.values.nbytes for s, _ in stats),
-                      dtype=np.uint8)
-    head = upload[:head_size].view(EPILOGUE_RECORD.dtype)
-    head[0] = epilogue.record
-    pack_samples(matrices, params, work_dtype,
-                 upload[head_size:head_size + records_size].view(SAMPLE_RECORD.dtype))
-    offset = head_size + records_size
+    start = _HEAD_WORDS + n * _WORDS
+    words = np.empty(start + sum(stat.values.size for stat, _ in stats), dtype=np.float64)
+    bits = words.view(np.uint64)
+    bits[:_HEAD_WORDS] = epilogue.words
+    pack_samples(matrices, params, work_dtype, words[_HEAD_WORDS:start].reshape(n, _WORDS))
     for stat, prefix in stats:
-        head[f"{prefix}_offset"] = offset
-        head[f"{prefix}_strides"] = stat.strides
-        upload[offset:offset + stat.values.nbytes] = stat.values.view(np.uint8).reshape(-1)
-        offset += stat.values.nbytes
-    return upload
+        offset = _HEAD_WORD[f"{prefix}_offset"]
+        strides = _HEAD_WORD[f"{prefix}_strides"]
+        bits[offset] = start * 8
+        bits[strides:strides + 3] = np.array(stat.strides, dtype=np.int64).view(np.uint64)
+        words[start:start + stat.values.size] = stat.values.reshape(-1)
+        start += stat.values.size
+    return words.view(np.uint8)
 
 
 BLOCK = 256

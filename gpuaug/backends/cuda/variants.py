@@ -15,8 +15,6 @@ import itertools
 from dataclasses import dataclass
 from typing import Iterator
 
-import numpy as np
-
 from ...validation import check_choice
 from ..interface import FILL_MODE, FILL_MODES, WORK_DTYPE, WORK_DTYPES
 
@@ -96,12 +94,6 @@ def kernel_variant(in_dtype: str, out_dtype: str, work_dtype: str, order: int, f
                    in_chw: bool, out_chw: bool) -> KernelVariant:
     """:class:`KernelVariant`, validated once per distinct combination (it is asked per batch)."""
     return KernelVariant(in_dtype, out_dtype, work_dtype, order, fill_mode, in_chw, out_chw)
-
-
-@functools.lru_cache(maxsize=None)
-def dtype_name(dtype: np.dtype) -> str:
-    """``dtype.name``, which NumPy computes in Python each time it is read."""
-    return dtype.name
 
 
 def reads_directly(in_dtype: str, work_dtype: str) -> bool:

@@ -30,6 +30,12 @@ def bfloat16_dtype() -> np.dtype:
 
 
 @functools.lru_cache(maxsize=None)
+def dtype_name(dtype: np.dtype) -> str:
+    """``dtype.name``, which NumPy works out in Python each time it is read (per batch here)."""
+    return dtype.name
+
+
+@functools.lru_cache(maxsize=None)
 def numpy_dtype(name: str) -> np.dtype:
     return bfloat16_dtype() if name == "bfloat16" else np.dtype(name)
 
