@@ -283,18 +283,27 @@ class ImageDataGenerator:
         keeps its launch plan per configuration object).
         """
         work = dtype_name(np.dtype(self.dtype if dtype is None else dtype))
-        key = (work, *(getattr(self, name) for name in _CONFIG_ATTRIBUTES),
+        key = (work, *(_frozen(getattr(self, name)) for name in _CONFIG_ATTRIBUTES),
                *(id(getattr(self, name)) for name in _STATISTICS))
         configs = self.__dict__.setdefault("_configs", {})
         try:
             cached = configs.get(key)
         except TypeError:  # an unhashable setting (a rescale array, say): made every time
             return self._make_config(work)
+        if cached is not None and not all(  # an id() can be reused once its object is gone
+                getattr(cached, name) is getattr(self, name) for name in _STATISTICS):
+            cached = None
         if cached is None:
             if len(configs) >= 8:
                 configs.clear()
             cached = configs[key] = self._make_config(work)
         return cached
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()  # the caches are rebuilt where the copy lands
+        state.pop("_configs", None)
+        state.pop("_sampler", None)
+        return state
 
     def _make_config(self, work: str) -> AugmentConfig:
         return AugmentConfig(

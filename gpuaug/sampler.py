@@ -130,8 +130,8 @@ def _shift_rule(shift_range: Any, dim: int) -> Rule:
     if values.ndim == 1 and len(values):
         return Choice(len(values), values, scale)
     # choice() refuses floats (and non-positive ints) before drawing: uniform instead.
-    low, high = -float(shift_range), float(shift_range)
-    return Uniform(low, high - low, scale)
+    rule = _uniform(-float(shift_range), float(shift_range))
+    return Uniform(rule.low, rule.span, scale)
 
 
 @dataclass(frozen=True)
@@ -239,12 +239,17 @@ class RandomTransformSampler:
         plan = self.plan(img_shape)
         if count == 0:
             return _params({}, 0)
-        if not legacy_uniform_is_vectorisable() or plan.wide_choice:
-            # NumPy draws choices beyond 2^32 values from 64-bit words: not replayed here.
+        if not legacy_uniform_is_vectorisable():
             return TransformParams.from_dicts(self.draw(rng, img_shape) for _ in range(count))
-        if plan.only_doubles:
+        if plan.only_doubles:  # one double per draw, whatever the bit generator
             u = rng.random_sample(count * len(plan.steps)).reshape(count, len(plan.steps))
             return _params(plan.values(u), count)
+        # The word replay knows MT19937's 32-bit words (Keras's legacy stream) and NumPy's
+        # 32-bit masked sampler; choices beyond 2^32 values or other bit generators are
+        # drawn image by image.
+        if plan.wide_choice or not isinstance(getattr(rng, "_bit_generator", None),
+                                              np.random.MT19937):
+            return TransformParams.from_dicts(self.draw(rng, img_shape) for _ in range(count))
         return _params(_draw_from_words(rng, list(plan.steps), count), count)
 
     def draw_keyed(self, key: int, indices: np.ndarray, img_shape: Sequence[int]
@@ -275,8 +280,11 @@ class RandomTransformSampler:
 
 
 def _uniform(low: Any, high: Any) -> Uniform:
-    # As RandomState.uniform converts them: to float64, then the span in float64.
+    # As RandomState.uniform converts them: to float64, then the span in float64, which
+    # must be finite (NumPy raises this very error at the draw).
     low, high = float(low), float(high)
+    if not np.isfinite(high - low):
+        raise OverflowError("Range exceeds valid bounds")
     return Uniform(low, high - low)
 
 

@@ -45,9 +45,10 @@ class PinnedStager:
         self._slots = [_Slot(), _Slot()]
         self._turn = 0
 
-    def _reserve(self, slot: _Slot, nbytes: int) -> None:
+    def _reserve(self, slot: _Slot, nbytes: int) -> bool:
+        """Grow ``slot`` to ``nbytes``; True when it got a new device buffer."""
         if slot.capacity >= nbytes:
-            return
+            return False
         import cupyx
 
         if slot.consumed is not None:  # its old buffer may still be read: let it finish
@@ -59,6 +60,7 @@ class PinnedStager:
         slot.device = self._cupy.empty((capacity,), dtype=np.uint8)
         slot.capacity = capacity
         slot.copied = slot.consumed = None
+        return True
 
     @contextlib.contextmanager
     def batch(self, source: np.ndarray, index: np.ndarray) -> Iterator[Any]:
@@ -73,7 +75,11 @@ class PinnedStager:
         self._turn ^= 1
         shape = (len(index),) + tuple(source.shape[1:])
         nbytes = int(np.prod(shape)) * source.dtype.itemsize
-        self._reserve(slot, max(nbytes, 1))
+        compute = cupy.cuda.get_current_stream()
+        if self._reserve(slot, max(nbytes, 1)):
+            # The new block comes from the pool of the compute stream, where earlier work
+            # may still use it: the copy stream starts after that work.
+            self._stream.wait_event(compute.record())
         if slot.copied is not None:
             slot.copied.synchronize()  # the host may not overwrite memory still being copied
         pinned = slot.pinned[:nbytes].view(source.dtype).reshape(shape)
@@ -83,7 +89,6 @@ class PinnedStager:
             self._stream.wait_event(slot.consumed)  # the previous reader of this slot is done
         device.set(pinned, stream=self._stream)
         slot.copied = self._stream.record()
-        compute = cupy.cuda.get_current_stream()
         compute.wait_event(slot.copied)
         try:
             yield device

@@ -132,3 +132,23 @@ def test_a_changed_range_is_drawn_with_its_new_form():
     gen.zoom_range[0] = 0.5  # Keras's list, edited in place
     second = gen.sampler.draw_batch(np.random.RandomState(0), 200, (9, 9, 3))
     assert len(np.unique(second.ty)) == 200 and second.zx.min() < 1.0
+
+
+def test_a_random_state_on_another_bit_generator_draws_as_image_by_image():
+    config = dict(width_shift_range=5, rotation_range=10)  # a choice: the word replay path
+    sampler = gpuaug.ImageDataGenerator(**config, device="cpu").sampler
+    for make in (lambda: np.random.RandomState(np.random.PCG64(3)),
+                 lambda: np.random.RandomState(np.random.Philox(3))):
+        batch_rng, image_rng = make(), make()
+        assert_same_params(sampler.draw_batch(batch_rng, 9, (8, 8, 3)),
+                           _per_image(sampler, image_rng, 9, (8, 8, 3)))
+        assert batch_rng.random_sample() == image_rng.random_sample()
+
+
+def test_a_range_that_overflows_raises_as_numpy_does():
+    sampler = gpuaug.ImageDataGenerator(rotation_range=1e300, device="cpu").sampler
+    object.__setattr__(sampler, "rotation_range", 1.7e308)  # past validation, as Keras allows
+    with pytest.raises(OverflowError, match="Range exceeds valid bounds"):
+        sampler.draw(np.random.RandomState(0), (8, 8, 3))
+    with pytest.raises(OverflowError, match="Range exceeds valid bounds"):
+        sampler.draw_batch(np.random.RandomState(0), 3, (8, 8, 3))

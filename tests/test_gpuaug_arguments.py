@@ -163,3 +163,20 @@ def test_a_gpu_dataset_with_a_cpu_generator_is_refused_naming_x():
 
     with pytest.raises(ValueError, match="`x` lives on a GPU but the generator runs on the CPU"):
         gpuaug.ImageDataGenerator(device="cpu").flow(OnAGpu(), np.arange(4))
+
+
+def test_the_reused_configuration_follows_every_change_of_a_setting():
+    import pickle
+
+    gen = gpuaug.ImageDataGenerator(rescale=1 / 255, device="cpu")
+    first = gen.config()
+    assert gen.config() is first  # reused while nothing changed
+    gen.rescale = np.float64(1 / 255)  # equal, but NumPy multiplies by it differently
+    assert gen.config() is not first and type(gen.config().rescale) is np.float64
+    gen.featurewise_center = True
+    gen.mean = np.full((1, 1, 3), 100.0)
+    with_mean = gen.config()
+    assert with_mean.mean is gen.mean
+    copy = pickle.loads(pickle.dumps(gen))
+    copy.mean = np.full((1, 1, 3), 7.0)  # a new array, maybe at a freed array's address
+    assert copy.config().mean is copy.mean

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import gpuaug
+import gpuaug.iterators
 from gpuaug.rng import epoch_key, keyed_uniforms
 
 stats = pytest.importorskip("scipy.stats", reason="SciPy runs the statistical tests")
@@ -184,3 +185,48 @@ def test_an_iterator_mixed_with_kerass_pydataset_pickles(keras_image):
     for i in (3, 0):
         np.testing.assert_array_equal(copy[i][0], it[i][0])
     np.testing.assert_array_equal(next(copy)[0], next(it)[0])
+
+
+def test_workers_copies_follow_the_parents_epochs():
+    """A DataLoader re-copies the iterator each epoch; the parent only ends epochs."""
+    import pickle
+
+    x, y = _data()
+    single = _keyed().flow(x, y, batch_size=5, seed=9)
+    epochs = []
+    for _ in range(3):
+        epochs.append(_epoch_by_index(single))
+        single.on_epoch_end()
+    parent = _keyed().flow(x, y, batch_size=5, seed=9)
+    for expected in epochs:
+        worker = pickle.loads(pickle.dumps(parent))  # what a worker process receives
+        _assert_same_samples(_epoch_by_index(worker), expected)
+        parent.on_epoch_end()  # the parent never drew itself
+    persistent = pickle.loads(pickle.dumps(_keyed().flow(x, y, batch_size=5, seed=9)))
+    persistent.set_epoch(2)  # a worker that outlives epochs is told which one it is in
+    _assert_same_samples(_epoch_by_index(persistent), epochs[2])
+
+
+def test_set_epoch_needs_epochs_that_depend_on_their_number():
+    x, y = _data()
+    with pytest.raises(ValueError, match="set_epoch.*rng='keyed'"):
+        gpuaug.ImageDataGenerator(device="cpu").flow(x, y, seed=1).set_epoch(3)
+    with pytest.raises(ValueError, match="epoch"):
+        _keyed().flow(x, y, seed=1).set_epoch(-1)
+
+
+@pytest.mark.keras
+def test_a_subclass_of_an_iterator_pickles_as_itself(keras_image):
+    import pickle
+
+    x, y = _data()
+    it = Labelled(x, y, _keyed(), batch_size=5, seed=2)
+    copy = pickle.loads(pickle.dumps(it))
+    assert type(copy) is Labelled and copy.extra == "mine"
+    np.testing.assert_array_equal(copy[1][0], it[1][0])
+
+
+class Labelled(gpuaug.iterators.NumpyArrayIterator):
+    """A user's subclass (module level, as pickle needs)."""
+
+    extra = "mine"

@@ -231,3 +231,37 @@ def test_a_consistent_but_invalid_state_is_refused():
     forged = {"gpuaug_iterator_state": body, "checksum": state_module._checksum(body)}
     with pytest.raises(StateError, match="MT19937"):
         _flow("keras", 5).load_state_dict(forged)
+
+
+def test_numpy_integers_for_seed_and_batch_size_give_a_plain_state():
+    it = _flow("keras", np.int64(5), batch_size=np.int64(4))
+    state = json.loads(json.dumps(_state_after(it)))  # no NumPy scalar in the state
+    resumed = _flow("keras", 5, batch_size=4)
+    resumed.load_state_dict(state)
+
+
+def test_a_forged_order_is_refused():
+    from gpuaug.iterators import state as state_module
+
+    state = _state_after(_flow("keyed", 5))
+    body = json.loads(json.dumps(state["gpuaug_iterator_state"]))
+    body["order"] = "sorted"
+    forged = {"gpuaug_iterator_state": body, "checksum": state_module._checksum(body)}
+    with pytest.raises(StateError, match="unknown epoch order 'sorted'"):
+        _flow("keyed", 5).load_state_dict(forged)
+
+
+def test_the_fingerprint_of_a_strided_dataset_copies_none_of_it():
+    import tracemalloc
+
+    from gpuaug.iterators.state import array_fingerprint
+
+    nchw = np.random.default_rng(0).integers(0, 256, (2000, 3, 64, 64), dtype=np.uint8)
+    nhwc = nchw.transpose(0, 2, 3, 1)  # a view, not contiguous
+    tracemalloc.start()
+    digest = array_fingerprint(nhwc)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < nhwc.nbytes / 20, peak
+    assert digest == array_fingerprint(np.ascontiguousarray(nhwc))
+    assert digest != array_fingerprint(nhwc[::-1])

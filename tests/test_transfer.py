@@ -75,24 +75,30 @@ def test_slots_alternate_and_each_reuse_waits_for_its_copy_and_its_kernels(monke
 
     stager = PinnedStager(0)
     source = np.arange(10 * 4 * 3, dtype=np.uint8).reshape(10, 4, 3)
-    seen = []
     for batch, index in enumerate([[3, 1], [0, 9, 2], [5, 4], [8]]):
         with stager.batch(source, np.array(index)) as device:
             np.testing.assert_array_equal(device.data, source[index])  # the gathered rows
-            log.append(("kernels of batch", batch))
-            seen.append(list(log))
-            log.clear()
-    # Batch 0 (slot A) and 1 (slot B): fresh slots, nothing to wait for on the host.
-    assert ("host waits", "copy#1") not in seen[0]
-    assert seen[0].index(("copy on", "copy")) < seen[0].index(("compute waits", "copy#1"))
-    assert seen[0].index(("compute waits", "copy#1")) < seen[0].index(("kernels of batch", 0))
-    # (Each log begins with the previous batch's "kernels done" event, recorded on exit.)
-    # Batch 2 reuses slot A: the host waits for copy 1 before refilling the pinned memory,
-    # the copy waits for batch 0's kernels (compute#1) before overwriting the device slot.
-    assert seen[2].index(("host waits", "copy#1")) < seen[2].index(("copy on", "copy"))
-    assert seen[2].index(("copy waits", "compute#1")) < seen[2].index(("copy on", "copy"))
-    assert seen[2].index(("compute waits", "copy#3")) < seen[2].index(("kernels of batch", 2))
-    # Batch 3 reuses slot B likewise (copy 2, batch 1's kernels), never slot A's events.
-    assert seen[3].index(("host waits", "copy#2")) < seen[3].index(("copy on", "copy"))
-    assert seen[3].index(("copy waits", "compute#2")) < seen[3].index(("copy on", "copy"))
-    assert ("copy waits", "compute#3") not in seen[3]
+            log.append(("kernels", batch))
+
+    def at(entry, start=0):
+        return log.index(entry, start)
+
+    copies = [i for i, entry in enumerate(log) if entry == ("copy on", "copy")]
+    kernels = [at(("kernels", b)) for b in range(4)]
+    # Fresh slots (batches 0 and 1) come from the compute stream's pool: the copy waits for
+    # what that stream had queued (compute#1, compute#3 are recorded at allocation).
+    assert at(("copy waits", "compute#1")) < copies[0]
+    assert kernels[0] < at(("copy waits", "compute#3")) < copies[1]
+    # Every batch's kernels wait for its own copy.
+    for b, copy in enumerate(copies):
+        assert copy < at(("compute waits", f"copy#{b + 1}")) < kernels[b]
+    # Batch 2 reuses slot A: the host waits for copy 1 before refilling its pinned memory,
+    # and the copy waits for batch 0's kernels (compute#2, recorded as they were queued).
+    assert at(("record", "compute#2")) == kernels[0] + 1
+    assert kernels[1] < at(("host waits", "copy#1")) < copies[2]
+    assert kernels[1] < at(("copy waits", "compute#2")) < copies[2]
+    # Batch 3 reuses slot B likewise (copy 2; batch 1's kernels, compute#4), not slot A's.
+    assert at(("record", "compute#4")) == kernels[1] + 1
+    assert kernels[2] < at(("host waits", "copy#2")) < copies[3]
+    assert kernels[2] < at(("copy waits", "compute#4")) < copies[3]
+    assert ("copy waits", "compute#5") not in log

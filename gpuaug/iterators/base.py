@@ -142,7 +142,7 @@ class Iterator:
             self.total_batches_seen += 1
             if self.index_array is None:
                 self._set_index_array()
-            # A negative idx is not rejected: like Keras, it gives an empty batch.
+            # A negative idx is not rejected, as in Keras: it slices from the end (-1: empty).
             index_array = self.index_array[self.batch_size * idx:self.batch_size * (idx + 1)]
             draws = self._draw(index_array)
         return self._batch(index_array, draws)
@@ -153,6 +153,27 @@ class Iterator:
     def on_epoch_end(self) -> None:
         """A new order for the next epoch (not reseeded, as in Keras)."""
         with self.lock:
+            if self.index_array is None and not self._keras_order:
+                # The epoch that ended was drawn elsewhere (worker processes' copies):
+                # it was epoch `self.epoch`, so the next one is the one after it.
+                self.epoch += 1
+            self._set_index_array()
+
+    def set_epoch(self, epoch: int) -> None:
+        """Move to ``epoch``'s order (keyed draws or shards): for copies in worker processes.
+
+        The order and the keyed draws of an epoch depend on (seed, epoch) alone, so a
+        worker's copy that is told the epoch yields what the parent would.  Keras's mode
+        has no such epochs (its order comes from the stream); there this raises.
+        """
+        validation.check_real("epoch", epoch)
+        if self._keras_order:
+            raise ValueError("set_epoch() needs rng='keyed' or several shards: in Keras's mode "
+                             "an epoch's order comes from the random stream, not its number")
+        if isinstance(epoch, bool) or int(epoch) != epoch or epoch < 0:
+            raise ValueError(f"`epoch` must be a whole number >= 0. Received: {epoch!r}")
+        with self.lock:
+            self.epoch = int(epoch)
             self._set_index_array()
 
     def reset(self) -> None:
@@ -206,7 +227,7 @@ class Iterator:
     def __reduce__(self) -> tuple:
         # A class mixed with Keras's PyDataset is made at run time: rebuild it by its base.
         cls = type(self)
-        base = next((c for c in cls.__mro__ if c in _keras_classes), cls)
+        base = next((b for b, mixed in _keras_classes.items() if mixed is cls), cls)
         return (_rebuild, (base, base is not cls), self.__getstate__())
 
     # ------------------------------------------------------------------ resume
@@ -232,10 +253,11 @@ class Iterator:
             self._restore(snapshot)
 
     def _identity(self) -> dict[str, Any]:
-        return {"iterator": type(self).__name__, "samples": self.n_total,
-                "data": self._data_fingerprint(), "batch_size": self.batch_size,
-                "shuffle": bool(self.shuffle), "seed": self.seed, "rng": self.rng,
-                "shard_id": self.shard_id, "num_shards": self.num_shards}
+        seed = None if self.seed is None else int(self.seed)
+        return {"iterator": type(self).__name__, "samples": int(self.n_total),
+                "data": self._data_fingerprint(), "batch_size": int(self.batch_size),
+                "shuffle": bool(self.shuffle), "seed": seed, "rng": self.rng,
+                "shard_id": int(self.shard_id), "num_shards": int(self.num_shards)}
 
     def _data_fingerprint(self) -> str:
         return ""

@@ -100,7 +100,11 @@ def read_state(state: Any, identity: dict[str, Any]) -> dict[str, Any]:
     for key in ("batch_index", "total_batches_seen", "epoch", "order_epoch"):
         if not isinstance(position.get(key), int) or position[key] < 0:
             raise StateError(f"corrupted state: position {key} is {position.get(key)!r}")
+    if not isinstance(position.get("flow_started"), bool):
+        raise StateError("corrupted state: position flow_started is not a boolean")
     order = body["order"]
+    if isinstance(order, str) and order not in ("arange", "epoch"):
+        raise StateError(f"corrupted state: unknown epoch order {order!r}")
     return {
         **position,
         "order": order if isinstance(order, (str, type(None))) else decode_rng(order),
@@ -121,7 +125,10 @@ def array_fingerprint(*arrays: Any, samples: int = 1 << 16) -> str:
             digest.update(b"none")
             continue
         digest.update(repr((tuple(a.shape), np.dtype(a.dtype).str)).encode())
-        picked = a.reshape(-1)[::max(1, int(np.prod(a.shape)) // samples)]
+        # A sample of whole rows first (a strided view), then of their values: nothing the
+        # size of the dataset is copied, whatever its memory layout.
+        rows = a[::max(1, len(a) // 64)] if getattr(a, "ndim", 0) else a
+        picked = rows.reshape(-1)[::max(1, int(np.prod(rows.shape)) // samples)]
         if hasattr(picked, "__cuda_array_interface__"):
             import cupy
 

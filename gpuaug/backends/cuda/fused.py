@@ -12,6 +12,7 @@ operations shared with the reference (``xp`` is CuPy there).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -53,6 +54,7 @@ class FusedBackend:
         self.xp = launcher.xp
         self.name = name
         self._plans: dict[tuple, Plan] = {}
+        self._plans_lock = threading.Lock()  # threads reading one iterator share the cache
 
     def apply(self, batch: Any, matrices: np.ndarray, params: TransformParams,
               config: AugmentConfig) -> Any:
@@ -101,9 +103,10 @@ class FusedBackend:
             return plan
         plan = _make_plan(tuple(shape), dtype, config, standardize, self.name)
         if plan.cacheable:
-            if len(self._plans) >= 16:
-                self._plans.pop(next(iter(self._plans)))
-            self._plans[key] = plan
+            with self._plans_lock:
+                if len(self._plans) >= 16:
+                    self._plans.pop(next(iter(self._plans)), None)
+                self._plans[key] = plan
         return plan
 
     def _launch(self, x: Any, out: Any, plan: "Plan", matrices: np.ndarray,
