@@ -11,8 +11,9 @@ Three ways to draw, one plan: :meth:`~RandomTransformSampler.draw` is one image'
 dict, as Keras returns it; :meth:`~RandomTransformSampler.draw_batch` is the same
 values for a whole batch, vectorised (:mod:`gpuaug.rng`); and
 :meth:`~RandomTransformSampler.draw_keyed` draws each sample from (key, sample index)
-alone.  The plan (:func:`_plan`) lists, in Keras's order, which parameters are drawn
-and how a random number becomes a value, so the three cannot drift apart.
+alone.  The last two share one plan (:meth:`~RandomTransformSampler.plan`: what is
+drawn, in Keras's order, and how a random number becomes a value); ``draw`` keeps
+Keras's own calls, and tests hold the batch draws equal to it and to Keras.
 """
 
 from __future__ import annotations
