@@ -276,27 +276,29 @@ class ImageDataGenerator:
             cached = self.__dict__["_sampler"] = (key, RandomTransformSampler(**ranges))
         return cached[1]
 
-    def config(self, dtype: Any = None) -> AugmentConfig:
+    def config(self, dtype: Any = None, *, delivered: bool = True) -> AugmentConfig:
         """The engine configuration for the generator's current settings and statistics.
 
-        The same object while nothing changed (iterators ask per batch; the CUDA backend
-        keeps its launch plan per configuration object).
+        ``delivered`` False leaves the batch in the working dtype and data format
+        (``output_dtype`` / ``output_data_format`` None), for callers that convert it
+        themselves.  The same object while nothing changed (iterators ask per batch;
+        the CUDA backend keeps its launch plan per configuration object).
         """
         work = dtype_name(np.dtype(self.dtype if dtype is None else dtype))
-        key = (work, *(_frozen(getattr(self, name)) for name in _CONFIG_ATTRIBUTES),
+        key = (work, delivered, *(_frozen(getattr(self, name)) for name in _CONFIG_ATTRIBUTES),
                *(id(getattr(self, name)) for name in _STATISTICS))
         configs = self.__dict__.setdefault("_configs", {})
         try:
             cached = configs.get(key)
         except TypeError:  # an unhashable setting (a rescale array, say): made every time
-            return self._make_config(work)
+            return self._make_config(work, delivered)
         if cached is not None and not all(  # an id() can be reused once its object is gone
                 getattr(cached, name) is getattr(self, name) for name in _STATISTICS):
             cached = None
         if cached is None:
             if len(configs) >= 8:
                 configs.clear()
-            cached = configs[key] = self._make_config(work)
+            cached = configs[key] = self._make_config(work, delivered)
         return cached
 
     def __getstate__(self) -> dict[str, Any]:
@@ -305,7 +307,7 @@ class ImageDataGenerator:
         state.pop("_sampler", None)
         return state
 
-    def _make_config(self, work: str) -> AugmentConfig:
+    def _make_config(self, work: str, delivered: bool) -> AugmentConfig:
         return AugmentConfig(
             data_format=self.data_format,
             dtype=work,
@@ -323,8 +325,8 @@ class ImageDataGenerator:
             mean=self.mean,
             std=self.std,
             zca_whitening_matrix=self.zca_whitening_matrix,
-            output_dtype=self.output_dtype,
-            output_data_format=self.output_data_format,
+            output_dtype=self.output_dtype if delivered else None,
+            output_data_format=self.output_data_format if delivered else None,
             rng=self.rng,
         )
 

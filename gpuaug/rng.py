@@ -26,7 +26,6 @@ with 52 (multiples of 2^-52).
 from __future__ import annotations
 
 import functools
-from typing import Optional
 
 import numpy as np
 
@@ -138,6 +137,6 @@ def keyed_uniforms(key: int, indices: np.ndarray, slots: int) -> np.ndarray:
     return ((z >> np.uint64(12)) | np.uint64(0x3FF0000000000000)).view(np.float64) - 1.0
 
 
-def new_seed(entropy: Optional[int] = None) -> int:
+def new_seed() -> int:
     """A fresh 32-bit seed from the operating system (recorded, so that a run can resume)."""
-    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
+    return int(np.random.SeedSequence().generate_state(1)[0])

@@ -327,8 +327,7 @@ def _draw_from_words(rng: np.random.RandomState, steps: list[tuple[str, Rule]],
     size = count * fixed * 2 + 64
     while True:
         stream = WordStream(rng.randint(0, 2**32, size=size, dtype=np.uint32))
-        domain = np.arange(stream.size + 2)
-        step = domain.copy()
+        step = np.arange(stream.size + 2)  # positions, stream.end included
         for _, bound in ops:  # where an image starting at p ends, for every p
             step = _advance(stream, step, bound)
         starts, end = _starts(step, count)

@@ -7,7 +7,6 @@ decide which files, in which order, with which labels.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import Any, Optional
 
@@ -176,20 +175,7 @@ def _augment_in_float32(generator: Any, batch: Any, params: Optional[TransformPa
     config = generator.config(dtype)
     if config.dtype == "float32":
         return augment_on(generator.device, batch, params, config)
-    x = augment_on(generator.device, batch, params, _float32_config(config))
+    x = augment_on(generator.device, batch, params,
+                   generator.config("float32", delivered=False))
     return to_output(x, config.channels_last, config.out_channels_last, config.out_dtype,
                      array_module(x))
-
-
-_float32_configs: dict[int, tuple[Any, Any]] = {}
-
-
-def _float32_config(config: Any) -> Any:
-    """``config`` working in float32 and delivering as it is: one object per config."""
-    cached = _float32_configs.get(id(config))
-    if cached is None or cached[0] is not config:
-        if len(_float32_configs) >= 16:
-            _float32_configs.clear()
-        cached = _float32_configs[id(config)] = (config, dataclasses.replace(
-            config, dtype="float32", output_dtype=None, output_data_format=None))
-    return cached[1]

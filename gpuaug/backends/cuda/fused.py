@@ -76,11 +76,15 @@ class FusedBackend:
         plan = self._plan(x.shape, x.dtype, config, standardize)
         if not plan.reads_directly:
             x = x.astype(plan.work)  # NumPy rounds the batch to the working dtype first, too
-        if config.compat != "fixed" and not np.isnan(params.brightness).all():
+        brightened = not np.isnan(params.brightness).all()
+        if brightened and config.compat != "fixed":
             check_pil_channels(plan.dims[3])
         out = self.launcher.allocate(plan.out_shape, plan.out_numpy_dtype)
         if plan.launches:
-            self._launch(x, out, plan, matrices, params, config)
+            # Whole-image min / max: for the channel-shift clip and the PIL brightness.
+            minmax = (not np.isnan(params.channel_shift_intensity).all()
+                      or (brightened and config.compat != "fixed"))
+            self._launch(x, out, plan, matrices, params, minmax)
         if plan.finish_here or not standardize:
             return out  # fused to the end, or apply(): Keras's transform in the working dtype
         if plan.zca:
@@ -110,12 +114,10 @@ class FusedBackend:
         return plan
 
     def _launch(self, x: Any, out: Any, plan: "Plan", matrices: np.ndarray,
-                params: TransformParams, config: AugmentConfig) -> None:
+                params: TransformParams, minmax: bool) -> None:
         # The batch's only host-to-device copy: epilogue, sample records, statistics.
         upload = self.launcher.upload(pack_upload(matrices, params, plan.work, plan.epilogue))
-        shifted = not np.isnan(params.channel_shift_intensity).all()
-        brightened = not np.isnan(params.brightness).all()
-        if shifted or (brightened and config.compat != "fixed"):
+        if minmax:
             self.launcher.launch(plan.variant, "minmax", plan.grid, plan.block,
                                  (x, upload, *plan.shape_args))
         partials = upload  # never read unless the samplewise steps run

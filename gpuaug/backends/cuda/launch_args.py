@@ -11,6 +11,7 @@ No CUDA library is imported: the emulated launcher of the test suite uses this t
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -122,7 +123,7 @@ class Epilogue:
     mean: Optional[Statistic]
     std_eps: Optional[Statistic]
 
-    @property
+    @functools.cached_property
     def words(self) -> np.ndarray:
         """The record as 8-byte words, as :func:`pack_upload` copies it."""
         return np.ascontiguousarray(self.record).reshape(1).view(np.uint64)
