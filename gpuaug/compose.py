@@ -52,36 +52,46 @@ def compose_matrices(
     return compose_by_matmul(params, height, width, compat)
 
 
-def _factors(params: TransformParams, height: int, width: int, compat: str):
-    """cos / sin of rotation and shear, the shifts in Keras's frame, the pivot."""
-    angles = np.deg2rad(np.stack([params.theta, params.shear]))  # elementwise: as one by one
-    cos, sin = np.cos(angles), np.sin(angles)
-    if compat == "fixed":
-        # Height shifts move rows (Keras's frame: y is the row), width shifts columns.
-        shift_x, shift_y = params.ty, params.tx
-    else:
-        shift_x, shift_y = params.tx, params.ty
+def _pivot(height: int, width: int, compat: str) -> tuple[float, float]:
+    """The pivot ``(o_x, o_y)`` in Keras's frame."""
     if compat == "keras":
         # Keras passes (x=H, y=W) although its frame has x = column: the pivot
         # is transposed for non-square images.  Kept on purpose (a quirk).
-        o_x, o_y = float(height) / 2 - 0.5, float(width) / 2 - 0.5
-    elif compat == "fixed":
-        o_x, o_y = float(width) / 2 - 0.5, float(height) / 2 - 0.5
-    else:  # keras-preprocessing 1.1.2
-        o_x, o_y = float(height) / 2 + 0.5, float(width) / 2 + 0.5
-    return cos[0], sin[0], sin[1], cos[1], shift_x, shift_y, o_x, o_y
+        return float(height) / 2 - 0.5, float(width) / 2 - 0.5
+    if compat == "fixed":
+        return float(width) / 2 - 0.5, float(height) / 2 - 0.5
+    return float(height) / 2 + 0.5, float(width) / 2 + 0.5  # keras-preprocessing 1.1.2
 
 
-def _finish(t00, t01, t02, t10, t11, t12, compat: str) -> np.ndarray:
-    """The (B, 2, 3) result from the centred matrix's first two rows (Keras's (x, y) frame)."""
-    if compat != "keras-preprocessing":
-        # Keras's frame is (x, y) = (column, row); SciPy's is (row, column).
-        t00, t01, t02, t10, t11, t12 = t11, t10, t12, t01, t00, t02
-    out = np.empty((len(t00), 2, 3))
-    for (i, j), value in zip(((0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)),
-                             (t00, t01, t02, t10, t11, t12), strict=True):
-        out[:, i, j] = value
-    return out
+def _shifts(params: TransformParams, compat: str) -> tuple[np.ndarray, np.ndarray]:
+    """The shifts along Keras's x and y."""
+    if compat == "fixed":  # height shifts move rows (Keras's frame: y is the row)
+        return params.ty, params.tx
+    return params.tx, params.ty
+
+
+def _trig(params: TransformParams) -> tuple[np.ndarray, np.ndarray]:
+    """``(cos, sin)``, each ``(2, B)``: row 0 of the rotation, row 1 of the shear."""
+    angles = np.empty((2, len(params)))
+    angles[0] = params.theta
+    angles[1] = params.shear
+    np.deg2rad(angles, out=angles)  # elementwise: as Keras's one by one
+    return np.cos(angles), np.sin(angles)
+
+
+def _result(count: int, compat: str) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """The (B, 2, 3) result, and its columns in Keras's frame as writable ``(2, B)`` views.
+
+    The result is the transpose of a ``(2, 3, B)`` array, so that every column of every
+    row is contiguous over the batch: the arithmetic writes straight into it.
+    Returns ``(result, (c0, c1, c2))`` with ``c_k[r]`` entry ``(r, k)`` of Keras's matrix.
+    """
+    by_entry = np.empty((2, 3, count))
+    if compat == "keras-preprocessing":
+        columns = (by_entry[:, 0], by_entry[:, 1], by_entry[:, 2])
+    else:  # Keras's frame is (x, y) = (column, row); SciPy's is (row, column).
+        columns = (by_entry[::-1, 1], by_entry[::-1, 0], by_entry[::-1, 2])
+    return by_entry.transpose(2, 0, 1), columns
 
 
 def compose_by_entries(params: TransformParams, height: int, width: int,
@@ -90,31 +100,52 @@ def compose_by_entries(params: TransformParams, height: int, width: int,
 
     ``blas`` leaves the six sums of two products to BLAS (Keras's rounding, checked by
     :func:`entries_match_the_chain`); False computes them in plain float64.
+
+    Both rows of the centred matrix are computed at once, as ``(2, B)`` arrays: row
+    ``r`` of ``R`` is ``(a[r], b[r])`` with ``a = (cos, sin)`` and ``b = (-sin, cos)``.
+    A batch is then a few dozen array operations whatever its size.
     """
-    c, s, shear_sin, shear_cos, x, y, o_x, o_y = _factors(params, height, width, compat)
-    # Stage 1, the four sums of two products of R @ S and (R @ S) @ Sh, in one product:
-    #   [[c, -s], [s, c]] @ [[x, -sin(shear)], [y, cos(shear)]]
-    if blas:
-        rotation = np.stack([c, -s, s, c], axis=-1).reshape(-1, 2, 2)
-        other = np.stack([x, -shear_sin, y, shear_cos], axis=-1).reshape(-1, 2, 2)
+    count = len(params)
+    cos, sin = _trig(params)
+    x, y = _shifts(params, compat)
+    o_x, o_y = _pivot(height, width, compat)
+    a = np.empty((2, count))  # R's first column, row by row
+    a[0], a[1] = cos[0], sin[0]
+    b = np.empty((2, count))  # R's second column
+    np.negative(sin[0], out=b[0])
+    b[1] = cos[0]
+    minus_shear_sin = np.negative(sin[1])
+    # Stage 1, the four sums of two products of R @ S and (R @ S) @ Sh:
+    #   translation  rs[r] = a[r] * x + b[r] * y
+    #   column 1     m[r]  = a[r] * -sin(shear) + b[r] * cos(shear)
+    if blas:  # in one stacked product, [[c, -s], [s, c]] @ [[x, -sin(shear)], [y, cos(shear)]]
+        rotation = np.empty((count, 2, 2))
+        rotation[:, :, 0], rotation[:, :, 1] = a.T, b.T
+        other = np.empty((count, 2, 2))
+        other[:, 0, 0], other[:, 1, 0] = x, y
+        other[:, 0, 1], other[:, 1, 1] = minus_shear_sin, cos[1]
         sums = np.matmul(rotation, other)
-        rs_02, m_01, rs_12, m_11 = sums[:, 0, 0], sums[:, 0, 1], sums[:, 1, 0], sums[:, 1, 1]
+        rs, m = sums[:, :, 0].T, sums[:, :, 1].T
     else:
-        rs_02, m_01 = c * x + -s * y, c * -shear_sin + -s * shear_cos
-        rs_12, m_11 = s * x + c * y, s * -shear_sin + c * shear_cos
+        rs = a * x
+        rs += b * y
+        m = a * minus_shear_sin
+        m += b * cos[1]
     # Times Z (diagonal): one product per entry; the translation column passes through.
-    n00, n01 = c * params.zx, m_01 * params.zy
-    n10, n11 = s * params.zx, m_11 * params.zy
+    result, (n0, n1, t2) = _result(count, compat)
+    np.multiply(a, params.zx, out=n0)
+    np.multiply(m, params.zy, out=n1)
     # Off(o) @ N @ Off(-o): the translation column is N[:, :2] @ (-o) + (N[:, 2] + o).
     if blas:  # one 2-D product for both rows of every sample: BLAS's rounding
-        n = np.stack([n00, n01, n10, n11], axis=-1).reshape(-1, 2)
-        shifted = (n @ np.array([[-o_x, 0.0], [-o_y, 0.0]]))[:, 0].reshape(-1, 2)
-        u0, u1 = shifted[:, 0], shifted[:, 1]
+        n = np.empty((count, 2, 2))  # contiguous, or NumPy would not hand it to BLAS
+        n[:, :, 0], n[:, :, 1] = n0.T, n1.T
+        u = (n.reshape(-1, 2) @ np.array([[-o_x, 0.0], [-o_y, 0.0]]))[:, 0].reshape(-1, 2).T
     else:
-        u0, u1 = n00 * -o_x + n01 * -o_y, n10 * -o_x + n11 * -o_y
-    t02 = u0 + (rs_02 + o_x)
-    t12 = u1 + (rs_12 + o_y)
-    return _finish(n00, n01, t02, n10, n11, t12, compat)
+        u = n0 * -o_x
+        u += n1 * -o_y
+    rs += np.array([[o_x], [o_y]])  # in place: rs is this call's own array on both paths
+    np.add(u, rs, out=t2)
+    return result
 
 
 def _stack3(rows: list[list[np.ndarray | float]], batch: int) -> np.ndarray:
@@ -133,7 +164,10 @@ def compose_by_matmul(params: TransformParams, height: int, width: int,
     Keras skips factors that are the identity; multiplying by an exact identity
     changes no value, so every factor is included.
     """
-    c, s, shear_sin, shear_cos, x, y, o_x, o_y = _factors(params, height, width, compat)
+    cos, sin = _trig(params)
+    c, s, shear_sin, shear_cos = cos[0], sin[0], sin[1], cos[1]
+    x, y = _shifts(params, compat)
+    o_x, o_y = _pivot(height, width, compat)
     batch = len(params)
     rotation = _stack3([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]], batch)
     shift = _stack3([[1.0, 0.0, x], [0.0, 1.0, y], [0.0, 0.0, 1.0]], batch)
@@ -143,8 +177,10 @@ def compose_by_matmul(params: TransformParams, height: int, width: int,
     offset = np.array([[1.0, 0.0, o_x], [0.0, 1.0, o_y], [0.0, 0.0, 1.0]])
     reset = np.array([[1.0, 0.0, -o_x], [0.0, 1.0, -o_y], [0.0, 0.0, 1.0]])
     t = np.matmul(np.matmul(offset, m), reset)
-    return _finish(t[:, 0, 0], t[:, 0, 1], t[:, 0, 2], t[:, 1, 0], t[:, 1, 1], t[:, 1, 2],
-                   compat)
+    result, columns = _result(batch, compat)
+    for k, column in enumerate(columns):
+        column[...] = t[:, :2, k].T
+    return result
 
 
 def probe_params(count: int = 3000, seed: int = 20261129) -> TransformParams:

@@ -35,14 +35,13 @@ if TYPE_CHECKING:  # imported when a flow method is called: `import gpuaug` stay
 _log = logging.getLogger("gpuaug")
 
 
-#: What AugmentConfig copies from the generator: compared by value to reuse a config...
-_CONFIG_ATTRIBUTES = (
-    "data_format", "interpolation_order", "fill_mode", "cval", "compat", "rescale",
-    "samplewise_center", "samplewise_std_normalization", "featurewise_center",
-    "featurewise_std_normalization", "zca_whitening", "output_dtype", "output_data_format",
-    "rng")
-#: ... and by identity (fit() and users replace them; a function is its own identity).
+#: Settings compared by identity, not value, in the caches' key: fit() and users replace
+#: them, and comparing a large array's bytes per batch would cost more than a batch.
 _STATISTICS = ("mean", "std", "zca_whitening_matrix", "preprocessing_function")
+
+
+#: Values that can change without an assignment (``gen.zoom_range[0] = 0.5``).
+_MUTABLE = (list, dict, set, bytearray, np.ndarray)
 
 
 def _frozen(value: Any) -> Any:
@@ -250,6 +249,30 @@ class ImageDataGenerator:
         self.random_state = np.random.RandomState()
 
     # ------------------------------------------------------------------ state
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Every assignment of a setting moves :meth:`_settings` on (the caches' key)."""
+        super().__setattr__(name, value)
+        if name.startswith("_") or name == "random_state":
+            return
+        state = self.__dict__
+        state["_generation"] = state.get("_generation", 0) + 1
+        mutable = set(state.get("_mutable", ())) - {name}
+        if isinstance(value, _MUTABLE) and name not in _STATISTICS:
+            mutable.add(name)  # statistics are compared by identity (see _STATISTICS)
+        state["_mutable"] = tuple(sorted(mutable))
+
+    def _settings(self) -> tuple:
+        """A key that changes whenever a setting does: assigned, or edited in place.
+
+        What the per-batch caches (:attr:`sampler`, :meth:`config`) are keyed on: a
+        counter of assignments plus the value of the few settings that are mutable
+        containers (a list ``zoom_range``, say), so that a batch costs no walk over
+        every setting.
+        """
+        state = self.__dict__
+        return (state.get("_generation", 0),
+                *(_frozen(state[name]) for name in state.get("_mutable", ())))
+
     @property
     def sampler(self) -> RandomTransformSampler:
         """The random ranges as a sampler, read from the current attributes.
@@ -257,6 +280,10 @@ class ImageDataGenerator:
         Made again only when an attribute changed (Keras lets users assign them), so
         its per-shape plans are built once, not per batch.
         """
+        key = self._settings()
+        cached = self.__dict__.get("_sampler")
+        if cached is not None and cached[0] == key:
+            return cached[1]
         ranges = dict(
             rotation_range=self.rotation_range,
             width_shift_range=self.width_shift_range,
@@ -270,11 +297,9 @@ class ImageDataGenerator:
             row_axis=self.row_axis - 1,
             col_axis=self.col_axis - 1,
         )
-        key = tuple(_frozen(value) for value in ranges.values())
-        cached = self.__dict__.get("_sampler")
-        if cached is None or cached[0] != key:
-            cached = self.__dict__["_sampler"] = (key, RandomTransformSampler(**ranges))
-        return cached[1]
+        sampler = RandomTransformSampler(**ranges)
+        self.__dict__["_sampler"] = (key, sampler)
+        return sampler
 
     def config(self, dtype: Any = None, *, delivered: bool = True) -> AugmentConfig:
         """The engine configuration for the generator's current settings and statistics.
@@ -284,20 +309,17 @@ class ImageDataGenerator:
         themselves.  The same object while nothing changed (iterators ask per batch;
         the CUDA backend keeps its launch plan per configuration object).
         """
-        work = dtype_name(np.dtype(self.dtype if dtype is None else dtype))
-        key = (work, delivered, *(_frozen(getattr(self, name)) for name in _CONFIG_ATTRIBUTES),
-               *(id(getattr(self, name)) for name in _STATISTICS))
         configs = self.__dict__.setdefault("_configs", {})
         try:
+            key = (dtype, delivered, self._settings())
             cached = configs.get(key)
-        except TypeError:  # an unhashable setting (a rescale array, say): made every time
-            return self._make_config(work, delivered)
-        if cached is not None and not all(  # an id() can be reused once its object is gone
-                getattr(cached, name) is getattr(self, name) for name in _STATISTICS):
-            cached = None
+        except TypeError:  # an unhashable dtype or setting: made every time
+            return self._make_config(dtype_name(np.dtype(self.dtype if dtype is None else dtype)),
+                                     delivered)
         if cached is None:
             if len(configs) >= 8:
                 configs.clear()
+            work = dtype_name(np.dtype(self.dtype if dtype is None else dtype))
             cached = configs[key] = self._make_config(work, delivered)
         return cached
 
@@ -306,6 +328,13 @@ class ImageDataGenerator:
         state.pop("_configs", None)
         state.pop("_sampler", None)
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__["_mutable"] = tuple(sorted(
+            name for name, value in state.items()
+            if not name.startswith("_") and name not in _STATISTICS
+            and isinstance(value, _MUTABLE)))
 
     def _make_config(self, work: str, delivered: bool) -> AugmentConfig:
         return AugmentConfig(

@@ -103,11 +103,26 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
+_SHIFTS = tuple(np.uint64(k) for k in (30, 27, 31, 12))
+_ONE_BITS = np.uint64(0x3FF0000000000000)  # the exponent of 1.0
+
+
 def _mix64(z: np.ndarray) -> np.ndarray:
-    """SplitMix64's output function: a bijection of 64-bit words that scatters every bit."""
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return z ^ (z >> np.uint64(31))
+    """SplitMix64's output function, in place: a bijection of 64-bit words that scatters every bit.
+
+    In place, with one temporary, because a batch's draws are a dozen of these
+    operations on a few thousand words: allocations would cost as much as the arithmetic.
+    """
+    s30, s27, s31, _ = _SHIFTS
+    t = z >> s30
+    z ^= t
+    z *= _MIX1
+    np.right_shift(z, s27, out=t)
+    z ^= t
+    z *= _MIX2
+    np.right_shift(z, s31, out=t)
+    z ^= t
+    return z
 
 
 @functools.lru_cache(maxsize=64)
@@ -129,12 +144,15 @@ def keyed_uniforms(key: int, indices: np.ndarray, slots: int) -> np.ndarray:
     """
     # The Weyl sequence key + (counter + 1) * golden, the counter being index * slots + j.
     with np.errstate(over="ignore"):  # wrap-around arithmetic modulo 2^64 is the point
-        start = np.uint64(key) + _GOLDEN
-        z = (np.asarray(indices, dtype=np.uint64) * np.uint64(slots) * _GOLDEN + start)[:, None] \
-            + np.arange(slots, dtype=np.uint64) * _GOLDEN
-        z = _mix64(z)
+        z = np.asarray(indices, dtype=np.uint64) * np.uint64(slots * int(_GOLDEN) % 2**64)
+        z += np.uint64((int(key) + int(_GOLDEN)) % 2**64)
+        z = _mix64(z[:, None] + np.arange(slots, dtype=np.uint64) * _GOLDEN)
     # The top 52 bits as the mantissa of a double in [1, 2), minus 1: uniform on a 2^-52 grid.
-    return ((z >> np.uint64(12)) | np.uint64(0x3FF0000000000000)).view(np.float64) - 1.0
+    np.right_shift(z, _SHIFTS[3], out=z)
+    z |= _ONE_BITS
+    u = z.view(np.float64)
+    u -= 1.0
+    return u
 
 
 def new_seed() -> int:

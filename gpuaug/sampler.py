@@ -89,10 +89,11 @@ class Plan:
     steps: tuple[tuple[str, Rule], ...]
     low: np.ndarray
     span: np.ndarray
-    scale: np.ndarray
+    scale: Optional[np.ndarray]  # None where every step's scale is 1
     flips: tuple[tuple[int, str, bool], ...]  # (column, parameter, enabled)
     only_doubles: bool  # no Choice step: every draw is one double
     wide_choice: bool  # a Choice over more than 2^32 values (64-bit words in NumPy)
+    defaults: tuple[str, ...]  # the parameters no step draws (Keras's defaults)
 
     @classmethod
     def of(cls, steps: list[tuple[str, Rule]]) -> "Plan":
@@ -109,17 +110,34 @@ class Plan:
                 if isinstance(rule, Flip):
                     flips.append((j, name, rule.enabled))
         choices = [rule for _, rule in steps if isinstance(rule, Choice)]
-        return cls(tuple(steps), np.array(low), np.array(span), np.array(scale), tuple(flips),
+        drawn = {name for name, _ in steps}
+        return cls(tuple(steps), np.array(low), np.array(span),
+                   np.array(scale) if any(v != 1.0 for v in scale) else None, tuple(flips),
                    only_doubles=not choices,
-                   wide_choice=any(rule.size - 1 > 0xFFFFFFFF for rule in choices))
+                   wide_choice=any(rule.size - 1 > 0xFFFFFFFF for rule in choices),
+                   defaults=tuple(name for name in _DEFAULTS if name not in drawn))
 
-    def values(self, u: np.ndarray) -> dict[str, np.ndarray]:
-        """The columns for doubles ``u`` of shape ``(count, len(steps))`` (no Choice step)."""
-        v = (self.low + self.span * u) * self.scale
+    def values(self, u: np.ndarray) -> TransformParams:
+        """The parameters for doubles ``u`` of shape ``(count, len(steps))`` (no Choice step).
+
+        ``u`` is overwritten: its columns become the parameters' columns (views, not
+        copies: a batch's draws are a handful of array operations in all).
+        """
+        flips = {name: u[:, j] < 0.5 if enabled else np.zeros(len(u), dtype=bool)
+                 for j, name, enabled in self.flips}
+        v = np.multiply(u, self.span, out=u)  # low + span * u, then times scale: as Keras
+        v += self.low
+        if self.scale is not None:
+            v *= self.scale
         columns = {name: v[:, j] for j, (name, _) in enumerate(self.steps)}
-        for j, name, enabled in self.flips:
-            columns[name] = (u[:, j] < 0.5) & enabled
-        return columns
+        columns.update(flips)
+        return self.params(columns, len(u))
+
+    def params(self, columns: dict[str, np.ndarray], count: int) -> TransformParams:
+        """A :class:`TransformParams` from the drawn columns, Keras's defaults elsewhere."""
+        for name in self.defaults:
+            columns[name] = _DEFAULTS[name](count)
+        return TransformParams.from_columns(columns)
 
 
 def _shift_rule(shift_range: Any, dim: int) -> Rule:
@@ -239,19 +257,19 @@ class RandomTransformSampler:
         """
         plan = self.plan(img_shape)
         if count == 0:
-            return _params({}, 0)
+            return plan.params({name: _DEFAULTS[name](0) for name, _ in plan.steps}, 0)
         if not legacy_uniform_is_vectorisable():
             return TransformParams.from_dicts(self.draw(rng, img_shape) for _ in range(count))
         if plan.only_doubles:  # one double per draw, whatever the bit generator
             u = rng.random_sample(count * len(plan.steps)).reshape(count, len(plan.steps))
-            return _params(plan.values(u), count)
+            return plan.values(u)
         # The word replay knows MT19937's 32-bit words (Keras's legacy stream) and NumPy's
         # 32-bit masked sampler; choices beyond 2^32 values or other bit generators are
         # drawn image by image.
         if plan.wide_choice or not isinstance(getattr(rng, "_bit_generator", None),
                                               np.random.MT19937):
             return TransformParams.from_dicts(self.draw(rng, img_shape) for _ in range(count))
-        return _params(_draw_from_words(rng, list(plan.steps), count), count)
+        return plan.params(_draw_from_words(rng, list(plan.steps), count), count)
 
     def draw_keyed(self, key: int, indices: np.ndarray, img_shape: Sequence[int]
                    ) -> TransformParams:
@@ -264,8 +282,7 @@ class RandomTransformSampler:
         plan = self.plan(img_shape)
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         if plan.only_doubles:
-            return _params(plan.values(keyed_uniforms(key, indices, len(plan.steps))),
-                           len(indices))
+            return plan.values(keyed_uniforms(key, indices, len(plan.steps)))
         widths = [2 if isinstance(rule, Choice) else 1 for _, rule in plan.steps]
         u = keyed_uniforms(key, indices, sum(widths))
         columns: dict[str, np.ndarray] = {}
@@ -277,7 +294,7 @@ class RandomTransformSampler:
             else:
                 columns[name] = rule.value(u[:, j])
             j += width
-        return _params(columns, len(indices))
+        return plan.params(columns, len(indices))
 
 
 def _uniform(low: Any, high: Any) -> Uniform:
@@ -297,13 +314,6 @@ _DEFAULTS: dict[str, Callable[[int], np.ndarray]] = {
     "channel_shift_intensity": lambda n: np.full(n, np.nan),
     "brightness": lambda n: np.full(n, np.nan),
 }
-
-
-def _params(columns: dict[str, np.ndarray], count: int) -> TransformParams:
-    """A :class:`TransformParams` from the drawn columns, Keras's defaults elsewhere."""
-    return TransformParams.from_columns({
-        name: columns[name] if name in columns else default(count)
-        for name, default in _DEFAULTS.items()})
 
 
 def _draw_from_words(rng: np.random.RandomState, steps: list[tuple[str, Rule]],

@@ -127,6 +127,28 @@ def test_keras_mode_warns_in_a_process_other_than_its_makers():
 N = 200_000
 
 
+def _splitmix64(state: int, count: int) -> list[int]:
+    """SplitMix64 (Steele, Lea & Flood 2014) in plain Python integers, as published."""
+    out = []
+    for _ in range(count):
+        state = (state + 0x9E3779B97F4A7C15) % 2**64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
+        out.append(z ^ (z >> 31))
+    return out
+
+
+def test_keyed_uniforms_are_splitmix64s_stream_at_index_times_slots_plus_slot():
+    assert _splitmix64(0, 1) == [0xE220A8397B1DCDAF]  # the published first output for seed 0
+    assert keyed_uniforms(0, np.array([0]), 1)[0, 0] == (0xE220A8397B1DCDAF >> 12) * 2.0**-52
+    key, slots = epoch_key(7, 3), 5
+    stream = _splitmix64(key, 40 * slots)
+    indices = np.array([39, 0, 17, 17, 3])  # any order, repeats included
+    expected = [[(stream[i * slots + j] >> 12) * 2.0**-52 for j in range(slots)] for i in indices]
+    np.testing.assert_array_equal(keyed_uniforms(key, indices, slots), expected)
+
+
 def test_keyed_uniforms_are_uniform_in_every_slot():
     u = keyed_uniforms(epoch_key(1, 0), np.arange(N), 6)
     assert u.min() >= 0.0 and u.max() < 1.0

@@ -12,6 +12,7 @@ operations shared with the reference (``xp`` is CuPy there).
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -76,13 +77,13 @@ class FusedBackend:
         plan = self._plan(x.shape, x.dtype, config, standardize)
         if not plan.reads_directly:
             x = x.astype(plan.work)  # NumPy rounds the batch to the working dtype first, too
-        brightened = not np.isnan(params.brightness).all()
+        brightened = _any_sample_has(params.brightness)
         if brightened and config.compat != "fixed":
             check_pil_channels(plan.dims[3])
         out = self.launcher.allocate(plan.out_shape, plan.out_numpy_dtype)
         if plan.launches:
             # Whole-image min / max: for the channel-shift clip and the PIL brightness.
-            minmax = (not np.isnan(params.channel_shift_intensity).all()
+            minmax = (_any_sample_has(params.channel_shift_intensity)
                       or (brightened and config.compat != "fixed"))
             self._launch(x, out, plan, matrices, params, minmax)
         if plan.finish_here or not standardize:
@@ -127,6 +128,11 @@ class FusedBackend:
                                  (x, upload, partials, *plan.shape_args))
         self.launcher.launch(plan.variant, "write", plan.grid, plan.block,
                              (x, out, upload, partials, *plan.shape_args))
+
+
+def _any_sample_has(optional: np.ndarray) -> bool:
+    """Whether any sample has the optional step (a value that is not NaN)."""
+    return optional.size > 0 and not math.isnan(np.fmax.reduce(optional))  # fmax skips NaNs
 
 
 @dataclass(frozen=True)

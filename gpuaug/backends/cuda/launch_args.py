@@ -47,6 +47,7 @@ _HEAD_WORDS = EPILOGUE_RECORD.dtype.itemsize // 8
 _HEAD_WORD = {name: EPILOGUE_RECORD.dtype.fields[name][1] // 8
               for name in EPILOGUE_RECORD.dtype.names}
 _EMPTY_KEYS = (int(order_key(np.inf)), int(order_key(-np.inf)))  # min and max before a pass
+_FLIP_H, _FLIP_V = np.uint64(SAMPLE_FLAGS.FLIP_H), np.uint64(SAMPLE_FLAGS.FLIP_V)
 
 
 def pack_samples(matrices: np.ndarray, params: TransformParams, work_dtype: str,
@@ -61,13 +62,14 @@ def pack_samples(matrices: np.ndarray, params: TransformParams, work_dtype: str,
     words = records.view(np.float64).reshape(n, _WORDS) if out is None else out
     bits = words.view(np.uint64)
     m = _WORD["m"]
-    words[:, m:m + 6] = np.asarray(matrices, dtype=np.float64).reshape(n, 6)
+    words[:, m:m + 6].reshape(n, 2, 3)[...] = matrices  # a view: any strides, one copy
     # NumPy adds the intensity after rounding it to the batch's dtype (reference/pointwise.py).
     shift = params.channel_shift_intensity
     words[:, _WORD["shift"]] = shift if work_dtype == "float64" else shift.astype(work_dtype)
     words[:, _WORD["brightness"]] = params.brightness
-    bits[:, _WORD["flags"]] = ((params.flip_horizontal * SAMPLE_FLAGS.FLIP_H)
-                               | (params.flip_vertical * SAMPLE_FLAGS.FLIP_V))
+    flags = bits[:, _WORD["flags"]]
+    np.multiply(params.flip_horizontal, _FLIP_H, out=flags)
+    flags |= np.multiply(params.flip_vertical, _FLIP_V, dtype=np.uint64)
     bits[:, _WORD["lo_key"]] = _EMPTY_KEYS[0]
     bits[:, _WORD["hi_key"]] = _EMPTY_KEYS[1]
     return records
