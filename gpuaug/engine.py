@@ -8,14 +8,14 @@ iterators never move batches themselves.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 
 from .backends import backend_for
 from .backends.reference import SUPPORTED_INPUT_DTYPES, keras_planar_layout
-from .compose import compose_matrices
 from .config import AugmentConfig
+from .drawn import DrawnBatch
 from .environment import cuda_index
 from .params import TransformParams
 
@@ -23,7 +23,8 @@ __all__ = ["array_module", "augment_batch", "augment_gathered", "augment_on",
            "keras_planar_layout", "transform_batch"]
 
 
-def _check_batch(batch: Any, params: TransformParams, config: AugmentConfig):
+def _check_batch(batch: Any, params: Union[TransformParams, DrawnBatch],
+                 config: AugmentConfig):
     if hasattr(batch, "__cuda_array_interface__"):
         import cupy  # a GPU array of any library: view it as CuPy, without a copy
 
@@ -46,22 +47,37 @@ def _check_batch(batch: Any, params: TransformParams, config: AugmentConfig):
     return x
 
 
-def _matrices(x: Any, params: TransformParams, config: AugmentConfig) -> np.ndarray:
+def _run(method: str, x: Any, params: Union[TransformParams, DrawnBatch],
+         config: AugmentConfig, backend: Any = None) -> Any:
+    """``backend.apply`` / ``backend.augment`` of the backend where ``x`` lives.
+
+    ``backend``: another one (the host benchmark's, which launches nothing).
+    """
+    drawn = params if isinstance(params, DrawnBatch) else DrawnBatch.of(params)
+    backend = backend_for(x) if backend is None else backend
     h, w = x.shape[1:3] if config.channels_last else x.shape[2:4]
-    return compose_matrices(params, h, w, config.compat, keras_rounding=config.rng == "keras")
+    rounding = config.rng == "keras"  # keyed draws have no Keras to match
+    matrices = drawn.matrices(h, w, config.compat, rounding)
+    if backend.packs_records:  # the kernels' records, packed once per span of draws
+        records = drawn.records(h, w, config.compat, rounding, config.dtype)
+        return getattr(backend, method)(x, matrices, drawn.params, config, records)
+    return getattr(backend, method)(x, matrices, drawn.params, config)
 
 
-def transform_batch(batch: Any, params: TransformParams, config: AugmentConfig):
+def transform_batch(batch: Any, params: Union[TransformParams, DrawnBatch],
+                    config: AugmentConfig):
     """Keras's ``apply_transform`` for every sample: warp, channel shift, flips, brightness.
 
     Runs where ``batch`` lives: a NumPy array on the CPU reference, a CuPy array
-    (or any ``__cuda_array_interface__`` array) on the CUDA backend.
+    (or any ``__cuda_array_interface__`` array) on the CUDA backend.  ``params`` may
+    also be a :class:`~gpuaug.drawn.DrawnBatch` (an iterator's draws, whose matrices and
+    records are made once for many batches).
     """
-    x = _check_batch(batch, params, config)
-    return backend_for(x).apply(x, _matrices(x, params, config), params, config)
+    return _run("apply", _check_batch(batch, params, config), params, config)
 
 
-def augment_batch(batch: Any, params: TransformParams, config: AugmentConfig):
+def augment_batch(batch: Any, params: Union[TransformParams, DrawnBatch],
+                  config: AugmentConfig):
     """Augment and standardize a batch: what a Keras iterator yields for it.
 
     Equivalent to ``standardize(apply_transform(x.astype(dtype), p))`` for every
@@ -69,11 +85,11 @@ def augment_batch(batch: Any, params: TransformParams, config: AugmentConfig):
     then delivered in ``config.out_dtype`` and the output layout.  Runs where
     ``batch`` lives (see :func:`transform_batch`); returns a new array there.
     """
-    x = _check_batch(batch, params, config)
-    return backend_for(x).augment(x, _matrices(x, params, config), params, config)
+    return _run("augment", _check_batch(batch, params, config), params, config)
 
 
-def augment_on(device: str, batch: Any, params: TransformParams, config: AugmentConfig) -> Any:
+def augment_on(device: str, batch: Any, params: Union[TransformParams, DrawnBatch],
+               config: AugmentConfig) -> Any:
     """:func:`augment_batch` on ``device`` ("cpu" or "cuda:N", a generator's resolved device).
 
     On a GPU a host batch is uploaded once (a batch already there is used where it
@@ -89,8 +105,8 @@ def augment_on(device: str, batch: Any, params: TransformParams, config: Augment
         return augment_batch(cupy.asarray(batch), params, config)
 
 
-def augment_gathered(device: str, source: Any, index: np.ndarray, params: TransformParams,
-                     config: AugmentConfig) -> Any:
+def augment_gathered(device: str, source: Any, index: np.ndarray,
+                     params: Union[TransformParams, DrawnBatch], config: AugmentConfig) -> Any:
     """:func:`augment_on` for the rows ``index`` of a dataset ``source`` (``flow``'s batches).
 
     A dataset on a GPU is gathered there; a host dataset on the CPU is indexed; a host

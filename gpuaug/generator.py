@@ -49,6 +49,9 @@ def _frozen(value: Any) -> Any:
     if isinstance(value, (int, float, str, type(None))):
         return value.__class__, value  # the type too: Keras treats 2 and 2.0 differently
     if isinstance(value, (list, tuple)):
+        types = tuple(map(type, value))
+        if all(t in (int, float) for t in types):  # the usual ranges: no recursion per batch
+            return ("seq", types, tuple(value))
         return ("seq", tuple(_frozen(v) for v in value))
     if isinstance(value, np.ndarray):
         return ("array", value.dtype.str, value.shape, value.tobytes())

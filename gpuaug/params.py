@@ -68,12 +68,17 @@ class TransformParams:
         bool arrays, and converting them again would cost more than drawing them.
         """
         params = object.__new__(cls)
-        for f in fields(cls):
-            object.__setattr__(params, f.name, columns[f.name])
+        for name in PARAM_KEYS:  # the fields, in order (dataclasses.fields() is slow)
+            object.__setattr__(params, name, columns[name])
         return params
 
     def __len__(self) -> int:
         return int(self.theta.shape[0])
+
+    def view(self, start: int, stop: int) -> "TransformParams":
+        """Samples ``start:stop`` as views of these columns (no copy, no conversion)."""
+        return TransformParams.from_columns({
+            name: getattr(self, name)[start:stop] for name in PARAM_KEYS})
 
     @classmethod
     def from_dicts(cls, dicts: Iterable[Mapping[str, Any]]) -> "TransformParams":

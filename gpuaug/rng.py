@@ -139,20 +139,24 @@ def epoch_key(seed: int, epoch: int, stream: int = 0) -> int:
 def keyed_uniforms(key: int, indices: np.ndarray, slots: int) -> np.ndarray:
     """``(len(indices), slots)`` uniform doubles in [0, 1); row ``i`` is sample ``indices[i]``.
 
+    The array is Fortran-ordered (each slot's column contiguous).
+
     Position ``index * slots + j`` of the SplitMix64 stream seeded with ``key``: the same
     sample index always gets the same values under one key.
     """
     # The Weyl sequence key + (counter + 1) * golden, the counter being index * slots + j.
+    # Computed slot by slot (rows of a (slots, n) array): long contiguous rows are what
+    # NumPy's loops run fastest; the result is that array's transpose, a view.
     with np.errstate(over="ignore"):  # wrap-around arithmetic modulo 2^64 is the point
         z = np.asarray(indices, dtype=np.uint64) * np.uint64(slots * int(_GOLDEN) % 2**64)
         z += np.uint64((int(key) + int(_GOLDEN)) % 2**64)
-        z = _mix64(z[:, None] + np.arange(slots, dtype=np.uint64) * _GOLDEN)
+        z = _mix64((np.arange(slots, dtype=np.uint64) * _GOLDEN)[:, None] + z)
     # The top 52 bits as the mantissa of a double in [1, 2), minus 1: uniform on a 2^-52 grid.
     np.right_shift(z, _SHIFTS[3], out=z)
     z |= _ONE_BITS
     u = z.view(np.float64)
     u -= 1.0
-    return u
+    return u.T
 
 
 def new_seed() -> int:

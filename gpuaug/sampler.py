@@ -125,11 +125,16 @@ class Plan:
         """
         flips = {name: u[:, j] < 0.5 if enabled else np.zeros(len(u), dtype=bool)
                  for j, name, enabled in self.flips}
-        v = np.multiply(u, self.span, out=u)  # low + span * u, then times scale: as Keras
-        v += self.low
-        if self.scale is not None:
-            v *= self.scale
-        columns = {name: v[:, j] for j, (name, _) in enumerate(self.steps)}
+        # low + span * u, then times scale: as Keras, in the layout whose rows are long.
+        v, span, low, scale = u, self.span, self.low, self.scale
+        if not u.flags.c_contiguous and u.T.flags.c_contiguous:  # one column per step
+            v, span, low = u.T, span[:, None], low[:, None]
+            scale = None if scale is None else scale[:, None]
+        np.multiply(v, span, out=v)
+        v += low
+        if scale is not None:
+            v *= scale
+        columns = {name: u[:, j] for j, (name, _) in enumerate(self.steps)}
         columns.update(flips)
         return self.params(columns, len(u))
 

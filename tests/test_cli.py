@@ -119,7 +119,7 @@ def test_bench_e2e_smoke_writes_json_markdown_and_plot(tmp_path, capsys):
 
 
 def test_bench_host_needs_no_gpu_and_ends_with_the_summary_line(tmp_path, capsys):
-    assert main(["bench", "host", "--batches", "8,16", "--repeats", "3", "--slow-repeats", "1",
+    assert main(["bench", "host", "--batches", "8,16", "--blocks", "2", "--slow-blocks", "1",
                  "--out-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert re.fullmatch(r"host: B=8 keras \d+ us, keyed \d+ us per batch", out[-1]), out[-1]
@@ -135,10 +135,11 @@ def test_bench_host_needs_no_gpu_and_ends_with_the_summary_line(tmp_path, capsys
 def test_the_host_benchmark_times_a_real_fused_call():
     from gpuaug.benchmarks import host
 
-    draws, compose, call = host._steps("keyed", 4)
-    params = draws()
-    out = call(params, compose(params))
-    assert out.shape == (4, 224, 224, 3) and out.dtype == "float32"
+    for mode in host.MODES:
+        draws, derive, call = host._steps(mode, 4)
+        drawn = draws()
+        out = call(drawn, derive(drawn))
+        assert out.shape == (4, 224, 224, 3) and out.dtype == "float32", mode
 
 
 def test_bench_kernel_without_a_gpu_exits_3(tmp_path, capsys):

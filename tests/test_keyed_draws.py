@@ -63,6 +63,55 @@ def test_batch_size_and_call_order_do_not_change_a_samples_augmentation():
         _assert_same_samples(_epoch_by_index(it, reversed(range(len(it)))), reference)
 
 
+def test_drawing_ahead_changes_no_samples_augmentation(monkeypatch):
+    """Keyed draws are made a stretch ahead; stretches of any length give the same samples."""
+    import gpuaug.iterators.base as base
+
+    x, y = _data()
+    gen = _keyed()
+    monkeypatch.setattr(base, "AHEAD_SAMPLES", 1)  # a stretch is one batch: nothing ahead
+    reference = _epoch_by_index(gen.flow(x, y, batch_size=4, seed=4))
+    for ahead in (5, 8, 12, 4096):
+        monkeypatch.setattr(base, "AHEAD_SAMPLES", ahead)
+        it = gen.flow(x, y, batch_size=4, seed=4)
+        _assert_same_samples(_per_sample(next(it) for _ in range(len(it))), reference)
+        it = gen.flow(x, y, batch_size=4, seed=4)
+        order = [0, 1, 5, 2, 3, 7, 4, 6]  # in order, a jump, back, the last (short) batch
+        _assert_same_samples(_epoch_by_index(it, order), reference)
+
+
+def test_reading_in_order_draws_once_per_stretch(monkeypatch):
+    import gpuaug.iterators.base as base
+    from gpuaug.sampler import RandomTransformSampler
+
+    calls = []
+    draw_keyed = RandomTransformSampler.draw_keyed
+
+    def counted(self, key, indices, shape):
+        calls.append(len(indices))
+        return draw_keyed(self, key, indices, shape)
+
+    monkeypatch.setattr(RandomTransformSampler, "draw_keyed", counted)
+    monkeypatch.setattr(base, "AHEAD_SAMPLES", 10)  # two batches of 4 (whole batches only)
+    x, y = _data()
+    it = _keyed().flow(x, y, batch_size=4, seed=4)
+    for _ in range(len(it)):
+        next(it)
+    assert calls == [8, 8, 8, 5]
+
+
+def test_a_setting_changed_mid_epoch_applies_to_the_next_batch():
+    x, y = _data()
+    gen = _keyed()
+    it = gen.flow(x, y, batch_size=4, seed=4)
+    it[0]  # draws the stretch ahead with rotation_range=40
+    gen.rotation_range = 0
+    changed = it[1]
+    fresh = _keyed()
+    fresh.rotation_range = 0
+    np.testing.assert_array_equal(changed[0], fresh.flow(x, y, batch_size=4, seed=4)[1][0])
+
+
 def test_shards_together_are_the_single_run():
     x, y = _data()
     gen = _keyed()

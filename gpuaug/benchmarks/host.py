@@ -1,23 +1,28 @@
 """Host benchmark: what one batch costs the CPU, with the kernel launch replaced by nothing.
 
 The GPU must never wait for Python.  For a batch resident on the device (``flow`` over
-a dataset already there), the host draws the parameters, composes the matrices, packs
-the one upload and prepares the launch; this times exactly that, per batch, with a
+a dataset already there), the host draws the parameters, derives the matrices and the
+kernel's packed records, and prepares the launch; this times exactly that, per batch,
+through the iterator's own code (its ``next()`` draws, the engine's call) with a
 launcher that copies and launches nothing, so no GPU is needed:
 
-- ``keras``: Keras's draws (the iterator reseeds the stream, then the batch's draws),
+- ``keras``: Keras's draws (the iterator reseeds its stream per batch, as Keras does),
   matrices with Keras's rounding, the fused call;
-- ``keyed``: keyed draws (``rng="keyed"``), plain float64 matrices, the fused call;
-- ``keras, image by image``: the draws image after image and the literal 3x3 chain, as
-  gpuaug did before, in the same run for the ratio.
+- ``keyed``: keyed draws (``rng="keyed"``), which the iterator makes a stretch of the
+  epoch ahead (``AHEAD_SAMPLES``), plain float64 matrices, the fused call;
+- ``keras, image by image``: the draws image after image, the literal 3x3 chain and the
+  records packed per batch, as gpuaug did before, in the same run for the ratio.
 
-Classic configuration, 224x224x3 uint8 in, float32 out.  Prints a table of microseconds
-per batch (draws, compose, fused call, total: medians of repeats; the total's minimum,
-the least disturbed by a busy machine) and images/s, then a
-last line ``host: B=256 keras <us> us, keyed <us> us per batch``.  Writes
-``<out>/host.json`` and ``<out>/host.md``.
+Classic configuration, 224x224x3 uint8 in, float32 out, an epoch of 64 batches.
+Batches are timed in blocks of 16 (a keyed stretch at B=256); each figure is the
+median over blocks of the block's mean per batch, so work made once per stretch is
+counted in full and a busy moment of the machine moves one block, not the result.
+Prints a table of microseconds per batch (draws, matrices and records, fused call,
+total; the total's best block) and images/s, then a last line
+``host: B=256 keras <us> us, keyed <us> us per batch``.  Writes ``<out>/host.json``
+and ``<out>/host.md``.
 
-Usage: python bench/host.py [--batches 32,256,1024] [--repeats 200] [--out-dir bench/out]
+Usage: python bench/host.py [--batches 32,256,1024] [--blocks 20] [--out-dir bench/out]
 """
 
 from __future__ import annotations
@@ -30,15 +35,19 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import engine
 from ..backends.cuda import FusedBackend
-from ..compose import compose_by_matmul, compose_matrices
+from ..compose import compose_by_matmul
+from ..drawn import DrawnBatch
+from ..iterators.base import Iterator
 from ..params import TransformParams
 from ..presets import CLASSIC
-from ..rng import epoch_key
 from . import harness
 
 SIZE = 224
 MODES = ("keras", "keyed", "keras, image by image")
+EPOCH_BATCHES = 64
+BLOCK = 16  # batches per timed block: a keyed stretch (AHEAD_SAMPLES) at B=256
 
 
 class NullLauncher:
@@ -67,70 +76,93 @@ class NullLauncher:
         self.launches += 1
 
 
+class _Epochs(Iterator):
+    """The base iterator's epochs and draws over a dataset nobody reads (the bench's)."""
+
+    def __init__(self, generator: Any, n: int, batch_size: int) -> None:
+        self.image_data_generator = generator
+        self.image_shape = (SIZE, SIZE, 3)
+        super().__init__(n, batch_size, shuffle=True, seed=1)
+
+    def next_draws(self) -> Any:
+        """What ``next()`` does before it builds the batch: the order, then the draws."""
+        with self.lock:
+            index_array = next(self.index_generator)
+            return self._draw(index_array, self._batch_start).drawn
+
+
 def _steps(mode: str, batch: int):
-    """Per-batch callables (draws, compose, fused call) for ``mode``."""
+    """Per-batch callables (draws, derive, fused call) for ``mode``."""
     import gpuaug
 
     gen = gpuaug.ImageDataGenerator(**CLASSIC, device="cpu",
                                     rng="keyed" if mode == "keyed" else "keras")
     backend = FusedBackend(NullLauncher(), name="null")
     x = np.zeros((batch, SIZE, SIZE, 3), np.uint8)
-    shape = x.shape[1:]
+    config = gen.config()
+    epochs = _Epochs(gen, batch * EPOCH_BATCHES, batch)
     rng = np.random.RandomState(0)
-    indices = np.arange(batch) * 7 % (batch * 8)  # a shuffled epoch's indices, spread out
-    seen = [0]
 
-    def draws() -> TransformParams:
-        sampler = gen.sampler
-        if mode == "keyed":
-            return sampler.draw_keyed(epoch_key(1, 0), indices, shape)
-        rng.seed(1 + seen[0])  # the iterator's per-batch reseeding, Keras's rule
-        seen[0] += 1
-        if mode == "keras":
-            return sampler.draw_batch(rng, batch, shape)
-        return TransformParams.from_dicts(sampler.draw(rng, shape) for _ in range(batch))
+    if mode == "keras, image by image":
+        def draws() -> Any:
+            shape = (SIZE, SIZE, 3)
+            return TransformParams.from_dicts(gen.sampler.draw(rng, shape) for _ in range(batch))
 
-    def compose(params: TransformParams) -> np.ndarray:
-        if mode == "keras, image by image":
-            return compose_by_matmul(params, SIZE, SIZE)
-        return compose_matrices(params, SIZE, SIZE, keras_rounding=mode != "keyed")
+        def derive(params: TransformParams) -> Any:
+            return compose_by_matmul(params, SIZE, SIZE), None
 
-    def call(params: TransformParams, matrices: np.ndarray) -> Any:
-        return backend.augment(x, matrices, params, gen.config())
+        def call(params: TransformParams, derived: Any) -> Any:
+            return backend.augment(x, derived[0], params, config)
 
-    return draws, compose, call
+        return draws, derive, call
+
+    rounding = mode == "keras"
+
+    def derive_drawn(drawn: DrawnBatch) -> Any:
+        return (drawn.matrices(SIZE, SIZE, config.compat, rounding),
+                drawn.records(SIZE, SIZE, config.compat, rounding, config.dtype))
+
+    def call_drawn(drawn: DrawnBatch, derived: Any) -> Any:
+        return engine._run("augment", x, drawn, gen.config(), backend)  # derived: made once
+
+    return epochs.next_draws, derive_drawn, call_drawn
 
 
-def measure(mode: str, batch: int, repeats: int) -> dict[str, Any]:
-    """Median microseconds per batch of each step and of the whole, for one mode and size."""
-    draws, compose, call = _steps(mode, batch)
-    timings: dict[str, list[float]] = {"draws": [], "compose": [], "call": [], "total": []}
+def measure(mode: str, batch: int, blocks: int) -> dict[str, Any]:
+    """Microseconds per batch of each step and of the whole: medians over blocks of batches."""
+    draws, derive, call = _steps(mode, batch)
     clock: Callable[[], float] = time.perf_counter
-    for i in range(repeats + 3):
-        t0 = clock()
-        params = draws()
-        t1 = clock()
-        matrices = compose(params)
-        t2 = clock()
-        call(params, matrices)
-        t3 = clock()
-        if i >= 3:  # warm-up: plans, kernel variants, caches
-            for key, value in (("draws", t1 - t0), ("compose", t2 - t1), ("call", t3 - t2),
+    per_block: dict[str, list[float]] = {"draws": [], "derive": [], "call": [], "total": []}
+    for block in range(blocks + 1):
+        sums = dict.fromkeys(per_block, 0.0)
+        for _ in range(BLOCK):
+            t0 = clock()
+            drawn = draws()
+            t1 = clock()
+            derived = derive(drawn)
+            t2 = clock()
+            call(drawn, derived)
+            t3 = clock()
+            for key, value in (("draws", t1 - t0), ("derive", t2 - t1), ("call", t3 - t2),
                                ("total", t3 - t0)):
-                timings[key].append(value * 1e6)
-    row = {key: statistics.median(values) for key, values in timings.items()}
+                sums[key] += value
+        if block:  # the first block warms up: plans, kernel variants, caches
+            for key, value in sums.items():
+                per_block[key].append(value / BLOCK * 1e6)
+    row = {key: statistics.median(values) for key, values in per_block.items()}
     row.update(mode=mode, batch=batch, images_per_s=batch / row["total"] * 1e6,
-               total_min=min(timings["total"]))
+               total_min=min(per_block["total"]))
     return row
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| B | draws | draws us | compose us | fused call us | total us | total us, min | "
-             "images/s | x image by image |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| B | draws | draws us | matrices + records us | fused call us | total us | "
+             "total us, best block | images/s | x image by image |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     before = {r["batch"]: r["total"] for r in rows if r["mode"] == "keras, image by image"}
     for r in rows:
         ratio = before.get(r["batch"], 0) / r["total"]
-        lines.append(f"| {r['batch']} | {r['mode']} | {r['draws']:,.0f} | {r['compose']:,.0f} | "
+        lines.append(f"| {r['batch']} | {r['mode']} | {r['draws']:,.0f} | {r['derive']:,.0f} | "
                      f"{r['call']:,.0f} | {r['total']:,.0f} | {r['total_min']:,.0f} | "
                      f"{r['images_per_s']:,.0f} | "
                      f"{ratio:.1f} |")
@@ -152,9 +184,11 @@ def _ints(text: str) -> list[int]:
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--batches", type=_ints, default=[32, 256, 1024],
                     help="batch sizes, comma-separated (default 32,256,1024)")
-    ap.add_argument("--repeats", type=int, default=200, help="timed batches per row")
-    ap.add_argument("--slow-repeats", type=int, default=5,
-                    help="timed batches per row of the image-by-image draws (milliseconds each)")
+    ap.add_argument("--blocks", type=int, default=20,
+                    help=f"timed blocks of {BLOCK} batches per row (default 20)")
+    ap.add_argument("--slow-blocks", type=int, default=1,
+                    help="timed blocks of the image-by-image row (milliseconds per batch; "
+                         "default 1)")
 
 
 def run(args: argparse.Namespace) -> tuple[dict, str]:
@@ -162,11 +196,11 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
     rows = []
     jobs = [(batch, mode) for batch in args.batches for mode in MODES]
     for batch, mode in harness.progress(jobs, desc="host"):
-        repeats = args.slow_repeats if mode == "keras, image by image" else args.repeats
-        rows.append(measure(mode, batch, repeats))
+        blocks = args.slow_blocks if mode == "keras, image by image" else args.blocks
+        rows.append(measure(mode, batch, blocks))
     payload = dict(metadata=harness.metadata(dict(
-        benchmark="host", image=[SIZE, SIZE, 3], config=CLASSIC, repeats=args.repeats,
-        slow_repeats=args.slow_repeats)), results=rows)
+        benchmark="host", image=[SIZE, SIZE, 3], config=CLASSIC, block=BLOCK,
+        blocks=args.blocks, slow_blocks=args.slow_blocks)), results=rows)
     summary_batch = 256 if 256 in args.batches else args.batches[0]
     return payload, table(rows) + "\n\n" + summary(rows, summary_batch)
 

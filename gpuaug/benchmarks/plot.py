@@ -98,10 +98,11 @@ def plot_host(payload: dict, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(9, 4))
     labels = [f"B={r['batch']} {r['mode']}" for r in rows]
     left = np.zeros(len(rows))
-    for step, colour in (("draws", "tab:blue"), ("compose", "tab:orange"),
-                         ("call", "tab:green")):
+    for step, label, colour in (("draws", "draws", "tab:blue"),
+                                ("derive", "matrices + records", "tab:orange"),
+                                ("call", "fused call", "tab:green")):
         values = np.array([r[step] for r in rows])
-        ax.barh(labels, values, left=left, color=colour, label=step)
+        ax.barh(labels, values, left=left, color=colour, label=label)
         left += values
     ax.set_xscale("log")
     ax.set_xlabel("host microseconds per batch (log), kernel launch replaced by nothing")

@@ -31,6 +31,7 @@ from typing import Iterator as _PyIterator
 import numpy as np
 
 from .. import validation
+from ..drawn import DrawnBatch, DrawnSpan
 from ..params import TransformParams
 from ..rng import epoch_key, keyed_uniforms, new_seed
 from ..sources.listing import WHITE_LIST_FORMATS
@@ -42,12 +43,44 @@ if TYPE_CHECKING:
     from .prefetch import Prefetcher
 
 
+#: Keyed draws are made this many samples of the epoch's order ahead (at least a batch):
+#: a batch's host work is a few dozen NumPy calls whatever its size (gpuaug.drawn).
+AHEAD_SAMPLES = 4096
+
+
 @dataclass(frozen=True)
 class BatchDraws:
     """The random draws of one batch, taken under the lock in Keras's order."""
 
-    params: Optional[TransformParams]  # None when the iterator has no generator
+    drawn: Optional[DrawnBatch]  # None when the iterator has no generator
     save_hashes: Optional[list[int]]  # the save_to_dir file name numbers, if saving
+
+    @property
+    def params(self) -> Optional[TransformParams]:
+        return self.drawn.params if self.drawn is not None else None
+
+
+@dataclass(frozen=True)
+class _Ahead:
+    """Keyed draws of ``order[start:start + len(span)]``, made under ``key`` by ``sampler``."""
+
+    order: np.ndarray
+    key: int
+    sampler: Any
+    start: int
+    span: DrawnSpan
+
+    def batch(self, order: np.ndarray, key: int, sampler: Any, start: int,
+              count: int) -> Optional[DrawnBatch]:
+        """The draws of ``order[start:start + count]`` if this span holds them, else None."""
+        offset = start - self.start
+        if (order is self.order and key == self.key and sampler is self.sampler
+                and 0 <= offset and offset + count <= len(self.span)):
+            return self.span.batch(offset, offset + count)
+        return None
+
+    def ends_at(self, order: np.ndarray, start: int) -> bool:
+        return order is self.order and start == self.start + len(self.span)
 
 
 class Iterator:
@@ -92,6 +125,8 @@ class Iterator:
         # permutation, "arange" (no shuffle) or "epoch" (keyed or sharded orders).
         self._order_source: Any = None
         self._flow_started = False  # next()'s first call resets the position, later ones not
+        self._batch_start: Optional[int] = None  # where next()'s batch starts in index_array
+        self._ahead: Optional[_Ahead] = None  # keyed draws made ahead (rng="keyed")
         self.random_state = np.random.RandomState()
         self.index_generator = self._flow_index()
         super().__init__()  # keras.utils.PyDataset's defaults when it is mixed in
@@ -144,7 +179,7 @@ class Iterator:
                 self._set_index_array()
             # A negative idx is not rejected, as in Keras: it slices from the end (-1: empty).
             index_array = self.index_array[self.batch_size * idx:self.batch_size * (idx + 1)]
-            draws = self._draw(index_array)
+            draws = self._draw(index_array, self.batch_size * idx if idx >= 0 else None)
         return self._batch(index_array, draws)
 
     def __len__(self) -> int:
@@ -193,6 +228,7 @@ class Iterator:
             else:
                 self.batch_index = 0
             self.total_batches_seen += 1
+            self._batch_start = current  # for next(): where its batch starts in the order
             yield self.index_array[current:current + self.batch_size]
 
     def __iter__(self) -> "Iterator":
@@ -201,7 +237,7 @@ class Iterator:
     def __next__(self) -> Any:
         with self.lock:
             index_array = next(self.index_generator)
-            draws = self._draw(index_array)
+            draws = self._draw(index_array, self._batch_start)
         return self._batch(index_array, draws)
 
     next = __next__  # Keras 2 and keras-preprocessing spell it it.next()
@@ -217,6 +253,7 @@ class Iterator:
         state = self.__dict__.copy()
         state.pop("lock", None)
         state.pop("index_generator", None)
+        state.pop("_ahead", None)  # a cache of keyed draws, made again where it is needed
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -317,10 +354,14 @@ class Iterator:
     save_to_dir: Optional[str] = None
     image_shape: tuple[int, ...] = ()
 
-    def _draw(self, index_array: np.ndarray) -> BatchDraws:
-        """Per-sample parameters, then save-name hashes: Keras's draw order (§6), or keyed."""
+    def _draw(self, index_array: np.ndarray, start: Optional[int]) -> BatchDraws:
+        """Per-sample parameters, then save-name hashes: Keras's draw order (§6), or keyed.
+
+        ``index_array`` is ``self.index_array[start:start + batch_size]`` (``start`` None:
+        not known to be a slice of it).
+        """
         if self.rng == "keyed":
-            return self._draw_keyed(index_array)
+            return self._draw_keyed(index_array, start)
         if os.getpid() != self._creator_pid:
             warnings.warn(
                 "gpuaug: this iterator was made in another process and draws with "
@@ -328,26 +369,46 @@ class Iterator:
                 "processes repeat each other's augmentation parameters. Use "
                 "ImageDataGenerator(rng='keyed'), or no worker processes (gpuaug batches "
                 "on the device already).", RuntimeWarning, stacklevel=4)
-        params = None
+        drawn = None
         if self.image_data_generator is not None:
-            params = self.image_data_generator.sampler.draw_batch(
-                self.random_state, len(index_array), self.image_shape)
+            drawn = DrawnBatch.of(self.image_data_generator.sampler.draw_batch(
+                self.random_state, len(index_array), self.image_shape))
         hashes = None
         if self.save_to_dir:
             hashes = [int(self.random_state.randint(self._save_hash_high)) for _ in index_array]
-        return BatchDraws(params, hashes)
+        return BatchDraws(drawn, hashes)
 
-    def _draw_keyed(self, index_array: np.ndarray) -> BatchDraws:
+    def _draw_keyed(self, index_array: np.ndarray, start: Optional[int]) -> BatchDraws:
         """Parameters and save-name numbers from (seed, epoch, sample index) alone."""
-        params = None
+        drawn = None
         if self.image_data_generator is not None:
-            params = self.image_data_generator.sampler.draw_keyed(
-                epoch_key(self.seed, self._order_epoch), index_array, self.image_shape)
+            drawn = self._keyed_params(index_array, start)
         hashes = None
         if self.save_to_dir:
             u = keyed_uniforms(epoch_key(self.seed, self._order_epoch, 1), index_array, 1)
             hashes = [int(v) for v in (u[:, 0] * self._save_hash_high).astype(np.int64)]
-        return BatchDraws(params, hashes)
+        return BatchDraws(drawn, hashes)
+
+    def _keyed_params(self, index_array: np.ndarray, start: Optional[int]) -> DrawnBatch:
+        """The batch's keyed parameters, drawn :data:`AHEAD_SAMPLES` ahead when read in order.
+
+        A sample's parameters depend on (key, sample index) alone, so drawing them early
+        changes nothing; a span is kept for one epoch order, key and sampler (settings),
+        and reading out of order (``it[i]`` at random) draws just the batch.
+        """
+        sampler = self.image_data_generator.sampler
+        key = epoch_key(self.seed, self._order_epoch)
+        order, count, ahead = self.index_array, len(index_array), getattr(self, "_ahead", None)
+        if start is not None and ahead is not None:
+            drawn = ahead.batch(order, key, sampler, start, count)
+            if drawn is not None:
+                return drawn
+        if start is None or not (start == 0 or (ahead is not None and ahead.ends_at(order, start))):
+            return DrawnBatch.of(sampler.draw_keyed(key, index_array, self.image_shape))
+        indices = order[start:start + max(1, AHEAD_SAMPLES // count) * count]  # whole batches
+        span = DrawnSpan(sampler.draw_keyed(key, indices, self.image_shape))
+        self._ahead = _Ahead(order, key, sampler, start, span)
+        return span.batch(0, count)
 
     def _batch(self, index_array: np.ndarray, draws: BatchDraws):
         raise NotImplementedError

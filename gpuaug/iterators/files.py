@@ -14,10 +14,10 @@ import numpy as np
 
 from .. import validation
 from ..backends.reference.output_format import to_output
+from ..drawn import DrawnBatch
 from ..engine import array_module, augment_on
 from ..errors import ImageFileError
 from ..output import check_output, convert, to_host
-from ..params import TransformParams
 from ..sources.decoders import check_on_error, make_decoder
 from ..sources.load_img import CHANNELS, COLOR_MODES, check_interpolation
 from .base import BatchDraws, Iterator
@@ -145,9 +145,9 @@ class FileBatchIterator(Iterator):
         if len(kept) < len(index_array):  # skipped files leave with their labels and draws
             index_array = index_array[kept]
             draws = BatchDraws(
-                draws.params[kept] if draws.params is not None else None,
+                draws.drawn.subset(kept) if draws.drawn is not None else None,
                 [draws.save_hashes[i] for i in kept] if draws.save_hashes else draws.save_hashes)
-        batch = _augment_in_float32(self.image_data_generator, pixels, draws.params, self.dtype)
+        batch = _augment_in_float32(self.image_data_generator, pixels, draws.drawn, self.dtype)
         if self.save_to_dir:
             gen = self.image_data_generator
             out_last = gen.config().out_channels_last if gen is not None else (
@@ -163,7 +163,7 @@ class FileBatchIterator(Iterator):
         return (x, y) if weights is None else (x, y, weights[index_array])
 
 
-def _augment_in_float32(generator: Any, batch: Any, params: Optional[TransformParams],
+def _augment_in_float32(generator: Any, batch: Any, params: Optional[DrawnBatch],
                         dtype: str) -> Any:
     """Keras's file iterators work in float32 (``img_to_array``) and cast to ``dtype`` at the end.
 

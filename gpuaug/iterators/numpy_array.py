@@ -121,7 +121,7 @@ class NumpyArrayIterator(Iterator):
     def _batch(self, index_array: np.ndarray, draws: BatchDraws):
         config = self.image_data_generator.config(self.dtype)
         batch = augment_gathered(self.image_data_generator.device, self.x, index_array,
-                                 draws.params, config)
+                                 draws.drawn, config)
         if self.save_to_dir:
             layout = "channels_last" if config.out_channels_last else "channels_first"
             save_batch(to_host(batch), index_array, draws.save_hashes, self.save_to_dir,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Optional, Protocol
 
 import numpy as np
 
@@ -57,21 +57,26 @@ class FusedBackend:
         self._plans: dict[tuple, Plan] = {}
         self._plans_lock = threading.Lock()  # threads reading one iterator share the cache
 
+    #: ``apply`` / ``augment`` take ``records``: the samples' records packed ahead
+    #: (:func:`.launch_args.pack_sample_words` for ``config.dtype``), copied in as they are.
+    packs_records = True
+
     def apply(self, batch: Any, matrices: np.ndarray, params: TransformParams,
-              config: AugmentConfig) -> Any:
+              config: AugmentConfig, records: Optional[np.ndarray] = None) -> Any:
         """Keras's ``apply_transform``: a new batch in ``config.dtype``, in the same layout."""
         with self.launcher.context():
-            return self._run(batch, matrices, params, config, standardize=False)
+            return self._run(batch, matrices, params, config, records, standardize=False)
 
     def augment(self, batch: Any, matrices: np.ndarray, params: TransformParams,
-                config: AugmentConfig) -> Any:
+                config: AugmentConfig, records: Optional[np.ndarray] = None) -> Any:
         """``apply`` + ``standardize`` + output dtype and layout, fused where possible."""
         with self.launcher.context():
-            return self._run(batch, matrices, params, config, standardize=True)
+            return self._run(batch, matrices, params, config, records, standardize=True)
 
     # ------------------------------------------------------------------ internals
     def _run(self, batch: Any, matrices: np.ndarray, params: TransformParams,
-             config: AugmentConfig, *, standardize: bool) -> Any:
+             config: AugmentConfig, records: Optional[np.ndarray], *,
+             standardize: bool) -> Any:
         xp = self.xp
         x = xp.ascontiguousarray(batch)
         plan = self._plan(x.shape, x.dtype, config, standardize)
@@ -85,7 +90,7 @@ class FusedBackend:
             # Whole-image min / max: for the channel-shift clip and the PIL brightness.
             minmax = (_any_sample_has(params.channel_shift_intensity)
                       or (brightened and config.compat != "fixed"))
-            self._launch(x, out, plan, matrices, params, minmax)
+            self._launch(x, out, plan, matrices, params, records, minmax)
         if plan.finish_here or not standardize:
             return out  # fused to the end, or apply(): Keras's transform in the working dtype
         if plan.zca:
@@ -115,9 +120,10 @@ class FusedBackend:
         return plan
 
     def _launch(self, x: Any, out: Any, plan: "Plan", matrices: np.ndarray,
-                params: TransformParams, minmax: bool) -> None:
+                params: TransformParams, records: Optional[np.ndarray], minmax: bool) -> None:
         # The batch's only host-to-device copy: epilogue, sample records, statistics.
-        upload = self.launcher.upload(pack_upload(matrices, params, plan.work, plan.epilogue))
+        upload = self.launcher.upload(
+            pack_upload(matrices, params, plan.work, plan.epilogue, records))
         if minmax:
             self.launcher.launch(plan.variant, "minmax", plan.grid, plan.block,
                                  (x, upload, *plan.shape_args))

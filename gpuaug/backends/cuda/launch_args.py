@@ -75,6 +75,14 @@ def pack_samples(matrices: np.ndarray, params: TransformParams, work_dtype: str,
     return records
 
 
+def pack_sample_words(matrices: np.ndarray, params: TransformParams,
+                      work_dtype: str) -> np.ndarray:
+    """:func:`pack_samples` as ``(len(params), words)`` float64 words, ready to copy in."""
+    words = np.zeros((len(params), _WORDS))
+    pack_samples(matrices, params, work_dtype, words)
+    return words
+
+
 @dataclass(frozen=True)
 class Statistic:
     """A featurewise array broadcast over one image: values plus (row, col, chan) strides."""
@@ -130,11 +138,11 @@ class Epilogue:
         """The record as 8-byte words, as :func:`pack_upload` copies it."""
         return np.ascontiguousarray(self.record).reshape(1).view(np.uint64)
 
-    @property
+    @functools.cached_property
     def flags(self) -> int:
         return int(self.record["flags"])
 
-    @property
+    @functools.cached_property
     def sample_stats(self) -> bool:
         return bool(self.flags & (_STD.STD_SAMPLE_CENTER | _STD.STD_SAMPLE_SCALE))
 
@@ -175,21 +183,32 @@ def make_epilogue(config: AugmentConfig, image_shape: tuple[int, int, int], *,
 
 
 def pack_upload(matrices: np.ndarray, params: TransformParams, work_dtype: str,
-                epilogue: Epilogue) -> np.ndarray:
+                epilogue: Epilogue, records: Optional[np.ndarray] = None) -> np.ndarray:
     """The batch's one upload (uint8): the epilogue, the sample records, the statistics.
 
     One buffer of 8-byte words, written in place, so every part starts 8-byte aligned;
     the statistics' byte offsets and strides go into the epilogue record (0 where a
-    statistic is absent: its flag is off and the kernel never reads it).
+    statistic is absent: its flag is off and the kernel never reads it).  ``records``:
+    the samples' records already packed (:func:`pack_sample_words` of these matrices and
+    parameters), copied in as they are.
     """
     n = len(params)
+    start = _HEAD_WORDS + n * _WORDS
+    if epilogue.mean is None and epilogue.std_eps is None and records is not None:
+        # The common case in two copies: the header, then the records as they are.
+        bits = np.empty(start, dtype=np.uint64)
+        bits[:_HEAD_WORDS] = epilogue.words
+        bits[_HEAD_WORDS:] = records.reshape(-1).view(np.uint64)
+        return bits.view(np.uint8)
     stats = [(stat, prefix) for stat, prefix in ((epilogue.mean, "mean"),
                                                  (epilogue.std_eps, "std")) if stat is not None]
-    start = _HEAD_WORDS + n * _WORDS
     words = np.empty(start + sum(stat.values.size for stat, _ in stats), dtype=np.float64)
     bits = words.view(np.uint64)
     bits[:_HEAD_WORDS] = epilogue.words
-    pack_samples(matrices, params, work_dtype, words[_HEAD_WORDS:start].reshape(n, _WORDS))
+    if records is None:
+        pack_samples(matrices, params, work_dtype, words[_HEAD_WORDS:start].reshape(n, _WORDS))
+    else:
+        words[_HEAD_WORDS:start].reshape(n, _WORDS)[...] = records
     for stat, prefix in stats:
         offset = _HEAD_WORD[f"{prefix}_offset"]
         strides = _HEAD_WORD[f"{prefix}_strides"]

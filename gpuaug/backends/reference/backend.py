@@ -44,6 +44,7 @@ class NumpyBackend:
     """Applies per-sample parameters to a whole batch on the CPU."""
 
     name = "cpu"
+    packs_records = False  # no kernel records: see FusedBackend.packs_records
 
     def apply(
         self,
