@@ -23,7 +23,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from .params import TransformParams
+from .params import PARAM_KEYS, TransformParams
 from .rng import (
     WordStream,
     keyed_uniforms,
@@ -275,6 +275,29 @@ class RandomTransformSampler:
                                               np.random.MT19937):
             return TransformParams.from_dicts(self.draw(rng, img_shape) for _ in range(count))
         return plan.params(_draw_from_words(rng, list(plan.steps), count), count)
+
+    def draw_reseeded(self, rng: np.random.RandomState, seeds: Sequence[Any], count: int,
+                      img_shape: Sequence[int]) -> TransformParams:
+        """:meth:`draw_batch` of ``count`` after ``rng.seed(s)``, for each of ``seeds``, end to end.
+
+        What a Keras iterator with a seed draws for consecutive batches (it reseeds its
+        stream before each); ``rng`` is left reseeded with the last seed, past its draws.
+        """
+        plan = self.plan(img_shape)
+        steps = len(plan.steps)
+        if plan.only_doubles and count and steps and legacy_uniform_is_vectorisable():
+            u = np.empty((len(seeds) * count, steps))
+            for i, seed in enumerate(seeds):  # the doubles of each batch, then one plan.values
+                rng.seed(seed)
+                u[i * count:(i + 1) * count] = rng.random_sample(count * steps).reshape(count,
+                                                                                        steps)
+            return plan.values(u)
+        drawn = []
+        for seed in seeds:
+            rng.seed(seed)
+            drawn.append(self.draw_batch(rng, count, img_shape))
+        return TransformParams.from_columns({
+            name: np.concatenate([getattr(p, name) for p in drawn]) for name in PARAM_KEYS})
 
     def draw_keyed(self, key: int, indices: np.ndarray, img_shape: Sequence[int]
                    ) -> TransformParams:

@@ -36,6 +36,7 @@ from ..params import TransformParams
 from ..rng import epoch_key, keyed_uniforms, new_seed
 from ..sources.listing import WHITE_LIST_FORMATS
 from . import state as iterator_state
+from .ahead import KerasAhead, KeyedAhead
 
 _log = logging.getLogger("gpuaug")
 
@@ -43,9 +44,12 @@ if TYPE_CHECKING:
     from .prefetch import Prefetcher
 
 
-#: Keyed draws are made this many samples of the epoch's order ahead (at least a batch):
-#: a batch's host work is a few dozen NumPy calls whatever its size (gpuaug.drawn).
+#: Draws are made about this many samples ahead, in whole batches (gpuaug.iterators.ahead):
+#: a batch's host work is a few dozen NumPy calls whatever its size (gpuaug.drawn)...
 AHEAD_SAMPLES = 4096
+#: ... and at most this many batches ahead in Keras's mode, whose stream is drawn batch by
+#: batch (small batches gain little more, and a stream moved elsewhere wastes them).
+AHEAD_KERAS_BATCHES = 16
 
 
 @dataclass(frozen=True)
@@ -58,29 +62,6 @@ class BatchDraws:
     @property
     def params(self) -> Optional[TransformParams]:
         return self.drawn.params if self.drawn is not None else None
-
-
-@dataclass(frozen=True)
-class _Ahead:
-    """Keyed draws of ``order[start:start + len(span)]``, made under ``key`` by ``sampler``."""
-
-    order: np.ndarray
-    key: int
-    sampler: Any
-    start: int
-    span: DrawnSpan
-
-    def batch(self, order: np.ndarray, key: int, sampler: Any, start: int,
-              count: int) -> Optional[DrawnBatch]:
-        """The draws of ``order[start:start + count]`` if this span holds them, else None."""
-        offset = start - self.start
-        if (order is self.order and key == self.key and sampler is self.sampler
-                and 0 <= offset and offset + count <= len(self.span)):
-            return self.span.batch(offset, offset + count)
-        return None
-
-    def ends_at(self, order: np.ndarray, start: int) -> bool:
-        return order is self.order and start == self.start + len(self.span)
 
 
 class Iterator:
@@ -126,7 +107,7 @@ class Iterator:
         self._order_source: Any = None
         self._flow_started = False  # next()'s first call resets the position, later ones not
         self._batch_start: Optional[int] = None  # where next()'s batch starts in index_array
-        self._ahead: Optional[_Ahead] = None  # keyed draws made ahead (rng="keyed")
+        self._ahead: Any = None  # draws made ahead: a KeyedAhead or a KerasAhead
         self.random_state = np.random.RandomState()
         self.index_generator = self._flow_index()
         super().__init__()  # keras.utils.PyDataset's defaults when it is mixed in
@@ -157,15 +138,42 @@ class Iterator:
         self.index_array = order[self.shard_id::self.num_shards]
         self.epoch += 1
 
+    @property
+    def random_state(self) -> np.random.RandomState:
+        """The stream Keras's mode draws from (Keras uses the global one), reseeded per batch.
+
+        Always where Keras's stream would be: draws made ahead leave it owing the last
+        batch's draws (:class:`~gpuaug.iterators.ahead.StreamAfter`), replayed here before
+        anyone reads it.
+        """
+        owed = self.__dict__.get("_stream_owed")
+        self._fresh_seed = None  # whoever reads the stream may draw from it
+        if owed is not None:
+            self._stream_owed = None
+            owed.replay(self._stream)
+        return self._stream
+
+    @random_state.setter
+    def random_state(self, value: np.random.RandomState) -> None:
+        self._stream = value
+        self._stream_owed = None
+        self._fresh_seed = None
+
     def _seed_batch(self) -> None:
         if self.seed is None or self.rng == "keyed":  # keyed draws use no stream
             return
+        seed = self._seed_for(self.total_batches_seen)
+        self._stream.seed(seed)
+        self._stream_owed = None  # a reseed overwrites whatever the stream was owed
+        self._fresh_seed = seed  # nothing has drawn since: draws made ahead may serve
+
+    def _seed_for(self, batches_seen: int) -> Any:
+        """The seed of the batch that follows ``batches_seen`` others."""
         if self.num_shards == 1:  # Keras's rule
-            self.random_state.seed(self.seed + self.total_batches_seen)
-        else:  # every shard its own stream, or all ranks would draw the same parameters
-            self.random_state.seed(np.random.SeedSequence(
-                [self.seed, self.shard_id, self.num_shards, self.total_batches_seen]
-            ).generate_state(4))
+            return self.seed + batches_seen
+        # Every shard its own stream, or all ranks would draw the same parameters.
+        return tuple(int(v) for v in np.random.SeedSequence(
+            [self.seed, self.shard_id, self.num_shards, batches_seen]).generate_state(4))
 
     def __getitem__(self, idx: int) -> Any:
         if idx >= len(self):
@@ -257,6 +265,8 @@ class Iterator:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if "random_state" in state:  # pickled before the stream became a property
+            state["_stream"] = state.pop("random_state")
         self.__dict__.update(state)
         self.lock = threading.Lock()
         self.index_generator = self._flow_index(resume=self._flow_started)
@@ -305,7 +315,9 @@ class Iterator:
             "epoch": self.epoch, "order_epoch": self._order_epoch,
             "flow_started": self._flow_started,
             "order": None if self.index_array is None else self._order_source,
-            "random_state": self.random_state.get_state() if self.rng == "keras" else None,
+            # What the stream is owed stands for its state until a state is written.
+            "random_state": None if self.rng != "keras" else (
+                getattr(self, "_stream_owed", None) or self.random_state.get_state()),
             "skipped": list(getattr(self, "_skipped", {}).items()),
         }
 
@@ -371,8 +383,7 @@ class Iterator:
                 "on the device already).", RuntimeWarning, stacklevel=4)
         drawn = None
         if self.image_data_generator is not None:
-            drawn = DrawnBatch.of(self.image_data_generator.sampler.draw_batch(
-                self.random_state, len(index_array), self.image_shape))
+            drawn = self._keras_params(len(index_array))
         hashes = None
         if self.save_to_dir:
             hashes = [int(self.random_state.randint(self._save_hash_high)) for _ in index_array]
@@ -389,6 +400,30 @@ class Iterator:
             hashes = [int(v) for v in (u[:, 0] * self._save_hash_high).astype(np.int64)]
         return BatchDraws(drawn, hashes)
 
+    def _keras_params(self, count: int) -> DrawnBatch:
+        """Keras's draws for the batch, from the stream as it stands: made ahead when they can be.
+
+        A full batch drawn right after its reseed, without ``save_to_dir`` (whose name
+        numbers come from the same stream), is served from draws made
+        ``AHEAD_KERAS_BATCHES`` batches ahead (:class:`KerasAhead`); any other batch draws
+        from the stream itself.
+        """
+        sampler = self.image_data_generator.sampler
+        seed, self._fresh_seed = getattr(self, "_fresh_seed", None), None
+        if (seed is None or count != self.batch_size or self.save_to_dir or not isinstance(
+                getattr(self._stream, "_bit_generator", None), np.random.MT19937)):
+            return DrawnBatch.of(sampler.draw_batch(self.random_state, count, self.image_shape))
+        ahead = self._ahead if isinstance(getattr(self, "_ahead", None), KerasAhead) else None
+        served = ahead.serve(sampler, seed, count) if ahead is not None else None
+        if served is None:
+            seen = self.total_batches_seen  # this batch is number seen - 1, seeded with `seed`
+            batches = max(1, min(AHEAD_KERAS_BATCHES, AHEAD_SAMPLES // count))
+            seeds = [seed] + [self._seed_for(seen + i) for i in range(batches - 1)]
+            ahead = self._ahead = KerasAhead.draw(sampler, count, self.image_shape, seeds)
+            served = ahead.serve(sampler, seed, count)
+        drawn, self._stream_owed = served
+        return drawn
+
     def _keyed_params(self, index_array: np.ndarray, start: Optional[int]) -> DrawnBatch:
         """The batch's keyed parameters, drawn :data:`AHEAD_SAMPLES` ahead when read in order.
 
@@ -399,6 +434,8 @@ class Iterator:
         sampler = self.image_data_generator.sampler
         key = epoch_key(self.seed, self._order_epoch)
         order, count, ahead = self.index_array, len(index_array), getattr(self, "_ahead", None)
+        if not isinstance(ahead, KeyedAhead):
+            ahead = None
         if start is not None and ahead is not None:
             drawn = ahead.batch(order, key, sampler, start, count)
             if drawn is not None:
@@ -407,7 +444,7 @@ class Iterator:
             return DrawnBatch.of(sampler.draw_keyed(key, index_array, self.image_shape))
         indices = order[start:start + max(1, AHEAD_SAMPLES // count) * count]  # whole batches
         span = DrawnSpan(sampler.draw_keyed(key, indices, self.image_shape))
-        self._ahead = _Ahead(order, key, sampler, start, span)
+        self._ahead = KeyedAhead(order, key, sampler, start, span)
         return span.batch(0, count)
 
     def _batch(self, index_array: np.ndarray, draws: BatchDraws):

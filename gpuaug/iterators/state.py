@@ -23,6 +23,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from .ahead import stream_state
+
 FORMAT = 1
 _KEY = "gpuaug_iterator_state"
 
@@ -66,7 +68,7 @@ def make_state(identity: dict[str, Any], snapshot: dict[str, Any]) -> dict[str, 
         "position": {key: snapshot[key] for key in (
             "batch_index", "total_batches_seen", "epoch", "order_epoch", "flow_started")},
         "order": order if isinstance(order, (str, type(None))) else encode_rng(order),
-        "random_state": encode_rng(snapshot["random_state"]),
+        "random_state": encode_rng(stream_state(snapshot["random_state"])),
         "skipped_files": [list(item) for item in snapshot["skipped"]],
     }
     return {_KEY: body, "checksum": _checksum(body)}
