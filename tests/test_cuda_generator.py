@@ -52,12 +52,31 @@ def test_device_batch_stays_on_the_device_and_torch_tensors_are_accepted():
     assert_matches_reference(cupy.asnumpy(out), ref, order=1, fill_mode="nearest", exact=False)
 
 
-def test_out_of_memory_names_the_batch():
-    from gpuaug.backends.cuda import cuda_backend
+def test_out_of_memory_names_the_buffer_the_batch_and_the_bytes():
+    """A real CuPy out-of-memory error, through the real launcher, told in the batch's terms."""
+    import cupy
 
-    launcher = cuda_backend(0).launcher
-    with pytest.raises(MemoryError, match="batch of 1000000 images.*smaller batch_size"):
+    from gpuaug.backends.cuda import FusedBackend
+    from gpuaug.backends.cuda.launcher import CupyLauncher
+    from gpuaug.compose import compose_matrices
+
+    launcher = CupyLauncher(0)
+    with pytest.raises(MemoryError, match="out of GPU memory on cuda:0"):
         launcher.allocate((1_000_000, 1024, 1024, 3), np.dtype(np.float32))
+
+    class Greedy(CupyLauncher):  # asks the device for a petabyte instead of the output
+        def allocate(self, shape, dtype):
+            return super().allocate((2**50,), np.dtype(np.uint8))
+
+    backend = FusedBackend(Greedy(0), name="cuda:0")
+    gen = gpuaug.ImageDataGenerator(**CONFIG, device="cuda")
+    x = cupy.zeros((4, 8, 8, 3), cupy.uint8)
+    params = gen.sampler.draw_batch(gen.random_state, 4, x.shape[1:])
+    matrices = compose_matrices(params, 8, 8)
+    with pytest.raises(MemoryError, match=r"could not allocate the output for a batch of 4 "
+                                          r"images of 8x8x3 on cuda:0: 3,072 bytes.*smaller "
+                                          r"batch_size.*out of GPU memory"):
+        backend.augment(x, matrices, params, gen.config())
 
 
 def _flow_batches(gen, x, y, count, prefetch):

@@ -228,6 +228,69 @@ def test_poisoned_output_catches_an_unwritten_batch(build_dir):
         _compare(backend, x, _draw(gen, x, 3), gen.config(), exact=False)
 
 
+def test_each_samples_moments_are_added_once_by_the_last_of_its_blocks(build_dir):
+    """The moments pass leaves each sample's totals after the partials: the write pass reads
+    two numbers per sample instead of every block adding all of the sample's partials."""
+    from gpuaug.backends.interface import EPILOGUE_RECORD, SAMPLE_RECORD
+
+    backend = make_backend("emulated", build_dir)
+    seen = {}
+    launch = backend.launcher.launch
+
+    def watch(variant, kernel_pass, grid, block, args):
+        launch(variant, kernel_pass, grid, block, args)
+        if kernel_pass == "moments":
+            seen.update(upload=args[1].copy(), partials=args[2].copy(), grid=grid)
+
+    backend.launcher.launch = watch
+    gen = gpuaug.ImageDataGenerator(**CLASSIC, samplewise_center=True, device="cpu")
+    x = _images(np.random.default_rng(5), (3, 23, 29, 3), np.uint8)
+    params = _draw(gen, x, 5)
+    backend.augment(x, compose_matrices(params, 23, 29), params, gen.config())
+    n, blocks = 3, seen["grid"][0]  # the host build runs one thread (one warp) per block
+    records = seen["upload"][EPILOGUE_RECORD.dtype.itemsize:][:n * SAMPLE_RECORD.dtype.itemsize]
+    assert records.view(SAMPLE_RECORD.dtype)["moment_blocks"].tolist() == [blocks] * n
+    partials = seen["partials"]
+    for b in range(n):
+        part = partials[b * blocks * 2:(b + 1) * blocks * 2]
+        total_sum = total_sumsq = 0.0
+        for i in range(blocks):  # the fixed order: block by block
+            total_sum += part[2 * i]
+            total_sumsq += part[2 * i + 1]
+        totals = partials[n * blocks * 2 + 2 * b:n * blocks * 2 + 2 * b + 2]
+        assert totals.tolist() == [total_sum, total_sumsq]
+        assert np.isfinite(totals).all() and totals[1] > 0
+
+
+@pytest.mark.parametrize("refused, what, nbytes", [
+    (0, "the output", 3 * 5 * 7 * 3 * 4),  # float32 out
+    (1, "the samplewise statistics' partial sums", None),
+])
+def test_running_out_of_device_memory_names_the_buffer_the_batch_and_the_bytes(
+        build_dir, refused, what, nbytes):
+    backend = make_backend("emulated", build_dir)
+    allocate, calls = backend.launcher.allocate, []
+
+    def full(shape, dtype):
+        calls.append((shape, dtype))
+        if len(calls) - 1 == refused:
+            raise MemoryError("out of GPU memory on cuda:0 (a test)")
+        return allocate(shape, dtype)
+
+    backend.launcher.allocate = full
+    gen = gpuaug.ImageDataGenerator(**CLASSIC, samplewise_center=True, device="cpu")
+    x = _images(np.random.default_rng(4), (3, 5, 7, 3), np.uint8)
+    params = _draw(gen, x, 4)
+    with pytest.raises(MemoryError) as caught:
+        backend.augment(x, compose_matrices(params, 5, 7), params, gen.config())
+    shape, dtype = calls[refused]
+    nbytes = nbytes or int(np.prod(shape)) * np.dtype(dtype).itemsize
+    message = str(caught.value)
+    assert f"could not allocate {what} for a batch of 3 images of 5x7x3" in message
+    assert f"{nbytes:,} bytes" in message and "smaller batch_size" in message
+    assert "(a test)" in message  # the device's own words are kept
+
+
 @pytest.mark.parametrize("case", range(40))
 def test_random_generator_configurations(backend, case):
     """Keras's argument forms drawn at random (tests/keras_cases.py), random shapes and

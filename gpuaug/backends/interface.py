@@ -138,6 +138,8 @@ SAMPLE_RECORD = CppStruct("SampleParams", "Per-sample parameters, one record per
     Field("flags", "u64", "SampleFlags"),
     Field("lo_key", "u64", "min of the warped image (order_key), written by the min/max pass"),
     Field("hi_key", "u64", "max of the warped image (order_key), likewise"),
+    Field("moment_blocks", "u64", "blocks of the moments pass done with the sample (counted "
+          "atomically): the last one adds the sample's partial sums"),
 ))
 
 #: One per batch, at the start of the upload: the steps after the warp and their constants.

@@ -17,8 +17,10 @@
 // sample, both as grid-stride loops, so any batch size and image size work.  Each
 // thread produces every channel of its pixels.  Reductions combine a warp with
 // shuffles; min/max then take one atomic per warp (exact in any order), while the
-// moments go through a buffer of per-warp partial sums that the write pass adds in a
-// fixed order, so samplewise statistics are the same bits on every run.
+// moments go through a buffer of per-warp partial sums: the last block to finish a
+// sample adds that sample's partials in a fixed order (once per sample, O(pixels) in
+// all) and the write pass reads the two totals, so samplewise statistics are the same
+// bits on every run.
 #include "pointwise.cuh"
 #include "standardize.cuh"
 #include "warp.cuh"
@@ -120,11 +122,41 @@ GPUAUG_HD i64 partial_slot(i64 b) {
     return ((b * gridDim.x + blockIdx.x) * warps + threadIdx.x / 32) * 2;
 }
 
+// Sample b's (sum, sum of squares) totals, after every partial of every sample.
+GPUAUG_HD i64 totals_slot(i64 n, i64 b) {
+    return n * (i64)gridDim.x * ((blockDim.x + 31) / 32) * 2 + 2 * b;
+}
+
+// Called by every thread of a block after its partials of sample b are written: the
+// block that finishes the sample last adds all its partials, by one thread in a fixed
+// order, into the sample's totals.
+GPUAUG_HD void finish_moments(SampleParams* samples, double* partials, i64 n, i64 b) {
+    __shared__ bool last;
+    __syncthreads();  // every warp of this block has written its partial
+    if (threadIdx.x == 0) {
+        __threadfence();  // ... visible to whichever block adds them
+        last = atomicAdd(&samples[b].moment_blocks, 1ull) == gridDim.x - 1;
+    }
+    __syncthreads();
+    if (last && threadIdx.x == 0) {
+        const i64 count = (i64)gridDim.x * ((blockDim.x + 31) / 32);
+        const double* part = partials + b * count * 2;
+        double s = 0.0, s2 = 0.0;
+        for (i64 i = 0; i < count; ++i) {
+            s = add_rn(s, load_global(part + 2 * i));
+            s2 = add_rn(s2, load_global(part + 2 * i + 1));
+        }
+        partials[totals_slot(n, b)] = s;
+        partials[totals_slot(n, b) + 1] = s2;
+    }
+    __syncthreads();  // before the next sample overwrites `last`
+}
+
 template <typename InT, int WORK, int ORDER, int MODE, bool IN_CHW>
-__global__ void augment_moments(const InT* __restrict__ src, const unsigned char* __restrict__ upload,
+__global__ void augment_moments(const InT* __restrict__ src, unsigned char* upload,
                                 double* __restrict__ partials, i64 n, i64 h, i64 w, i64 nc) {
     const Epilogue e = upload_epilogue(upload);
-    const SampleParams* samples = upload_samples(upload);
+    SampleParams* samples = upload_samples(upload);
     GPUAUG_FOR_EACH_SAMPLE(b) {
         const SampleParams p = load_params(samples, b);
         const double lo = key_value(samples[b].lo_key), hi = key_value(samples[b].hi_key);
@@ -148,28 +180,8 @@ __global__ void augment_moments(const InT* __restrict__ src, const unsigned char
             partials[partial_slot(b)] = sum;
             partials[partial_slot(b) + 1] = sumsq;
         }
+        finish_moments(samples, partials, n, b);
     }
-}
-
-// The moments of sample b: its partials added in a fixed order by one thread, shared
-// with the block.  Every thread of the block must call it (it synchronises the block).
-GPUAUG_HD void sample_moments(const double* partials, i64 b, double* sum, double* sumsq) {
-    __shared__ double shared[2];
-    if (threadIdx.x == 0) {
-        const i64 count = (i64)gridDim.x * ((blockDim.x + 31) / 32);
-        const double* part = partials + b * count * 2;
-        double s = 0.0, s2 = 0.0;
-        for (i64 i = 0; i < count; ++i) {
-            s = add_rn(s, part[2 * i]);
-            s2 = add_rn(s2, part[2 * i + 1]);
-        }
-        shared[0] = s;
-        shared[1] = s2;
-    }
-    __syncthreads();
-    *sum = shared[0];
-    *sumsq = shared[1];
-    __syncthreads();  // before the next sample overwrites `shared`
 }
 
 template <typename InT, typename OutT, int WORK, int ORDER, int MODE, bool IN_CHW, bool OUT_CHW>
@@ -184,10 +196,9 @@ __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ ds
         const SampleParams p = load_params(samples, b);
         const double lo = key_value(samples[b].lo_key), hi = key_value(samples[b].hi_key);
         double s_mean = 0.0, s_std_eps = 1.0;
-        if (e.flags & (STD_SAMPLE_CENTER | STD_SAMPLE_SCALE)) {  // uniform across the block
-            double sum, sumsq;
-            sample_moments(partials, b, &sum, &sumsq);
-            sample_statistics<WORK>(sum, sumsq, h * w * nc, e.eps, &s_mean, &s_std_eps);
+        if (e.flags & (STD_SAMPLE_CENTER | STD_SAMPLE_SCALE)) {  // the moments pass's totals
+            const double* totals = partials + totals_slot(n, b);
+            sample_statistics<WORK>(totals[0], totals[1], h * w * nc, e.eps, &s_mean, &s_std_eps);
         }
         const InT* img = src + b * h * w * nc;
         OutT* o = dst + b * out.s_sample;

@@ -42,6 +42,14 @@ GPUAUG_HD double add_rn(double a, double b) {
 #endif
 }
 GPUAUG_HD double sub_rn(double a, double b) { return add_rn(a, -b); }
+// A load of a value another block wrote (after its __threadfence): past the L1 cache.
+GPUAUG_HD double load_global(const double* p) {
+#if GPUAUG_ON_DEVICE
+    return __ldcg(p);
+#else
+    return *p;
+#endif
+}
 GPUAUG_HD double mul_rn(double a, double b) {
 #if GPUAUG_ON_DEVICE
     return __dmul_rn(a, b);

@@ -20,7 +20,7 @@ void emulate_minmax(unsigned gx, unsigned gy, const InT* src, unsigned char* upl
     });
 }
 
-void emulate_moments(unsigned gx, unsigned gy, const InT* src, const unsigned char* upload,
+void emulate_moments(unsigned gx, unsigned gy, const InT* src, unsigned char* upload,
                      double* partials, i64 n, i64 h, i64 w, i64 nc) {
     run_grid(gx, gy, [&] {
         augment_moments<InT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW>(

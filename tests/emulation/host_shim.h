@@ -31,6 +31,12 @@ static inline unsigned long long atomicMax(unsigned long long* p, unsigned long 
     if (v > old) *p = v;
     return old;
 }
+static inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) {
+    unsigned long long old = *p;
+    *p = old + v;
+    return old;
+}
+static inline void __threadfence() {}  // blocks run one after another
 static inline double atomicAdd(double* p, double v) {
     double old = *p;
     *p = old + v;

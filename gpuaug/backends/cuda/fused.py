@@ -37,7 +37,7 @@ class Launcher(Protocol):
         """Copy a host byte buffer to the device."""
 
     def allocate(self, shape: tuple[int, ...], dtype: np.dtype) -> Any:
-        """An uninitialised device array."""
+        """An uninitialised device array (MemoryError when the device has no room)."""
 
     def context(self) -> Any:
         """A context manager making the launcher's device current (array ops run there)."""
@@ -85,7 +85,7 @@ class FusedBackend:
         brightened = _any_sample_has(params.brightness)
         if brightened and config.compat != "fixed":
             check_pil_channels(plan.dims[3])
-        out = self.launcher.allocate(plan.out_shape, plan.out_numpy_dtype)
+        out = self._allocate(plan.out_shape, plan.out_numpy_dtype, "the output", plan)
         if plan.launches:
             # Whole-image min / max: for the channel-shift clip and the PIL brightness.
             minmax = (_any_sample_has(params.channel_shift_intensity)
@@ -119,6 +119,19 @@ class FusedBackend:
                 self._plans[key] = plan
         return plan
 
+    def _allocate(self, shape: tuple[int, ...], dtype: np.dtype, what: str,
+                  plan: "Plan") -> Any:
+        try:
+            return self.launcher.allocate(shape, dtype)
+        except MemoryError as exc:
+            n, h, w, c = plan.dims
+            nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+            raise MemoryError(
+                f"gpuaug: could not allocate {what} for a batch of {n} images of {h}x{w}x{c} "
+                f"on {self.name}: {nbytes:,} bytes ({nbytes / 2**20:,.1f} MiB, "
+                f"{np.dtype(dtype).name} {tuple(shape)}); use a smaller batch_size. ({exc})"
+            ) from exc
+
     def _launch(self, x: Any, out: Any, plan: "Plan", matrices: np.ndarray,
                 params: TransformParams, records: Optional[np.ndarray], minmax: bool) -> None:
         # The batch's only host-to-device copy: epilogue, sample records, statistics.
@@ -129,7 +142,8 @@ class FusedBackend:
                                  (x, upload, *plan.shape_args))
         partials = upload  # never read unless the samplewise steps run
         if plan.epilogue.sample_stats:
-            partials = self.launcher.allocate((plan.partials,), np.dtype(np.float64))
+            partials = self._allocate((plan.partials,), np.dtype(np.float64),
+                                      "the samplewise statistics' partial sums", plan)
             self.launcher.launch(plan.variant, "moments", plan.grid, plan.block,
                                  (x, upload, partials, *plan.shape_args))
         self.launcher.launch(plan.variant, "write", plan.grid, plan.block,

@@ -72,6 +72,7 @@ def pack_samples(matrices: np.ndarray, params: TransformParams, work_dtype: str,
     flags |= np.multiply(params.flip_vertical, _FLIP_V, dtype=np.uint64)
     bits[:, _WORD["lo_key"]] = _EMPTY_KEYS[0]
     bits[:, _WORD["hi_key"]] = _EMPTY_KEYS[1]
+    bits[:, _WORD["moment_blocks"]] = 0
     return records
 
 
@@ -229,5 +230,9 @@ def launch_grid(batch: int, pixels: int) -> tuple[tuple[int, int, int], tuple[in
 
 
 def partials_size(batch: int, grid: tuple[int, int, int], block: tuple[int, int, int]) -> int:
-    """float64s in the moments pass's buffer: (sum, sum of squares) per warp, block, sample."""
-    return batch * grid[0] * ((block[0] + 31) // 32) * 2
+    """float64s in the moments pass's buffer.
+
+    (sum, sum of squares) per warp, block and sample, then each sample's totals (the
+    last block of a sample adds its partials; the write pass reads the totals).
+    """
+    return batch * grid[0] * ((block[0] + 31) // 32) * 2 + 2 * batch

@@ -42,13 +42,8 @@ class CupyLauncher:
             try:
                 return cupy.empty(shape, dtype=dtype)
             except cupy.cuda.memory.OutOfMemoryError as exc:
-                nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-                raise MemoryError(
-                    f"gpuaug: out of GPU memory on cuda:{self.device_id} allocating the output "
-                    "of a "
-                    f"batch of {shape[0]} images (shape {shape}, {np.dtype(dtype).name}, "
-                    f"{nbytes / 2**20:.1f} MiB); use a smaller batch_size. ({exc})"
-                ) from exc
+                # FusedBackend says what the buffer was for and for how many images.
+                raise MemoryError(f"out of GPU memory on cuda:{self.device_id} ({exc})") from exc
 
     def launch(self, variant: KernelVariant, kernel_pass: str, grid: tuple[int, int, int],
                block: tuple[int, int, int], args: tuple) -> None:
