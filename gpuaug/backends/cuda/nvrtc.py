@@ -1,7 +1,8 @@
 """Compiling and loading the fused kernels: the one module that loads CUDA code.
 
 Each variant is compiled by NVRTC (through CuPy's bindings) to SASS for the device's
-architecture on first use, loaded as a CUDA module and cached per device.  gpuaug
+architecture on first use, kept on disk for later processes (:mod:`.disk_cache`), loaded
+as a CUDA module and cached per device.  gpuaug
 drives NVRTC itself rather than through ``cupy.RawModule`` because CuPy always adds
 ``-ftz=true`` (flush float32 subnormals to zero), which NumPy, the reference, never
 does.  :func:`compile_for_arch` is the very function used at run time, so the CI
@@ -15,18 +16,15 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from . import disk_cache
+from .disk_cache import Compiled
 from .source import NVRTC_OPTIONS, kernel_source
 from .variants import KernelVariant
 
+__all__ = ["Compiled", "compile_cached", "compile_for_arch", "get_kernel"]
+
 _lock = threading.Lock()
 _modules: dict[tuple[int, KernelVariant], "LoadedModule"] = {}
-
-
-@dataclass(frozen=True)
-class Compiled:
-    cubin: bytes
-    log: str
-    lowered: dict[str, str]  # C++ name expression -> the symbol in the cubin
 
 
 @dataclass
@@ -59,6 +57,15 @@ def compile_for_arch(name_expressions: Iterable[str], arch: str) -> Compiled:
         nvrtc.destroyProgram(program)
 
 
+def compile_cached(name_expressions: Iterable[str], arch: str) -> Compiled:
+    """:func:`compile_for_arch`, kept on disk between processes (:mod:`.disk_cache`)."""
+    from cupy.cuda import nvrtc
+
+    names = list(name_expressions)
+    return disk_cache.cached(names, arch, kernel_source(), NVRTC_OPTIONS,
+                             tuple(nvrtc.getVersion()), lambda: compile_for_arch(names, arch))
+
+
 def get_kernel(variant: KernelVariant, kernel_pass: str, device_id: int) -> Any:
     """The kernel of ``variant``'s ``kernel_pass`` on device ``device_id``, compiled once.
 
@@ -72,7 +79,7 @@ def get_kernel(variant: KernelVariant, kernel_pass: str, device_id: int) -> Any:
         loaded = _modules.get(key)
         if loaded is None:
             with cupy.cuda.Device(device_id) as device:  # compute_capability: "90" for sm_90
-                compiled = compile_for_arch(variant.names(), f"sm_{device.compute_capability}")
+                compiled = compile_cached(variant.names(), f"sm_{device.compute_capability}")
                 module = Module()
                 module.load(compiled.cubin)
             loaded = _modules[key] = LoadedModule(module, compiled.lowered)
