@@ -115,10 +115,37 @@ def plot_host(payload: dict, out: Path) -> Path:
     return out
 
 
+def plot_sass(payload: dict, out: Path) -> Path:
+    """Instructions per output element by unit (lightest path), per variant and architecture."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = payload["results"]
+    fig, ax = plt.subplots(figsize=(9, max(3, 0.3 * len(rows))))
+    labels = [f"{r['variant']} {r['arch']}" for r in rows]
+    left = np.zeros(len(rows))
+    for unit, colour in (("fp64", "tab:red"), ("fp32", "tab:orange"), ("integer", "tab:blue"),
+                         ("memory", "tab:green"), ("control", "tab:gray")):
+        values = np.array([r["per_element"][unit] for r in rows])
+        ax.barh(labels, values, left=left, color=colour, label=unit)
+        left += values
+    ax.set_xlabel("SASS instructions per output element (lightest path)")
+    ax.invert_yaxis()
+    ax.legend(fontsize=8)
+    ax.set_title("The kernels' machine code, by unit", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
 def plot_payload(payload: dict, out: Path) -> Path:
     """The plot for a benchmark's JSON payload, by its ``metadata.benchmark``."""
     kind = payload["metadata"]["benchmark"]
-    return {"kernel": plot_kernel, "e2e": plot_e2e, "host": plot_host}[kind](payload, Path(out))
+    return {"kernel": plot_kernel, "e2e": plot_e2e, "host": plot_host,
+            "sass": plot_sass}[kind](payload, Path(out))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -119,10 +119,12 @@ def cmd_preview(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     import json
 
-    from ..benchmarks import e2e, harness, host, kernel
+    from ..benchmarks import e2e, harness, host, kernel, sass
 
     chosen = {"kernel": [("kernel", kernel)], "e2e": [("e2e", e2e)], "host": [("host", host)],
-              "all": [("kernel", kernel), ("e2e", e2e), ("host", host)]}[args.which]
+              "sass": [("sass", sass)],
+              "all": [("kernel", kernel), ("e2e", e2e), ("host", host), ("sass", sass)]
+              }[args.which]
     payloads, texts = {}, []
     for stem, module in chosen:
         defaults = argparse.ArgumentParser()
@@ -222,20 +224,23 @@ def build_parser() -> argparse.ArgumentParser:
     prev.set_defaults(func=cmd_preview)
 
     bench = sub.add_parser("bench", epilog=EPILOG, help="run the benchmarks (kernel and e2e "
-                           "need a GPU, host does not)",
+                           "need a GPU, host and sass do not)",
                            description="Run bench/'s harness: the kernel against GPU "
                            "alternatives, JPEG files to augmented GPU batches, the host's cost "
-                           "per batch. Prints the Markdown table; writes JSON (with metadata) "
+                           "per batch, the kernels' machine code. Prints the Markdown table; "
+                           "writes JSON (with metadata) "
                            "and PNG plots.")
     bench_sub = bench.add_subparsers(dest="which", metavar="WHICH")
-    from ..benchmarks import e2e, host, kernel
+    from ..benchmarks import e2e, host, kernel, sass
 
     for which, help_text, modules in (
             ("kernel", "fused kernel vs torch / cupyx / DALI / Kornia / copy", [kernel]),
             ("e2e", "JPEG files to augmented GPU batches vs Keras / DALI / torchvision", [e2e]),
             ("host", "host microseconds per batch, kernel launch replaced by nothing (no GPU)",
              [host]),
-            ("all", "kernel, e2e and host", [])):
+            ("sass", "the kernels' machine code: registers, occupancy, instructions per "
+             "element, predicted time per GPU (no GPU)", [sass]),
+            ("all", "kernel, e2e, host and sass", [])):
         p = bench_sub.add_parser(which, help=help_text, epilog=EPILOG)
         for module in modules:
             module.add_arguments(p)

@@ -12,6 +12,7 @@ what a GPU will run.
 
 from __future__ import annotations
 
+import struct
 import threading
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -21,7 +22,7 @@ from .disk_cache import Compiled
 from .source import NVRTC_OPTIONS, kernel_source
 from .variants import KernelVariant
 
-__all__ = ["Compiled", "compile_cached", "compile_for_arch", "get_kernel"]
+__all__ = ["Compiled", "compile_cached", "compile_for_arch", "get_kernel", "whole_elf"]
 
 _lock = threading.Lock()
 _modules: dict[tuple[int, KernelVariant], "LoadedModule"] = {}
@@ -52,9 +53,26 @@ def compile_for_arch(name_expressions: Iterable[str], arch: str) -> Compiled:
             raise RuntimeError(f"gpuaug: NVRTC failed for {arch}:\n"
                                f"{nvrtc.getProgramLog(program)}") from exc
         lowered = {name: nvrtc.getLoweredName(program, name) for name in names}
-        return Compiled(nvrtc.getCUBIN(program), nvrtc.getProgramLog(program), lowered)
+        return Compiled(whole_elf(nvrtc.getCUBIN(program)), nvrtc.getProgramLog(program),
+                        lowered)
     finally:
         nvrtc.destroyProgram(program)
+
+
+def whole_elf(cubin: bytes) -> bytes:
+    """``cubin`` padded with zeros to the extent its ELF header declares.
+
+    CuPy's ``getCUBIN`` returns the image one byte short of its program-header table
+    (docs: shared gpu-notes): loading it from memory works (a ``bytes`` object ends in a
+    NUL), but a file of it is not a valid ELF to ``cuobjdump`` / ``nvdisasm``, and the
+    disk cache writes files.
+    """
+    if len(cubin) < 64 or cubin[:4] != b"\x7fELF" or cubin[4] != 2:  # ELF64 only
+        return cubin
+    phoff, shoff = struct.unpack_from("<QQ", cubin, 0x20)
+    phentsize, phnum, shentsize, shnum = struct.unpack_from("<HHHH", cubin, 0x36)
+    extent = max(phoff + phentsize * phnum, shoff + shentsize * shnum)
+    return cubin + bytes(max(0, extent - len(cubin)))
 
 
 def compile_cached(name_expressions: Iterable[str], arch: str) -> Compiled:

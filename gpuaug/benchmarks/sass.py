@@ -1,0 +1,395 @@
+"""SASS report: what the kernels' machine code predicts about their speed, without a GPU.
+
+Each variant that matters is compiled by NVRTC (the run-time function, the run-time
+options) for the architectures of the GPUs people train on, disassembled with
+``cuobjdump`` (PyPI: ``nvidia-cuda-cuobjdump``), and read as a model:
+
+- **registers, spills** (``cuobjdump -res-usage``) and the **occupancy** they allow
+  (resident warps per SM, with the register file's allocation granularity and the
+  256-thread blocks the launcher uses);
+- **instructions per output element**, by unit (FP64, FP32, integer/move, memory,
+  control), from the loop structure of each kernel: its backward branches nest
+  sample > pixel > channel loops; the innermost loop's body runs once per element,
+  the pixel loop's body (the channel loop excluded) once per pixel, i.e. ``1 / C`` of
+  an element (C = 3).  The branches inside a loop give many paths: the table shows the
+  lightest (a configuration that takes none of the optional steps: no channel shift,
+  brightness or standardization; for ``constant`` fill, a pixel that falls outside)
+  and, in brackets, the heaviest (every optional step at once).  The slow paths the
+  compiler moves out of line (``CALL``: division, conversions) are not counted.  A
+  static estimate from the machine code, not a trace;
+- the **predicted time** of a B = 256 batch of 224x224x3 (uint8 in, float32 out) on
+  each GPU of its architecture: the largest of the issue bound (one warp-instruction
+  per scheduler per clock), the FP64 bound (the GPU's FP64 lanes) and the memory floor
+  (bytes moved over copy bandwidth), and that floor as a fraction of the time.  The
+  model assumes latencies hidden; at 25 % occupancy they may not be, which is what the
+  occupancy column is for.
+
+Last line: ``sass: classic exact <n> instr/elem <r> regs, fast ...`` (``fast not built``
+until the float32 mode exists).  Device constants are public specifications (SMs,
+boost clock, FP64 lanes) and, for bandwidth, the copy rate measured on an H100 / H200
+(``../shared/spec/gpu-notes.md``) or 85 % of the specified rate where none was measured;
+a GPU run confirms or corrects the model (issue 11).
+
+Usage: python bench/sass_report.py [--arches sm_75,sm_80,sm_89,sm_90] [--out-dir bench/out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from ..backends.cuda.variants import KernelVariant
+from . import harness
+
+BATCH, SIDE, CHANNELS = 256, 224, 3
+BLOCK_THREADS = 256  # backends/cuda/launch_args.BLOCK
+UNITS = ("fp64", "fp32", "integer", "memory", "control")
+
+
+@dataclass(frozen=True)
+class Gpu:
+    name: str
+    arch: str
+    sms: int
+    clock_ghz: float
+    fp64_lanes_per_sm: int  # FP64 results per SM per clock
+    copy_tb_s: float  # read + written bytes per second, measured or 85 % of spec
+    max_warps_per_sm: int
+    bandwidth_note: str
+
+
+GPUS = (
+    Gpu("H100 SXM", "sm_90", 132, 1.98, 64, 3.0, 64, "measured copy"),
+    Gpu("H200", "sm_90", 132, 1.98, 64, 4.3, 64, "measured copy"),
+    Gpu("L4", "sm_89", 58, 2.04, 2, 0.85 * 0.300, 48, "85 % of 300 GB/s spec"),
+    Gpu("T4", "sm_75", 40, 1.59, 2, 0.85 * 0.320, 32, "85 % of 320 GB/s spec"),
+)
+
+#: The variants that matter: (label, variant, passes timed).  Classic = the demo's.
+VARIANTS = (
+    ("classic exact", KernelVariant("uint8", "float32", "float32", 1, "nearest", False, False),
+     ("write",)),
+    ("reflect", KernelVariant("uint8", "float32", "float32", 1, "reflect", False, False),
+     ("write",)),
+    ("wrap", KernelVariant("uint8", "float32", "float32", 1, "wrap", False, False), ("write",)),
+    ("constant", KernelVariant("uint8", "float32", "float32", 1, "constant", False, False),
+     ("write",)),
+    ("order 0", KernelVariant("uint8", "float32", "float32", 0, "nearest", False, False),
+     ("write",)),
+    ("float32 in", KernelVariant("float32", "float32", "float32", 1, "nearest", False, False),
+     ("write",)),
+    ("NCHW out", KernelVariant("uint8", "float32", "float32", 1, "nearest", False, True),
+     ("write",)),
+    ("samplewise", KernelVariant("uint8", "float32", "float32", 1, "nearest", False, False),
+     ("moments", "write")),
+)
+
+
+# ------------------------------------------------------------------------ SASS reading
+_INSTRUCTION = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(?P<guard>@!?U?P[T0-9]+\s+)?"
+                          r"([A-Z][A-Z0-9_.]*)(?P<rest>[^;]*);")
+
+
+@dataclass(frozen=True)
+class Instruction:
+    address: int
+    opcode: str  # with modifiers, e.g. "DADD" or "F2F.F64.F32"
+    operands: str
+    predicated: bool = False  # an @P guard: it may not happen
+
+
+def parse_sass(text: str) -> dict[str, list[Instruction]]:
+    """``cuobjdump -sass`` text -> the instructions of each function, by mangled name."""
+    functions: dict[str, list[Instruction]] = {}
+    current: Optional[list[Instruction]] = None
+    for line in text.splitlines():
+        header = re.search(r"Function : (\S+)", line)
+        if header:
+            current = functions.setdefault(header.group(1), [])
+            continue
+        match = _INSTRUCTION.search(line)
+        if match and current is not None:
+            current.append(Instruction(int(match.group(1), 16), match.group(3),
+                                       match.group("rest").strip(),
+                                       match.group("guard") is not None))
+    return functions
+
+
+def unit_of(opcode: str) -> str:
+    """The functional unit an instruction issues to (the model's five classes)."""
+    base, *modifiers = opcode.split(".")
+    if base in ("DADD", "DMUL", "DFMA", "DSETP", "DMNMX", "DSET", "DMMA"):
+        return "fp64"
+    if base in ("F2F", "F2I", "I2F", "F2I", "FRND") and "F64" in modifiers:
+        return "fp64"  # conversions to or from float64 run at the FP64 rate
+    if base.startswith(("LDG", "STG", "LDS", "STS", "LDL", "STL", "LD", "ST", "ATOM", "RED",
+                        "LDC", "ULDC", "LDGSTS", "CCTL")):
+        return "memory"
+    if base in ("BRA", "BRX", "JMP", "CALL", "RET", "EXIT", "BSSY", "BSYNC", "BAR", "WARPSYNC",
+                "NOP", "YIELD", "BPT", "KILL", "BREAK", "BMOV"):
+        return "control"
+    if base.startswith(("F", "MUFU", "HADD", "HMUL", "HFMA")) or base in ("I2F", "F2I", "F2F"):
+        return "fp32"
+    return "integer"
+
+
+@dataclass
+class KernelCounts:
+    """A kernel's instructions per output element, by unit, on its lightest and heaviest paths."""
+
+    lightest: dict[str, float] = field(default_factory=dict)
+    heaviest: dict[str, float] = field(default_factory=dict)
+    loops: int = 0  # depth of the deepest loop nest found
+
+
+def _target(ins: Instruction) -> Optional[int]:
+    found = re.search(r"0x([0-9a-f]+)", ins.operands)
+    return int(found.group(1), 16) if found and ins.opcode.startswith("BRA") else None
+
+
+def _paths(body: list[Instruction], lo: int, hi: int, skip: tuple[int, int] | None
+           ) -> tuple[dict[str, float], dict[str, float]]:
+    """Unit counts of the lightest and heaviest paths from ``lo`` to the back edge at ``hi``.
+
+    The loop body's branches form a DAG once back edges are dropped (addresses only
+    grow along it); instructions inside ``skip`` (an inner loop, counted elsewhere)
+    weigh nothing.  Each path is (total, counts by unit); dynamic programming in
+    address order.
+    """
+    inside = [ins for ins in body if lo <= ins.address <= hi]
+    index = {ins.address: i for i, ins in enumerate(inside)}
+    best: list[Optional[tuple[float, dict]]] = [None] * len(inside)
+    worst: list[Optional[tuple[float, dict]]] = [None] * len(inside)
+    best[0] = worst[0] = (0.0, dict.fromkeys(UNITS, 0.0))
+
+    def relax(table, i, candidate, better):
+        if table[i] is None or better(candidate[0], table[i][0]):
+            table[i] = candidate
+
+    for i, ins in enumerate(inside):
+        for table, better in ((best, lambda a, b: a < b), (worst, lambda a, b: a > b)):
+            if table[i] is None:
+                continue
+            total, units = table[i]
+            weight = 0.0 if skip and skip[0] <= ins.address <= skip[1] else 1.0
+            units = dict(units)
+            units[unit_of(ins.opcode)] += weight
+            here = (total + weight, units)
+            if ins.address == hi:
+                continue  # the back edge: the end of the path
+            target = _target(ins)
+            unconditional = ins.opcode.startswith("BRA") and not re.match(
+                r"^(P|!P|UP|!UP)\d", ins.operands) and not ins.predicated
+            if target is not None and target > ins.address and target in index:
+                relax(table, index[target], here, better)
+            if not (unconditional and target is not None) and ins.opcode not in ("EXIT", "RET"):
+                if i + 1 < len(inside):
+                    relax(table, i + 1, here, better)
+    end = index[hi]
+    finish = []
+    for table in (best, worst):
+        total, units = table[end]
+        units = dict(units)
+        units[unit_of(inside[end].opcode)] += 1.0
+        finish.append(units)
+    return finish[0], finish[1]
+
+
+def count_per_element(instructions: list[Instruction], channels: int = CHANNELS) -> KernelCounts:
+    """Instructions per output element of a kernel whose loops nest sample > pixel > channel.
+
+    The innermost loop's body runs once per element, the enclosing loop's body (the
+    inner loop excluded) once per pixel, ``1 / channels`` of an element.  Each is
+    counted along its lightest and its heaviest path through the branches.
+    """
+    # The kernel proper: the slow paths the compiler moves out of line follow its last EXIT.
+    last_exit = max((i for i, ins in enumerate(instructions) if ins.opcode == "EXIT"),
+                    default=len(instructions))
+    body = instructions[:last_exit + 1]
+    loops = {(t, ins.address) for ins in body
+             if (t := _target(ins)) is not None and t <= ins.address}
+    if not loops:
+        return KernelCounts(dict.fromkeys(UNITS, 0.0), dict.fromkeys(UNITS, 0.0), 0)
+
+    def enclosing(loop):
+        return [lp for lp in loops if lp[0] <= loop[0] and loop[1] <= lp[1] and lp != loop]
+
+    # The channel loop is the most deeply nested one (a sample's serial sums, say, are
+    # loops too, but inside the sample loop only); the pixel loop the nearest around it.
+    inner = max(loops, key=lambda loop: (len(enclosing(loop)), loop[1] - loop[0]))
+    outer = min(enclosing(inner), key=lambda loop: loop[1] - loop[0], default=None)
+    light, heavy = _paths(body, *inner, None)
+    if outer is not None:
+        light_px, heavy_px = _paths(body, *outer, inner)
+        for unit in UNITS:
+            light[unit] += light_px[unit] / channels
+            heavy[unit] += heavy_px[unit] / channels
+    depth = max(sum(lo <= ins.address <= hi for lo, hi in loops) for ins in body)
+    return KernelCounts(light, heavy, depth)
+
+
+def parse_resources(text: str) -> dict[str, dict[str, int]]:
+    """``cuobjdump -res-usage`` text -> {function: {"REG": n, "STACK": n, "LOCAL": n, ...}}."""
+    out: dict[str, dict[str, int]] = {}
+    current = None
+    for line in text.splitlines():
+        header = re.search(r"Function (\S+):", line)
+        if header:
+            current = header.group(1)
+            continue
+        if current and "REG:" in line:
+            out[current] = {k: int(v) for k, v in re.findall(r"([A-Z_]+(?:\[\d+\])?):(\d+)", line)}
+    return out
+
+
+def resident_warps(registers: int, max_warps: int, block_threads: int = BLOCK_THREADS) -> int:
+    """Warps per SM that fit the 64 K-register file (256-register allocation per warp)."""
+    per_warp = math.ceil(registers * 32 / 256) * 256
+    by_registers = 65536 // max(per_warp, 1)
+    warps_per_block = block_threads // 32
+    blocks = min(by_registers, max_warps) // warps_per_block
+    return blocks * warps_per_block
+
+
+# ------------------------------------------------------------------------ tools and model
+def tool(name: str) -> str:
+    """``cuobjdump`` / ``nvdisasm``: from the PyPI wheel's bin folder, else PATH."""
+    try:
+        import nvidia
+
+        for root in nvidia.__path__:
+            for candidate in Path(root).glob(f"cu*/bin/{name}"):
+                return str(candidate)
+    except ImportError:
+        pass
+    found = shutil.which(name)
+    if found is None:
+        raise harness.Unavailable(
+            f"gpuaug bench sass needs {name}: pip install nvidia-cuda-cuobjdump "
+            "nvidia-cuda-nvdisasm (no CUDA toolkit or GPU needed)")
+    return found
+
+
+def compile_variant(variant: KernelVariant, arch: str, folder: Path) -> tuple[Path, dict]:
+    try:
+        from ..backends.cuda.nvrtc import compile_for_arch
+
+        compiled = compile_for_arch(variant.names(), arch)
+    except ImportError as exc:
+        raise harness.Unavailable(f"gpuaug bench sass needs NVRTC (CuPy): {exc}") from exc
+    path = folder / f"{'_'.join(map(str, (*variant.template_arguments().values(), arch)))}.cubin"
+    path.write_bytes(compiled.cubin)
+    return path, compiled.lowered
+
+
+def analyse(variant: KernelVariant, passes: tuple[str, ...], arch: str,
+            folder: Path) -> dict[str, Any]:
+    """Registers, spills, occupancy and instructions per element of ``passes`` on ``arch``."""
+    cuobjdump = tool("cuobjdump")
+    cubin, lowered = compile_variant(variant, arch, folder)
+    sass = parse_sass(subprocess.run([cuobjdump, "-sass", str(cubin)], check=True,
+                                     capture_output=True, text=True).stdout)
+    resources = parse_resources(subprocess.run([cuobjdump, "-res-usage", str(cubin)], check=True,
+                                               capture_output=True, text=True).stdout)
+    light, heavy = dict.fromkeys(UNITS, 0.0), dict.fromkeys(UNITS, 0.0)
+    registers = spills = 0
+    for kernel_pass in passes:
+        symbol = lowered[variant.name(kernel_pass)]
+        counts = count_per_element(sass[symbol])
+        for unit in UNITS:
+            light[unit] += counts.lightest[unit]
+            heavy[unit] += counts.heaviest[unit]
+        usage = resources[symbol]
+        registers = max(registers, usage["REG"])
+        spills = max(spills, usage.get("LOCAL", 0) + usage.get("STACK", 0))
+    return dict(arch=arch, registers=registers, spill_bytes=spills, per_element=light,
+                per_element_heaviest=heavy, instructions_per_element=sum(light.values()),
+                instructions_per_element_heaviest=sum(heavy.values()))
+
+
+def bound_seconds(units: dict[str, float], gpu: Gpu) -> tuple[float, str]:
+    """Seconds for B = 256 at 224^2 with ``units`` instructions per element: the worst bound."""
+    elements = BATCH * SIDE * SIDE * CHANNELS
+    clock = gpu.sms * gpu.clock_ghz * 1e9
+    issue = elements * sum(units.values()) / 32 / (4 * clock)  # a warp-instruction per scheduler
+    fp64 = elements * units["fp64"] / (gpu.fp64_lanes_per_sm * clock)
+    floor = memory_floor(gpu)
+    seconds = max(issue, fp64, floor)
+    return seconds, {issue: "issue", fp64: "fp64", floor: "memory"}[seconds]
+
+
+def memory_floor(gpu: Gpu) -> float:
+    """Seconds to read the uint8 batch and write it as float32 at the copy bandwidth."""
+    return BATCH * SIDE * SIDE * CHANNELS * (1 + 4) / (gpu.copy_tb_s * 1e12)
+
+
+def predict(row: dict[str, Any], gpu: Gpu) -> dict[str, Any]:
+    """The predicted time on ``gpu``, on the lightest path (and the heaviest, as a range)."""
+    seconds, bound = bound_seconds(row["per_element"], gpu)
+    heaviest, _ = bound_seconds(row["per_element_heaviest"], gpu)
+    warps = resident_warps(row["registers"], gpu.max_warps_per_sm)
+    return dict(gpu=gpu.name, seconds=seconds, seconds_heaviest=heaviest, bound=bound,
+                floor_fraction=memory_floor(gpu) / seconds, images_per_s=BATCH / seconds,
+                occupancy=warps / gpu.max_warps_per_sm)
+
+
+# ------------------------------------------------------------------------ the benchmark
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--arches", type=lambda t: [a for a in t.split(",") if a],
+                    default=["sm_75", "sm_80", "sm_89", "sm_90"],
+                    help="architectures to compile for (default sm_75,sm_80,sm_89,sm_90)")
+
+
+def run(args: argparse.Namespace) -> tuple[dict, str]:
+    rows = []
+    jobs = [(label, variant, passes, arch) for arch in args.arches
+            for label, variant, passes in VARIANTS]
+    with tempfile.TemporaryDirectory(prefix="gpuaug-sass-") as folder:
+        for label, variant, passes, arch in harness.progress(jobs, desc="sass"):
+            row = analyse(variant, passes, arch, Path(folder))
+            row.update(variant=label, predictions=[predict(row, gpu) for gpu in GPUS
+                                                   if gpu.arch == arch])
+            rows.append(row)
+    payload = dict(metadata=harness.metadata(dict(
+        benchmark="sass", batch=[BATCH, SIDE, SIDE, CHANNELS], block_threads=BLOCK_THREADS,
+        gpus=[asdict(g) for g in GPUS])), results=rows)
+    return payload, table(rows) + "\n\n" + summary(rows)
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| variant | arch | regs | spill B | instr/elem (heaviest) | fp64 | fp32 | int | "
+             "mem | ctrl | predicted B=256 at 224^2 (heaviest path) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        u = r["per_element"]
+        predicted = "; ".join(
+            f"{p['gpu']}: {p['seconds'] * 1e6:,.0f} us ({p['seconds_heaviest'] * 1e6:,.0f}), "
+            f"{p['bound']}-bound, {p['floor_fraction']:.0%} of the memory floor, "
+            f"occupancy {p['occupancy']:.0%}" for p in r["predictions"]) or "-"
+        lines.append(f"| {r['variant']} | {r['arch']} | {r['registers']} | {r['spill_bytes']} | "
+                     f"{r['instructions_per_element']:.1f} "
+                     f"({r['instructions_per_element_heaviest']:.1f}) | {u['fp64']:.1f} | "
+                     f"{u['fp32']:.1f} | {u['integer']:.1f} | {u['memory']:.1f} | "
+                     f"{u['control']:.1f} | {predicted} |")
+    return "\n".join(lines)
+
+
+def summary(rows: list[dict[str, Any]]) -> str:
+    """``sass: classic exact <n> instr/elem <r> regs, fast ...`` (sm_90 where compiled)."""
+    classic = [r for r in rows if r["variant"] == "classic exact"]
+    if not classic:
+        return "sass: classic exact not compiled"
+    row = next((r for r in classic if r["arch"] == "sm_90"), classic[-1])
+    return (f"sass: classic exact {row['instructions_per_element']:.0f} instr/elem "
+            f"{row['registers']} regs, fast not built")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return harness.script_main(argv, __doc__.split("\n\n")[0], add_arguments, run, "sass")

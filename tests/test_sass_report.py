@@ -1,0 +1,117 @@
+"""The SASS model reads the kernels' machine code as the report says, and runs in CI.
+
+The parser and the path counting are checked on a hand-written listing whose answer is
+known; the whole report on the classic variant compiled by NVRTC and disassembled by
+``cuobjdump`` (both from PyPI, no GPU), against the resource usage cuobjdump reports and
+properties that hold between variants.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+
+import pytest
+
+from gpuaug.benchmarks import sass
+from test_kernel_compile import _nvrtc_or_skip
+
+# Three nested loops: sample (0x10-0xd0), pixel (0x20-0xc0), channel (0x40-0x90); inside
+# the channel loop one optional step (0x60-0x70) behind a branch.
+LISTING = """
+        Function : _Z6kernel
+        /*0000*/                   S2R R0, SR_TID.X ;
+        /*0010*/                   IMAD R1, R0, 0x2, RZ ;
+        /*0020*/                   LDG.E.U8 R2, desc[UR4][R4.64] ;
+        /*0030*/                   I2F.F64.U32 R6, R2 ;
+        /*0040*/                   DADD R8, R6, R6 ;
+        /*0050*/               @P0 BRA 0x80 ;
+        /*0060*/                   DMUL R8, R8, R8 ;
+        /*0070*/                   FADD R3, R3, 1 ;
+        /*0080*/                   STG.E desc[UR4][R10.64], R8 ;
+        /*0090*/              @!P1 BRA 0x40 ;
+        /*00a0*/                   IADD3 R1, R1, 0x1, RZ ;
+        /*00b0*/                   ISETP.GE.AND P2, PT, R1, R12, PT ;
+        /*00c0*/              @!P2 BRA 0x20 ;
+        /*00d0*/              @!P3 BRA 0x10 ;
+        /*00e0*/                   EXIT ;
+        /*00f0*/                   MUFU.RCP64H R1, R3 ;
+        /*0100*/                   RET.REL.NODEC R20 0x0 ;
+"""
+
+
+def test_the_listing_is_read_instruction_by_instruction():
+    (name, instructions), = sass.parse_sass(LISTING).items()
+    assert name == "_Z6kernel" and len(instructions) == 17
+    assert instructions[5].opcode == "BRA" and instructions[5].predicated
+    assert [sass.unit_of(i.opcode) for i in instructions[2:5]] == ["memory", "fp64", "fp64"]
+    assert sass.unit_of("IMAD.WIDE") == "integer" and sass.unit_of("FFMA") == "fp32"
+    assert sass.unit_of("F2F.F32.F64") == "fp64" and sass.unit_of("F2I.TRUNC") == "fp32"
+
+
+def test_per_element_counts_follow_the_loop_nest_and_both_paths():
+    (instructions,) = sass.parse_sass(LISTING).values()
+    counts = sass.count_per_element(instructions, channels=3)
+    assert counts.loops == 3
+    # Channel loop 0x40-0x90: lightest DADD, BRA, STG, BRA (4); heaviest adds DMUL, FADD.
+    # Pixel loop 0x20-0xc0 without the channel loop: LDG, I2F.F64, IADD3, ISETP, BRA, per 3.
+    assert counts.lightest == pytest.approx(dict(
+        fp64=1 + 1 / 3, fp32=0, integer=2 / 3, memory=1 + 1 / 3, control=2 + 1 / 3))
+    assert counts.heaviest["fp64"] == pytest.approx(2 + 1 / 3)
+    assert counts.heaviest["fp32"] == pytest.approx(1)
+    # The out-of-line slow path after EXIT (MUFU, RET) counts nowhere.
+    assert sum(counts.heaviest.values()) == pytest.approx(6 + 5 / 3)
+
+
+def test_occupancy_follows_the_register_file():
+    assert sass.resident_warps(90, 64) == 16  # 2 blocks of 8 warps: 25 %
+    assert sass.resident_warps(64, 64) == 32
+    assert sass.resident_warps(32, 64) == 64
+    assert sass.resident_warps(40, 32) == 32  # T4: at most 32 warps
+
+
+@pytest.fixture(scope="module")
+def classic_report():
+    _nvrtc_or_skip()
+    try:
+        sass.tool("cuobjdump")
+    except sass.harness.Unavailable as exc:
+        pytest.skip(str(exc))
+    return sass.run(argparse.Namespace(arches=["sm_90"]))
+
+
+def test_the_report_reads_the_compiled_classic_kernel(classic_report):
+    payload, text = classic_report
+    rows = {r["variant"]: r for r in payload["results"]}
+    classic = rows["classic exact"]
+    assert classic["registers"] > 0 and classic["spill_bytes"] == 0
+    assert classic["per_element"]["fp64"] > 0  # the exact mode's float64 coordinates
+    assert classic["per_element"]["memory"] >= 1 + 1 / 3  # a store per element, a load per pixel
+    assert classic["instructions_per_element"] <= classic["instructions_per_element_heaviest"]
+    # Nearest-neighbour sampling reads one tap, bilinear four: fewer FP64 instructions.
+    assert rows["order 0"]["per_element"]["fp64"] < classic["per_element"]["fp64"]
+    # The samplewise configuration runs the moments pass too.
+    assert rows["samplewise"]["instructions_per_element"] > classic["instructions_per_element"]
+    h100 = next(p for p in classic["predictions"] if p["gpu"] == "H100 SXM")
+    assert 0 < h100["floor_fraction"] <= 1 and h100["occupancy"] <= 1
+    last = text.strip().splitlines()[-1]
+    assert re.fullmatch(r"sass: classic exact \d+ instr/elem \d+ regs, fast not built", last)
+    json.dumps(payload, default=str)  # the harness writes it
+
+
+def test_the_registers_are_cuobjdumps(classic_report, tmp_path):
+    import subprocess
+
+    from gpuaug.backends.cuda.nvrtc import compile_for_arch
+
+    variant = sass.VARIANTS[0][1]
+    compiled = compile_for_arch(variant.names(), "sm_90")
+    path = tmp_path / "classic.cubin"
+    path.write_bytes(compiled.cubin)
+    usage = sass.parse_resources(subprocess.run(
+        [sass.tool("cuobjdump"), "-res-usage", str(path)], check=True, capture_output=True,
+        text=True).stdout)
+    write = usage[compiled.lowered[variant.name("write")]]
+    payload, _ = classic_report
+    assert payload["results"][0]["registers"] == write["REG"]
