@@ -4,10 +4,9 @@ A batch's host work is a few dozen NumPy calls (draw, compose the matrices, pack
 kernel's records), each costing about as much as its call overhead, whatever the
 batch size.  Made once for a stretch of samples (a :class:`DrawnSpan`) and handed out
 as views (:class:`DrawnBatch`), that work is paid once per stretch instead of once per
-batch.  The iterators draw keyed parameters a stretch of the epoch's order ahead
-(they are a function of (seed, epoch, sample index) alone, so drawing early changes
-nothing); Keras's draws come from a stream reseeded per batch, so there a span is one
-batch, and only the derived arrays are shared between its steps.
+batch.  The iterators draw a stretch ahead in both modes (:mod:`gpuaug.iterators.ahead`
+says how drawing early changes nothing); parameters a caller hands over directly are a
+span of their own batch.
 
 Everything a span derives is keyed by what it depends on (image size, compatibility
 mode, rounding, working dtype) and made at most once, under the span's lock: the
