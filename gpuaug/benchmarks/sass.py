@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -293,11 +294,11 @@ def analyse(variant: KernelVariant, passes: tuple[str, ...], arch: str,
             folder: Path) -> dict[str, Any]:
     """Registers, spills, occupancy and instructions per element of ``passes`` on ``arch``."""
     cuobjdump = tool("cuobjdump")
+    # cuobjdump -sass runs nvdisasm, found through NVDISASM_PATH (PATH would miss a wheel's).
+    env = dict(os.environ, NVDISASM_PATH=str(Path(tool("nvdisasm")).parent))
     cubin, lowered = compile_variant(variant, arch, folder)
-    sass = parse_sass(subprocess.run([cuobjdump, "-sass", str(cubin)], check=True,
-                                     capture_output=True, text=True).stdout)
-    resources = parse_resources(subprocess.run([cuobjdump, "-res-usage", str(cubin)], check=True,
-                                               capture_output=True, text=True).stdout)
+    sass = parse_sass(_run([cuobjdump, "-sass", str(cubin)], env))
+    resources = parse_resources(_run([cuobjdump, "-res-usage", str(cubin)], env))
     light, heavy = dict.fromkeys(UNITS, 0.0), dict.fromkeys(UNITS, 0.0)
     registers = spills = 0
     for kernel_pass in passes:
@@ -328,6 +329,14 @@ def bound_seconds(units: dict[str, float], gpu: Gpu) -> tuple[float, str]:
 def memory_floor(gpu: Gpu) -> float:
     """Seconds to read the uint8 batch and write it as float32 at the copy bandwidth."""
     return BATCH * SIDE * SIDE * CHANNELS * (1 + 4) / (gpu.copy_tb_s * 1e12)
+
+
+def _run(command: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"gpuaug bench sass: {' '.join(command)} failed "
+                           f"({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout
 
 
 def predict(row: dict[str, Any], gpu: Gpu) -> dict[str, Any]:
