@@ -178,6 +178,17 @@ GPUAUG_HD double load_value(f16 v) { return small_float_to_double<5, 10>(v.bits)
 GPUAUG_HD double load_value(float v) { return (double)v; }
 GPUAUG_HD double load_value(double v) { return v; }
 
+// An input value in the working dtype, as NumPy's cast of the batch gives it.  Where
+// every value of the input type is exact in the working dtype (uint8 and float16 always,
+// float32 unless the work is float16) the rounding changes nothing and is skipped: it
+// would cost two FP64-rate conversions per tap.
+template <int WORK> GPUAUG_HD double input_value(unsigned char v) { return (double)v; }
+template <int WORK> GPUAUG_HD double input_value(f16 v) { return load_value(v); }
+template <int WORK> GPUAUG_HD double input_value(float v) {
+    return WORK == WORK_F16 ? round_work<WORK>((double)v) : (double)v;
+}
+template <int WORK> GPUAUG_HD double input_value(double v) { return round_work<WORK>(v); }
+
 GPUAUG_HD void store_value(float* p, double v) { *p = to_float(v); }
 GPUAUG_HD void store_value(double* p, double v) { *p = v; }
 GPUAUG_HD void store_value(f16* p, double v) { p->bits = round_to_small_float<5, 10>(v); }

@@ -62,12 +62,12 @@ template <typename InT, int WORK, int ORDER>
 GPUAUG_HD double warp_channel(const PixelTaps<InT>& t, i64 k, double cval) {
     if (t.outside) return round_work<WORK>(cval);
     const i64 o = k * t.s_chan;
-    if (ORDER == 0) return round_work<WORK>(load_value(t.p00[o]));
+    if (ORDER == 0) return input_value<WORK>(t.p00[o]);
     // SciPy's accumulation order: (v00*wr0)*wc0, then += (v01*wr0)*wc1, (v10*wr1)*wc0, (v11*wr1)*wc1.
-    double acc = mul_rn(mul_rn(round_work<WORK>(load_value(t.p00[o])), t.wr0), t.wc0);
-    acc = add_rn(acc, mul_rn(mul_rn(round_work<WORK>(load_value(t.p01[o])), t.wr0), t.wc1));
-    acc = add_rn(acc, mul_rn(mul_rn(round_work<WORK>(load_value(t.p10[o])), t.wr1), t.wc0));
-    acc = add_rn(acc, mul_rn(mul_rn(round_work<WORK>(load_value(t.p11[o])), t.wr1), t.wc1));
+    double acc = mul_rn(mul_rn(input_value<WORK>(t.p00[o]), t.wr0), t.wc0);
+    acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.p01[o]), t.wr0), t.wc1));
+    acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.p10[o]), t.wr1), t.wc0));
+    acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.p11[o]), t.wr1), t.wc1));
     return round_work<WORK>(acc);
 }
 
