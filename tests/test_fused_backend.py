@@ -262,6 +262,16 @@ def test_each_samples_moments_are_added_once_by_the_last_of_its_blocks(build_dir
         assert np.isfinite(totals).all() and totals[1] > 0
 
 
+def test_images_the_kernels_cannot_index_in_32_bits_are_refused_by_name():
+    from gpuaug.backends.cuda.fused import _make_plan
+
+    config = gpuaug.ImageDataGenerator(**CLASSIC, device="cpu").config()
+    _make_plan((1, 26000, 27000, 3), np.uint8, config, True, "cuda:0")  # 2.1e9 values: fits
+    with pytest.raises(ValueError, match=r"images of 27000x27000x3 are too large for the CUDA "
+                                         r"kernels \(at most 2\^31 - 1 values per image\)"):
+        _make_plan((1, 27000, 27000, 3), np.uint8, config, True, "cuda:0")
+
+
 @pytest.mark.parametrize("refused, what, nbytes", [
     (0, "the output", 3 * 5 * 7 * 3 * 4),  # float32 out
     (1, "the samplewise statistics' partial sums", None),

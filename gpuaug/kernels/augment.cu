@@ -76,7 +76,7 @@ GPUAUG_HD FeatureStatistics upload_statistics(const unsigned char* upload, const
 }
 
 // Row and column of pixel q of a w-wide image.  32-bit division: several times cheaper
-// than 64-bit on the GPU; the host guarantees h * w < 2^31.
+// than 64-bit on the GPU; the host guarantees h * w * c < 2^31.
 GPUAUG_HD void split_pixel(i64 q, i64 w, i64* r, i64* c) {
     const unsigned int row = (unsigned int)q / (unsigned int)w;
     *r = (i64)row;
@@ -101,7 +101,7 @@ __global__ void augment_minmax(const InT* __restrict__ src, unsigned char* uploa
             i64 r, c;
             split_pixel(q, w, &r, &c);
             const PixelTaps<InT> t = pixel_taps<InT, ORDER, MODE, IN_CHW>(img, p, h, w, nc, r, c);
-            for (i64 k = 0; k < nc; ++k) {
+            for (int k = 0; k < (int)nc; ++k) {
                 const double v = warp_channel<InT, WORK, ORDER>(t, k, cval);
                 lo = v < lo ? v : lo;
                 hi = v > hi ? v : hi;
@@ -166,7 +166,7 @@ __global__ void augment_moments(const InT* __restrict__ src, unsigned char* uplo
             i64 r, c;
             split_pixel(q, w, &r, &c);
             const PixelTaps<InT> t = pixel_taps<InT, ORDER, MODE, IN_CHW>(img, p, h, w, nc, r, c);
-            for (i64 k = 0; k < nc; ++k) {
+            for (int k = 0; k < (int)nc; ++k) {
                 double v = warp_channel<InT, WORK, ORDER>(t, k, e.cval);
                 v = shift_and_brighten<WORK>(v, p, lo, hi, k, nc, e.compat);
                 v = rescale_value<WORK>(v, e);
@@ -207,12 +207,12 @@ __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ ds
             split_pixel(q, w, &r, &c);
             const PixelTaps<InT> t = pixel_taps<InT, ORDER, MODE, IN_CHW>(img, p, h, w, nc, r, c);
             OutT* px = o + r * out.s_row + c * out.s_col;
-            for (i64 k = 0; k < nc; ++k) {
+            for (int k = 0; k < (int)nc; ++k) {
                 double v = warp_channel<InT, WORK, ORDER>(t, k, e.cval);
                 v = shift_and_brighten<WORK>(v, p, lo, hi, k, nc, e.compat);
                 v = rescale_value<WORK>(v, e);
                 v = standardize_value<WORK>(v, e, f, s_mean, s_std_eps, r, c, k);
-                store_value(px + k * out.s_chan, v);
+                store_value(px + k * (int)out.s_chan, v);
             }
         }
     }

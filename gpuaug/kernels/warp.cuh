@@ -23,15 +23,15 @@ GPUAUG_HD Layout image_layout(i64 h, i64 w, i64 c) {
 }
 
 // Where output pixel (r, c) of one sample reads from: the four taps (one for order 0)
-// and their weights, or "outside" (constant mode: the pixel is cval).
+// as element offsets into the image and their weights, or "outside" (constant mode: the
+// pixel is cval).  Offsets within one image are 32-bit (the host guarantees
+// h * w * c < 2^31): the per-channel index arithmetic is then single integer operations.
 template <typename InT>
 struct PixelTaps {
-    const InT* p00;
-    const InT* p01;
-    const InT* p10;
-    const InT* p11;
+    const InT* img;
+    int o00, o01, o10, o11;
+    int s_chan;
     double wr0, wr1, wc0, wc1;
-    i64 s_chan;
     bool outside;
 };
 
@@ -47,11 +47,14 @@ GPUAUG_HD PixelTaps<InT> pixel_taps(const InT* img, const SampleParams& p, i64 h
     const AxisTaps tc = axis_taps<ORDER, MODE>(u_col, w);
     PixelTaps<InT> t;
     t.outside = tr.outside || tc.outside;
-    t.s_chan = in.s_chan;
-    t.p00 = img + tr.tap0 * in.s_row + tc.tap0 * in.s_col;
-    t.p01 = img + tr.tap0 * in.s_row + tc.tap1 * in.s_col;
-    t.p10 = img + tr.tap1 * in.s_row + tc.tap0 * in.s_col;
-    t.p11 = img + tr.tap1 * in.s_row + tc.tap1 * in.s_col;
+    t.img = img;
+    t.s_chan = (int)in.s_chan;
+    const int row0 = (int)tr.tap0 * (int)in.s_row, row1 = (int)tr.tap1 * (int)in.s_row;
+    const int col0 = (int)tc.tap0 * (int)in.s_col, col1 = (int)tc.tap1 * (int)in.s_col;
+    t.o00 = row0 + col0;
+    t.o01 = row0 + col1;
+    t.o10 = row1 + col0;
+    t.o11 = row1 + col1;
     t.wr0 = tr.w0; t.wr1 = tr.w1; t.wc0 = tc.w0; t.wc1 = tc.w1;
     return t;
 }
@@ -59,15 +62,15 @@ GPUAUG_HD PixelTaps<InT> pixel_taps(const InT* img, const SampleParams& p, i64 h
 // The warped value of channel k, rounded to the working dtype.  Inputs wider than the
 // working dtype are rounded to it first, as NumPy casts the batch before the warp.
 template <typename InT, int WORK, int ORDER>
-GPUAUG_HD double warp_channel(const PixelTaps<InT>& t, i64 k, double cval) {
+GPUAUG_HD double warp_channel(const PixelTaps<InT>& t, int k, double cval) {
     if (t.outside) return round_work<WORK>(cval);
-    const i64 o = k * t.s_chan;
-    if (ORDER == 0) return input_value<WORK>(t.p00[o]);
+    const int o = k * t.s_chan;
+    if (ORDER == 0) return input_value<WORK>(t.img[t.o00 + o]);
     // SciPy's accumulation order: (v00*wr0)*wc0, then += (v01*wr0)*wc1, (v10*wr1)*wc0, (v11*wr1)*wc1.
-    double acc = mul_rn(mul_rn(input_value<WORK>(t.p00[o]), t.wr0), t.wc0);
-    acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.p01[o]), t.wr0), t.wc1));
-    acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.p10[o]), t.wr1), t.wc0));
-    acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.p11[o]), t.wr1), t.wc1));
+    double acc = mul_rn(mul_rn(input_value<WORK>(t.img[t.o00 + o]), t.wr0), t.wc0);
+    acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.img[t.o01 + o]), t.wr0), t.wc1));
+    acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.img[t.o10 + o]), t.wr1), t.wc0));
+    acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.img[t.o11 + o]), t.wr1), t.wc1));
     return round_work<WORK>(acc);
 }
 

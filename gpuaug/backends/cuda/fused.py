@@ -192,9 +192,9 @@ def _make_plan(shape: tuple, dtype: Any, config: AugmentConfig, standardize: boo
     direct = reads_directly(in_dtype, work)
     n = shape[0]
     h, w, c = shape[1:] if config.channels_last else (shape[2], shape[3], shape[1])
-    if h * w >= 2**31:
-        raise ValueError(f"images of {h}x{w} pixels are too large for the CUDA kernels "
-                         "(at most 2^31 - 1 pixels per image)")
+    if h * w * c >= 2**31:  # the kernels index within an image in 32 bits
+        raise ValueError(f"images of {h}x{w}x{c} are too large for the CUDA kernels "
+                         "(at most 2^31 - 1 values per image)")
     # What the kernel does, and what is left for array operations afterwards:
     # a preprocessing_function must see the transformed images (Keras calls it
     # first in standardize); ZCA is a (D x D) matrix product, not a per-pixel step.
