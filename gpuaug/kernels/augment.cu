@@ -46,6 +46,12 @@ GPUAUG_HD double warp_sum(double v) {
     return v;
 }
 
+// Whether sample p has a channel shift or a brightness (NaN: not drawn), decided once per
+// sample rather than per value.
+GPUAUG_HD bool has_pointwise_steps(const SampleParams& p) {
+    return p.shift == p.shift || p.brightness == p.brightness;
+}
+
 // The fields a pass reads, copied out of the struct other blocks update atomically.
 GPUAUG_HD SampleParams load_params(const SampleParams* samples, i64 b) {
     SampleParams p;
@@ -160,6 +166,7 @@ __global__ void augment_moments(const InT* __restrict__ src, unsigned char* uplo
     GPUAUG_FOR_EACH_SAMPLE(b) {
         const SampleParams p = load_params(samples, b);
         const double lo = key_value(samples[b].lo_key), hi = key_value(samples[b].hi_key);
+        const bool pointwise = has_pointwise_steps(p);
         const InT* img = src + b * h * w * nc;
         double sum = 0.0, sumsq = 0.0;
         GPUAUG_FOR_EACH_PIXEL(q) {
@@ -168,7 +175,7 @@ __global__ void augment_moments(const InT* __restrict__ src, unsigned char* uplo
             const PixelTaps<InT> t = pixel_taps<InT, ORDER, MODE, IN_CHW>(img, p, h, w, nc, r, c);
             for (int k = 0; k < (int)nc; ++k) {
                 double v = warp_channel<InT, WORK, ORDER>(t, k, e.cval);
-                v = shift_and_brighten<WORK>(v, p, lo, hi, k, nc, e.compat);
+                if (pointwise) v = shift_and_brighten<WORK>(v, p, lo, hi, k, nc, e.compat);
                 v = rescale_value<WORK>(v, e);
                 sum = add_rn(sum, v);
                 sumsq = add_rn(sumsq, mul_rn(v, v));
@@ -195,6 +202,7 @@ __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ ds
     GPUAUG_FOR_EACH_SAMPLE(b) {
         const SampleParams p = load_params(samples, b);
         const double lo = key_value(samples[b].lo_key), hi = key_value(samples[b].hi_key);
+        const bool pointwise = has_pointwise_steps(p);
         double s_mean = 0.0, s_std_eps = 1.0;
         if (e.flags & (STD_SAMPLE_CENTER | STD_SAMPLE_SCALE)) {  // the moments pass's totals
             const double* totals = partials + totals_slot(n, b);
@@ -209,7 +217,7 @@ __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ ds
             OutT* px = o + r * out.s_row + c * out.s_col;
             for (int k = 0; k < (int)nc; ++k) {
                 double v = warp_channel<InT, WORK, ORDER>(t, k, e.cval);
-                v = shift_and_brighten<WORK>(v, p, lo, hi, k, nc, e.compat);
+                if (pointwise) v = shift_and_brighten<WORK>(v, p, lo, hi, k, nc, e.compat);
                 v = rescale_value<WORK>(v, e);
                 v = standardize_value<WORK>(v, e, f, s_mean, s_std_eps, r, c, k);
                 store_value(px + k * (int)out.s_chan, v);
