@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -87,58 +88,56 @@ def plot_e2e(payload: dict, out: Path) -> Path:
     return out
 
 
-def plot_host(payload: dict, out: Path) -> Path:
-    """Host microseconds per batch, stacked by step, per batch size and draw mode."""
+def _stacked_bars(rows: list[dict], labels: list[str],
+                  series: tuple[tuple[Any, str, str], ...], xlabel: str, title: str, out: Path, *,
+                  log: bool = False) -> Path:
+    """Horizontal bars, one per row, stacked from ``series``: (value of a row, label, colour)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = payload["results"]
-    fig, ax = plt.subplots(figsize=(9, 4))
-    labels = [f"B={r['batch']} {r['mode']}" for r in rows]
+    fig, ax = plt.subplots(figsize=(9, max(3, 0.3 * len(rows))))
     left = np.zeros(len(rows))
-    for step, label, colour in (("draws", "draws", "tab:blue"),
-                                ("derive", "matrices + records", "tab:orange"),
-                                ("call", "fused call", "tab:green")):
-        values = np.array([r[step] for r in rows])
+    for value, label, colour in series:
+        values = np.array([value(r) for r in rows], dtype=float)
         ax.barh(labels, values, left=left, color=colour, label=label)
         left += values
-    ax.set_xscale("log")
-    ax.set_xlabel("host microseconds per batch (log), kernel launch replaced by nothing")
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
     ax.invert_yaxis()
     ax.legend(fontsize=8)
-    ax.set_title("Host cost of one batch, classic configuration, 224x224x3", fontsize=9)
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out
+
+
+def plot_host(payload: dict, out: Path) -> Path:
+    """Host microseconds per batch, stacked by step, per batch size and draw mode."""
+    rows = payload["results"]
+    return _stacked_bars(
+        rows, [f"B={r['batch']} {r['mode']}" for r in rows],
+        ((lambda r: r["draws"], "draws", "tab:blue"),
+         (lambda r: r["derive"], "matrices + records", "tab:orange"),
+         (lambda r: r["call"], "fused call", "tab:green")),
+        "host microseconds per batch (log), kernel launch replaced by nothing",
+        "Host cost of one batch, classic configuration, 224x224x3", out, log=True)
 
 
 def plot_sass(payload: dict, out: Path) -> Path:
     """Instructions per output element by unit (lightest path), per variant and architecture."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = payload["results"]
-    fig, ax = plt.subplots(figsize=(9, max(3, 0.3 * len(rows))))
-    labels = [f"{r['variant']} {r['arch']}" for r in rows]
-    left = np.zeros(len(rows))
-    for unit, colour in (("fp64", "tab:red"), ("fp32", "tab:orange"), ("integer", "tab:blue"),
-                         ("memory", "tab:green"), ("control", "tab:gray")):
-        values = np.array([r["per_element"][unit] for r in rows])
-        ax.barh(labels, values, left=left, color=colour, label=unit)
-        left += values
-    ax.set_xlabel("SASS instructions per output element (lightest path)")
-    ax.invert_yaxis()
-    ax.legend(fontsize=8)
-    ax.set_title("The kernels' machine code, by unit", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    units = (("fp64", "tab:red"), ("fp32", "tab:orange"), ("integer", "tab:blue"),
+             ("memory", "tab:green"), ("control", "tab:gray"))
+    return _stacked_bars(
+        rows, [f"{r['variant']} {r['arch']}" for r in rows],
+        tuple((lambda r, unit=unit: r["per_element"][unit], unit, colour)
+              for unit, colour in units),
+        "SASS instructions per output element (lightest path)",
+        "The kernels' machine code, by unit", out)
 
 
 def plot_payload(payload: dict, out: Path) -> Path:
