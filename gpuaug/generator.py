@@ -44,6 +44,16 @@ _STATISTICS = ("mean", "std", "zca_whitening_matrix", "preprocessing_function")
 _MUTABLE = (list, dict, set, bytearray, np.ndarray)
 
 
+def _mutable_settings(state: dict[str, Any]) -> tuple[str, ...]:
+    """The settings whose value can change in place, compared by value in the caches' key.
+
+    Statistics are compared by identity (see _STATISTICS); random_state is not a setting.
+    """
+    return tuple(sorted(name for name, value in state.items()
+                        if not name.startswith("_") and name != "random_state"
+                        and name not in _STATISTICS and isinstance(value, _MUTABLE)))
+
+
 def _frozen(value: Any) -> Any:
     """A value to compare with ``==``: sequences and arrays as tuples (copies, not views)."""
     if isinstance(value, (int, float, str, type(None))):
@@ -259,10 +269,7 @@ class ImageDataGenerator:
             return
         state = self.__dict__
         state["_generation"] = state.get("_generation", 0) + 1
-        mutable = set(state.get("_mutable", ())) - {name}
-        if isinstance(value, _MUTABLE) and name not in _STATISTICS:
-            mutable.add(name)  # statistics are compared by identity (see _STATISTICS)
-        state["_mutable"] = tuple(sorted(mutable))
+        state["_mutable"] = _mutable_settings(state)
 
     def _settings(self) -> tuple:
         """A key that changes whenever a setting does: assigned, or edited in place.
@@ -334,10 +341,7 @@ class ImageDataGenerator:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.__dict__["_mutable"] = tuple(sorted(
-            name for name, value in state.items()
-            if not name.startswith("_") and name not in _STATISTICS
-            and isinstance(value, _MUTABLE)))
+        self.__dict__["_mutable"] = _mutable_settings(self.__dict__)
 
     def _make_config(self, work: str, delivered: bool) -> AugmentConfig:
         return AugmentConfig(

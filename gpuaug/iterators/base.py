@@ -146,7 +146,7 @@ class Iterator:
         batch's draws (:class:`~gpuaug.iterators.ahead.StreamAfter`), replayed here before
         anyone reads it.
         """
-        owed = self.__dict__.get("_stream_owed")
+        owed = self._stream_owed
         self._fresh_seed = None  # whoever reads the stream may draw from it
         if owed is not None:
             self._stream_owed = None
@@ -267,6 +267,8 @@ class Iterator:
     def __setstate__(self, state: dict[str, Any]) -> None:
         if "random_state" in state:  # pickled before the stream became a property
             state["_stream"] = state.pop("random_state")
+        # Caches and marks an older gpuaug did not pickle start empty.
+        self.__dict__.update(_ahead=None, _stream_owed=None, _fresh_seed=None)
         self.__dict__.update(state)
         self.lock = threading.Lock()
         self.index_generator = self._flow_index(resume=self._flow_started)
@@ -317,7 +319,7 @@ class Iterator:
             "order": None if self.index_array is None else self._order_source,
             # What the stream is owed stands for its state until a state is written.
             "random_state": None if self.rng != "keras" else (
-                getattr(self, "_stream_owed", None) or self.random_state.get_state()),
+                self._stream_owed or self.random_state.get_state()),
             "skipped": list(getattr(self, "_skipped", {}).items()),
         }
 
@@ -409,11 +411,11 @@ class Iterator:
         from the stream itself.
         """
         sampler = self.image_data_generator.sampler
-        seed, self._fresh_seed = getattr(self, "_fresh_seed", None), None
+        seed, self._fresh_seed = self._fresh_seed, None
         if (seed is None or count != self.batch_size or self.save_to_dir or not isinstance(
                 getattr(self._stream, "_bit_generator", None), np.random.MT19937)):
             return DrawnBatch.of(sampler.draw_batch(self.random_state, count, self.image_shape))
-        ahead = self._ahead if isinstance(getattr(self, "_ahead", None), KerasAhead) else None
+        ahead = self._ahead if isinstance(self._ahead, KerasAhead) else None
         served = ahead.serve(sampler, seed, count) if ahead is not None else None
         if served is None:
             seen = self.total_batches_seen  # this batch is number seen - 1, seeded with `seed`
@@ -433,9 +435,8 @@ class Iterator:
         """
         sampler = self.image_data_generator.sampler
         key = epoch_key(self.seed, self._order_epoch)
-        order, count, ahead = self.index_array, len(index_array), getattr(self, "_ahead", None)
-        if not isinstance(ahead, KeyedAhead):
-            ahead = None
+        order, count = self.index_array, len(index_array)
+        ahead = self._ahead if isinstance(self._ahead, KeyedAhead) else None
         if start is not None and ahead is not None:
             drawn = ahead.batch(order, key, sampler, start, count)
             if drawn is not None:
