@@ -42,14 +42,6 @@ GPUAUG_HD double add_rn(double a, double b) {
 #endif
 }
 GPUAUG_HD double sub_rn(double a, double b) { return add_rn(a, -b); }
-// A load of a value another block wrote (after its __threadfence): past the L1 cache.
-GPUAUG_HD double load_global(const double* p) {
-#if GPUAUG_ON_DEVICE
-    return __ldcg(p);
-#else
-    return *p;
-#endif
-}
 GPUAUG_HD double mul_rn(double a, double b) {
 #if GPUAUG_ON_DEVICE
     return __dmul_rn(a, b);
@@ -177,6 +169,14 @@ GPUAUG_HD double load_value(unsigned char v) { return (double)v; }
 GPUAUG_HD double load_value(f16 v) { return small_float_to_double<5, 10>(v.bits); }
 GPUAUG_HD double load_value(float v) { return (double)v; }
 GPUAUG_HD double load_value(double v) { return v; }
+// A load of a value another block wrote (after its __threadfence): past the L1 cache.
+GPUAUG_HD double load_global(const double* p) {
+#if GPUAUG_ON_DEVICE
+    return __ldcg(p);
+#else
+    return *p;
+#endif
+}
 
 // An input value in the working dtype, as NumPy's cast of the batch gives it.  Where
 // every value of the input type is exact in the working dtype (uint8 and float16 always,
