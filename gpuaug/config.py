@@ -21,6 +21,9 @@ class AugmentConfig:
     augmented batch is delivered as; None keeps ``dtype`` and ``data_format``.
     ``rng`` is the generator's draw mode: ``"keras"`` composes matrices with Keras's
     rounding, ``"keyed"`` in plain float64 (:func:`gpuaug.compose.compose_matrices`).
+    ``precision`` is the CUDA kernels' warp arithmetic: ``"exact"`` (SciPy's float64,
+    bit for bit) or ``"fast"`` (float32 coordinates, weights and taps); the NumPy
+    reference is always exact.
     The conversion is the last step, after standardization: ``"uint8"`` rounds
     half to even and saturates to 0..255, ``"bfloat16"`` rounds to nearest even.
     """
@@ -44,6 +47,7 @@ class AugmentConfig:
     output_dtype: Optional[str] = None
     output_data_format: Optional[str] = None
     rng: str = "keras"
+    precision: str = "exact"
 
     @property
     def out_dtype(self) -> str:

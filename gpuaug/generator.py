@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 import numpy as np
 
 from . import validation
-from .backends.interface import FILL_MODES
+from .backends.interface import FILL_MODES, PRECISIONS
 from .backends.reference.output_format import (
     OUTPUT_DTYPES,
     check_output_dtype,
@@ -121,6 +121,7 @@ class ImageDataGenerator:
         device: str = "auto",
         compat: str = "keras",
         rng: str = "keras",
+        precision: str = "exact",
         output_dtype: Optional[str] = None,
         output_data_format: Optional[str] = None,
     ) -> None:
@@ -257,6 +258,7 @@ class ImageDataGenerator:
         self.output_dtype = output_dtype
         self.output_data_format = output_data_format
         self.rng = validation.check_choice("rng", rng, RNG_MODES)
+        self.precision = validation.check_choice("precision", precision, PRECISIONS)
 
         # Private RNG: seeded where Keras seeds the global one, never global.
         self.random_state = np.random.RandomState()
@@ -341,6 +343,7 @@ class ImageDataGenerator:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("precision", "exact")  # pickled before precision existed
         self.__dict__["_mutable"] = _mutable_settings(self.__dict__)
 
     def _make_config(self, work: str, delivered: bool) -> AugmentConfig:
@@ -364,6 +367,7 @@ class ImageDataGenerator:
             output_dtype=self.output_dtype if delivered else None,
             output_data_format=self.output_data_format if delivered else None,
             rng=self.rng,
+            precision=self.precision,
         )
 
     def _image_config(self, x: np.ndarray) -> AugmentConfig:

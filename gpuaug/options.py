@@ -74,6 +74,11 @@ GENERATOR_OPTIONS: tuple[Option, ...] = (
            "stream per batch) or 'keyed' (each sample's values from (seed, epoch, sample index) "
            "alone: the same whatever the batch size, shards, worker processes, prefetch or "
            "resume point). gpuaug only.", keyword_only=True),
+    Option("precision", "exact",
+           "Arithmetic of the CUDA kernels' warp: 'exact' (SciPy's float64, Keras's results "
+           "bit for bit) or 'fast' (float32 coordinates, weights and interpolation: no FP64 "
+           "instruction per pixel; within 0.01 of exact on the 0..255 scale at order 1, see the "
+           "README). The NumPy (CPU) path is always exact. gpuaug only.", keyword_only=True),
     Option("output_dtype", None,
            "dtype of the delivered batch: 'float32', 'float16', 'bfloat16', 'uint8' (rounded "
            "half to even, saturated to 0..255) or 'float64' (needs dtype='float64'); None: "

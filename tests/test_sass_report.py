@@ -65,6 +65,39 @@ def test_per_element_counts_follow_the_loop_nest_and_both_paths():
     assert sum(counts.heaviest.values()) == pytest.approx(6 + 5 / 3)
 
 
+# A pixel loop (0x10-0xc0) with a channel loop (0x70-0x90) for any channel count and,
+# behind a branch, three channels in straight-line code (0x30-0x50: three stores).
+STRAIGHT = """
+        Function : _Z8straight
+        /*0000*/                   S2R R0, SR_TID.X ;
+        /*0010*/                   FFMA R1, R2, R3, R4 ;
+        /*0020*/               @P0 BRA 0x70 ;
+        /*0030*/                   STG.E desc[UR4][R10.64], R1 ;
+        /*0040*/                   STG.E desc[UR4][R10.64+0x4], R1 ;
+        /*0050*/                   STG.E desc[UR4][R10.64+0x8], R1 ;
+        /*0060*/                   BRA 0xb0 ;
+        /*0070*/                   DADD R8, R6, R6 ;
+        /*0080*/                   STG.E desc[UR4][R10.64], R8 ;
+        /*0090*/              @!P1 BRA 0x70 ;
+        /*00a0*/                   IADD3 R1, R1, 0x1, RZ ;
+        /*00b0*/                   ISETP.GE.AND P2, PT, R1, R12, PT ;
+        /*00c0*/              @!P2 BRA 0x10 ;
+        /*00d0*/                   EXIT ;
+"""
+
+
+def test_a_pixel_written_in_straight_line_code_counts_its_path_over_the_channels():
+    (instructions,) = sass.parse_sass(STRAIGHT).values()
+    counts = sass.count_per_element(instructions, channels=3)
+    # Straight: FFMA, BRA, 3 STG, BRA, ISETP, BRA = 8 per pixel, 8 / 3 per element, no FP64;
+    # through the channel loop: DADD, STG, BRA per element + (FFMA, BRA, IADD3, ISETP,
+    # BRA) / 3 = 4.67, so the straight way is the lightest.
+    assert sum(counts.lightest.values()) == pytest.approx(8 / 3)
+    assert counts.lightest["fp64"] == 0 and counts.lightest["memory"] == pytest.approx(1)
+    # The heaviest: the channel loop plus the heaviest pixel path (8 instructions) / 3.
+    assert sum(counts.heaviest.values()) == pytest.approx(3 + 8 / 3)
+
+
 def test_occupancy_follows_the_register_file():
     assert sass.resident_warps(90, 64) == 16  # 2 blocks of 8 warps: 25 %
     assert sass.resident_warps(64, 64) == 32
@@ -98,8 +131,15 @@ def test_the_report_reads_the_compiled_classic_kernel(classic_report):
     assert rows["samplewise"]["instructions_per_element"] > classic["instructions_per_element"]
     h100 = next(p for p in classic["predictions"] if p["gpu"] == "H100 SXM")
     assert 0 < h100["floor_fraction"] <= 1 and h100["occupancy"] <= 1
+    # precision="fast": no FP64 arithmetic per element (at most a conversion per pixel),
+    # fewer registers and fewer instructions than the exact kernel.
+    fast = rows["classic fast"]
+    assert fast["per_element"]["fp64"] <= 1 and fast["spill_bytes"] == 0
+    assert fast["registers"] < classic["registers"]
+    assert fast["instructions_per_element"] < classic["instructions_per_element"]
     last = text.strip().splitlines()[-1]
-    assert re.fullmatch(r"sass: classic exact \d+ instr/elem \d+ regs, fast not built", last)
+    assert re.fullmatch(r"sass: classic exact \d+ instr/elem \d+ regs, "
+                        r"fast \d+ instr/elem \d+ regs \d+ fp64", last)
     json.dumps(payload, default=str)  # the harness writes it
 
 

@@ -1,6 +1,6 @@
 """The interface between Python and the CUDA kernels, declared once.
 
-Python owns it.  The enumerations (fill mode, compat mode, working dtype), the flag
+Python owns it.  The enumerations (fill mode, compat mode, working dtype, precision), the flag
 bits and the two records uploaded with every batch (``Epilogue``, then one
 ``SampleParams`` per sample) are declared here; :func:`cuda_header` emits them as the
 C++ header ``interface.cuh``, which :mod:`gpuaug.backends.cuda.source` splices into the
@@ -29,6 +29,8 @@ from ..compat import COMPAT_MODES
 FILL_MODES: tuple[str, ...] = ("nearest", "reflect", "wrap", "constant")
 #: Working dtypes (the generator's ``dtype``): every intermediate is rounded to one of them.
 WORK_DTYPES: tuple[str, ...] = ("float16", "float32", "float64")
+#: The generator's ``precision``: the warp in SciPy's float64 arithmetic, or in float32.
+PRECISIONS: tuple[str, ...] = ("exact", "fast")
 
 _CPP_TYPES = {"f64": (np.float64, "double"), "i64": (np.int64, "long long"),
               "u64": (np.uint64, "unsigned long long"), "i32": (np.int32, "int")}
@@ -122,6 +124,7 @@ class CppStruct:
 FILL_MODE = CppEnum("FillMode", "MODE_", FILL_MODES)
 COMPAT = CppEnum("Compat", "COMPAT_", COMPAT_MODES)
 WORK_DTYPE = CppEnum("WorkDtype", "WORK_", WORK_DTYPES, cpp_names=("F16", "F32", "F64"))
+PRECISION = CppEnum("Precision", "PRECISION_", PRECISIONS)
 
 #: Bits of ``SampleParams.flags``.
 SAMPLE_FLAGS = CppFlags("SampleFlags", ("FLIP_H", "FLIP_V"))
@@ -155,7 +158,7 @@ EPILOGUE_RECORD = CppStruct("Epilogue", "The batch-wide part of a launch, first 
     Field("std_strides", "i64", "its element strides over (row, col, channel)", 3),
 ))
 
-ENUMS: Sequence[CppEnum] = (FILL_MODE, COMPAT, WORK_DTYPE)
+ENUMS: Sequence[CppEnum] = (FILL_MODE, COMPAT, WORK_DTYPE, PRECISION)
 FLAGS: Sequence[CppFlags] = (SAMPLE_FLAGS, STANDARDIZE_FLAGS)
 RECORDS: Sequence[CppStruct] = (EPILOGUE_RECORD, SAMPLE_RECORD)
 

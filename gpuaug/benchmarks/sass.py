@@ -11,7 +11,10 @@ options) for the architectures of the GPUs people train on, disassembled with
   control), from the loop structure of each kernel: its backward branches nest
   sample > pixel > channel loops; the innermost loop's body runs once per element,
   the pixel loop's body (the channel loop excluded) once per pixel, i.e. ``1 / C`` of
-  an element (C = 3).  The branches inside a loop give many paths: the table shows the
+  an element (C = 3); where a path of the pixel loop writes all C channels in
+  straight-line code (C global stores, the channel loop skipped), that path / C is
+  the other way, and the lighter way counts.  The branches inside a loop give many
+  paths: the table shows the
   lightest (a configuration that takes none of the optional steps: no channel shift,
   brightness or standardization; for ``constant`` fill, a pixel that falls outside)
   and, in brackets, the heaviest (every optional step at once).  The slow paths the
@@ -24,11 +27,11 @@ options) for the architectures of the GPUs people train on, disassembled with
   model assumes latencies hidden; at 25 % occupancy they may not be, which is what the
   occupancy column is for.
 
-Last line: ``sass: classic exact <n> instr/elem <r> regs, fast ...`` (``fast not built``
-until the float32 mode exists).  Device constants are public specifications (SMs,
-boost clock, FP64 lanes) and, for bandwidth, the copy rate measured on an H100 / H200
-(``../shared/spec/gpu-notes.md``) or 85 % of the specified rate where none was measured;
-a GPU run confirms or corrects the model (issue 11).
+Last line: ``sass: classic exact <n> instr/elem <r> regs, fast <n> instr/elem <r> regs <k>
+fp64`` (``precision="fast"``: its all-float32 write kernel).  Device constants are
+public specifications (SMs, boost clock, FP64 lanes) and, for bandwidth, the copy rate
+measured on an H100 / H200 (``../shared/spec/gpu-notes.md``) or 85 % of the specified
+rate where none was measured; a GPU run confirms or corrects the model (issue 11).
 
 Usage: python bench/sass_report.py [--arches sm_75,sm_80,sm_89,sm_90] [--out-dir bench/out]
 """
@@ -77,6 +80,8 @@ GPUS = (
 VARIANTS = (
     ("classic exact", KernelVariant("uint8", "float32", "float32", 1, "nearest", False, False),
      ("write",)),
+    ("classic fast", KernelVariant("uint8", "float32", "float32", 1, "nearest", False, False,
+                                   "fast"), ("write_float",)),
     ("reflect", KernelVariant("uint8", "float32", "float32", 1, "reflect", False, False),
      ("write",)),
     ("wrap", KernelVariant("uint8", "float32", "float32", 1, "wrap", False, False), ("write",)),
@@ -155,48 +160,58 @@ def _target(ins: Instruction) -> Optional[int]:
     return int(found.group(1), 16) if found and ins.opcode.startswith("BRA") else None
 
 
-def _paths(body: list[Instruction], lo: int, hi: int, skip: tuple[int, int] | None
-           ) -> tuple[dict[str, float], dict[str, float]]:
+def _paths(body: list[Instruction], lo: int, hi: int, skip: tuple[int, int] | None,
+           stores: Optional[int] = None,
+           ) -> Optional[tuple[dict[str, float], dict[str, float]]]:
     """Unit counts of the lightest and heaviest paths from ``lo`` to the back edge at ``hi``.
 
     The loop body's branches form a DAG once back edges are dropped (addresses only
     grow along it); instructions inside ``skip`` (an inner loop, counted elsewhere)
-    weigh nothing.  Each path is (total, counts by unit); dynamic programming in
-    address order.
+    weigh nothing.  With ``stores``, only the paths that avoid ``skip`` and take exactly
+    that many global stores count (a pixel written by straight-line code, one store per
+    channel); None if there is none.  Dynamic programming in address order, the state
+    being the stores taken so far.
     """
     inside = [ins for ins in body if lo <= ins.address <= hi]
     index = {ins.address: i for i, ins in enumerate(inside)}
-    best: list[Optional[tuple[float, dict]]] = [None] * len(inside)
-    worst: list[Optional[tuple[float, dict]]] = [None] * len(inside)
-    best[0] = worst[0] = (0.0, dict.fromkeys(UNITS, 0.0))
+    cap = 0 if stores is None else stores + 1  # store counts tracked: 0 .. stores, then "more"
+    best: list[dict[int, tuple[float, dict]]] = [{} for _ in inside]
+    worst: list[dict[int, tuple[float, dict]]] = [{} for _ in inside]
+    best[0][0] = worst[0][0] = (0.0, dict.fromkeys(UNITS, 0.0))
 
-    def relax(table, i, candidate, better):
-        if table[i] is None or better(candidate[0], table[i][0]):
-            table[i] = candidate
+    def relax(table, i, count, candidate, better):
+        if count not in table[i] or better(candidate[0], table[i][count][0]):
+            table[i][count] = candidate
 
     for i, ins in enumerate(inside):
+        in_skip = bool(skip and skip[0] <= ins.address <= skip[1])
+        if stores is not None and in_skip:
+            continue  # straight-line pixels never enter the inner loop
         for table, better in ((best, lambda a, b: a < b), (worst, lambda a, b: a > b)):
-            if table[i] is None:
-                continue
-            total, units = table[i]
-            weight = 0.0 if skip and skip[0] <= ins.address <= skip[1] else 1.0
-            units = dict(units)
-            units[unit_of(ins.opcode)] += weight
-            here = (total + weight, units)
-            if ins.address == hi:
-                continue  # the back edge: the end of the path
-            target = _target(ins)
-            unconditional = ins.opcode.startswith("BRA") and not re.match(
-                r"^(P|!P|UP|!UP)\d", ins.operands) and not ins.predicated
-            if target is not None and target > ins.address and target in index:
-                relax(table, index[target], here, better)
-            if not (unconditional and target is not None) and ins.opcode not in ("EXIT", "RET"):
-                if i + 1 < len(inside):
-                    relax(table, i + 1, here, better)
+            for count, (total, units) in list(table[i].items()):
+                weight = 0.0 if in_skip else 1.0
+                units = dict(units)
+                units[unit_of(ins.opcode)] += weight
+                here = (total + weight, units)
+                if cap and ins.opcode.startswith("STG"):
+                    count = min(count + 1, cap)
+                if ins.address == hi:
+                    continue  # the back edge: the end of the path
+                target = _target(ins)
+                unconditional = ins.opcode.startswith("BRA") and not re.match(
+                    r"^(P|!P|UP|!UP)\d", ins.operands) and not ins.predicated
+                if target is not None and target > ins.address and target in index:
+                    relax(table, index[target], count, here, better)
+                if not (unconditional and target is not None) and ins.opcode not in ("EXIT", "RET"):
+                    if i + 1 < len(inside):
+                        relax(table, i + 1, count, here, better)
     end = index[hi]
+    wanted = 0 if stores is None else stores
+    if wanted not in best[end]:
+        return None
     finish = []
     for table in (best, worst):
-        total, units = table[end]
+        total, units = table[end][wanted]
         units = dict(units)
         units[unit_of(inside[end].opcode)] += 1.0
         finish.append(units)
@@ -232,6 +247,17 @@ def count_per_element(instructions: list[Instruction], channels: int = CHANNELS)
         for unit in UNITS:
             light[unit] += light_px[unit] / channels
             heavy[unit] += heavy_px[unit] / channels
+        # A kernel may also write a pixel's channels in straight-line code (RGB, say),
+        # skipping the channel loop: then a path of the pixel loop stores `channels`
+        # times, and the lighter of the two ways is the kernel's cost.
+        straight = _paths(body, *outer, inner, stores=channels)
+        if straight is not None:
+            light_st, heavy_st = ({unit: v / channels for unit, v in side.items()}
+                                  for side in straight)
+            if sum(light_st.values()) < sum(light.values()):
+                light = light_st
+            if sum(heavy_st.values()) > sum(heavy.values()):
+                heavy = heavy_st
     depth = max(sum(lo <= ins.address <= hi for lo, hi in loops) for ins in body)
     return KernelCounts(light, heavy, depth)
 
@@ -391,13 +417,20 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def summary(rows: list[dict[str, Any]]) -> str:
-    """``sass: classic exact <n> instr/elem <r> regs, fast ...`` (sm_90 where compiled)."""
-    classic = [r for r in rows if r["variant"] == "classic exact"]
-    if not classic:
-        return "sass: classic exact not compiled"
-    row = next((r for r in classic if r["arch"] == "sm_90"), classic[-1])
-    return (f"sass: classic exact {row['instructions_per_element']:.0f} instr/elem "
-            f"{row['registers']} regs, fast not built")
+    """``sass: classic exact <n> instr/elem <r> regs, fast <n> instr/elem <r> regs <k> fp64``.
+
+    From sm_90 where compiled, else the last architecture.
+    """
+    def pick(label: str) -> Optional[dict[str, Any]]:
+        found = [r for r in rows if r["variant"] == label]
+        return next((r for r in found if r["arch"] == "sm_90"), found[-1] if found else None)
+
+    exact, fast = pick("classic exact"), pick("classic fast")
+    parts = [f"classic exact {exact['instructions_per_element']:.0f} instr/elem "
+             f"{exact['registers']} regs" if exact else "classic exact not compiled"]
+    parts.append(f"fast {fast['instructions_per_element']:.0f} instr/elem {fast['registers']} "
+                 f"regs {fast['per_element']['fp64']:.0f} fp64" if fast else "fast not compiled")
+    return "sass: " + ", ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:

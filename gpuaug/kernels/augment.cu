@@ -8,9 +8,12 @@
 //   augment_moments  sum / sum of squares before the     (samplewise center / std)
 //                    samplewise steps
 //   augment_write    everything, written in the output dtype and layout
+//   augment_write_float  precision="fast", float32 work, warp + rescale only: the
+//                    whole value chain in float32 (chosen by the host per batch)
 // Compile-time choices (template arguments, one instantiation per variant, compiled
 // on first use and cached per device by gpuaug/backends/cuda/nvrtc.py): input,
-// output and working dtypes, interpolation order, fill mode, input and output layout.
+// output and working dtypes, interpolation order, fill mode, input and output layout,
+// and the precision of the warp (exact: SciPy's float64 arithmetic; fast: float32).
 // Everything else comes in the batch's one upload (see Upload below).
 //
 // Launch shape: blockIdx.y walks the samples, blockIdx.x/threadIdx.x the pixels of a
@@ -81,34 +84,38 @@ GPUAUG_HD FeatureStatistics upload_statistics(const unsigned char* upload, const
     return f;
 }
 
-// Row and column of pixel q of a w-wide image.  32-bit division: several times cheaper
-// than 64-bit on the GPU; the host guarantees h * w * c < 2^31.
-GPUAUG_HD void split_pixel(i64 q, i64 w, i64* r, i64* c) {
-    const unsigned int row = (unsigned int)q / (unsigned int)w;
-    *r = (i64)row;
-    *c = q - (i64)row * w;
+// Row and column of pixel q of a w-wide image.  Within an image everything is 32-bit
+// (the host guarantees h * w * c < 2^31): integer work is a single instruction where
+// 64-bit indices take two or three, and the division is several times cheaper.
+GPUAUG_HD void split_pixel(unsigned q, i64 w, int* r, int* c) {
+    const unsigned row = q / (unsigned)w;
+    *r = (int)row;
+    *c = (int)(q - row * (unsigned)w);
 }
 
 #define GPUAUG_FOR_EACH_SAMPLE(b) for (i64 b = blockIdx.y; b < n; b += gridDim.y)
+// Unsigned: q stays below h * w + the grid's stride < 2^32.
 #define GPUAUG_FOR_EACH_PIXEL(q)                                                                \
-    for (i64 q = (i64)blockIdx.x * blockDim.x + threadIdx.x; q < h * w;                       \
-         q += (i64)gridDim.x * blockDim.x)
+    for (unsigned q = blockIdx.x * blockDim.x + threadIdx.x; q < (unsigned)(h * w);            \
+         q += gridDim.x * blockDim.x)
 
-template <typename InT, int WORK, int ORDER, int MODE, bool IN_CHW>
+template <typename InT, int WORK, int ORDER, int MODE, bool IN_CHW, int PRECISION>
 __global__ void augment_minmax(const InT* __restrict__ src, unsigned char* upload, i64 n, i64 h,
                                i64 w, i64 nc) {
     const double cval = upload_epilogue(upload).cval;
     SampleParams* samples = upload_samples(upload);
     GPUAUG_FOR_EACH_SAMPLE(b) {
         const SampleParams p = load_params(samples, b);
+        const FastGeometry g = fast_geometry(p, h, w);  // read by precision="fast" only
         const InT* img = src + b * h * w * nc;
         double lo = bits_double(0x7ff0000000000000ull), hi = -lo;
         GPUAUG_FOR_EACH_PIXEL(q) {
-            i64 r, c;
+            int r, c;
             split_pixel(q, w, &r, &c);
-            const PixelTaps<InT> t = pixel_taps<InT, ORDER, MODE, IN_CHW>(img, p, h, w, nc, r, c);
+            const PixelTaps<InT, Coord<PRECISION>> t =
+                pixel_taps<InT, ORDER, MODE, IN_CHW, PRECISION>(img, p, g, h, w, nc, r, c);
             for (int k = 0; k < (int)nc; ++k) {
-                const double v = warp_channel<InT, WORK, ORDER>(t, k, cval);
+                const double v = warp_value<InT, WORK, ORDER, PRECISION>(t, k, cval);
                 lo = v < lo ? v : lo;
                 hi = v > hi ? v : hi;
             }
@@ -158,23 +165,25 @@ GPUAUG_HD void finish_moments(SampleParams* samples, double* partials, i64 n, i6
     __syncthreads();  // before the next sample overwrites `last`
 }
 
-template <typename InT, int WORK, int ORDER, int MODE, bool IN_CHW>
+template <typename InT, int WORK, int ORDER, int MODE, bool IN_CHW, int PRECISION>
 __global__ void augment_moments(const InT* __restrict__ src, unsigned char* upload,
                                 double* __restrict__ partials, i64 n, i64 h, i64 w, i64 nc) {
     const Epilogue e = upload_epilogue(upload);
     SampleParams* samples = upload_samples(upload);
     GPUAUG_FOR_EACH_SAMPLE(b) {
         const SampleParams p = load_params(samples, b);
+        const FastGeometry g = fast_geometry(p, h, w);  // read by precision="fast" only
         const double lo = key_value(samples[b].lo_key), hi = key_value(samples[b].hi_key);
         const bool pointwise = has_pointwise_steps(p);
         const InT* img = src + b * h * w * nc;
         double sum = 0.0, sumsq = 0.0;
         GPUAUG_FOR_EACH_PIXEL(q) {
-            i64 r, c;
+            int r, c;
             split_pixel(q, w, &r, &c);
-            const PixelTaps<InT> t = pixel_taps<InT, ORDER, MODE, IN_CHW>(img, p, h, w, nc, r, c);
+            const PixelTaps<InT, Coord<PRECISION>> t =
+                pixel_taps<InT, ORDER, MODE, IN_CHW, PRECISION>(img, p, g, h, w, nc, r, c);
             for (int k = 0; k < (int)nc; ++k) {
-                double v = warp_channel<InT, WORK, ORDER>(t, k, e.cval);
+                double v = warp_value<InT, WORK, ORDER, PRECISION>(t, k, e.cval);
                 if (pointwise) v = shift_and_brighten<WORK>(v, p, lo, hi, k, nc, e.compat);
                 v = rescale_value<WORK>(v, e);
                 sum = add_rn(sum, v);
@@ -191,7 +200,8 @@ __global__ void augment_moments(const InT* __restrict__ src, unsigned char* uplo
     }
 }
 
-template <typename InT, typename OutT, int WORK, int ORDER, int MODE, bool IN_CHW, bool OUT_CHW>
+template <typename InT, typename OutT, int WORK, int ORDER, int MODE, bool IN_CHW, bool OUT_CHW,
+          int PRECISION>
 __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ dst,
                               const unsigned char* __restrict__ upload,
                               const double* __restrict__ partials, i64 n, i64 h, i64 w, i64 nc) {
@@ -201,6 +211,7 @@ __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ ds
     const Layout out = image_layout<OUT_CHW>(h, w, nc);
     GPUAUG_FOR_EACH_SAMPLE(b) {
         const SampleParams p = load_params(samples, b);
+        const FastGeometry g = fast_geometry(p, h, w);  // read by precision="fast" only
         const double lo = key_value(samples[b].lo_key), hi = key_value(samples[b].hi_key);
         const bool pointwise = has_pointwise_steps(p);
         double s_mean = 0.0, s_std_eps = 1.0;
@@ -211,17 +222,59 @@ __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ ds
         const InT* img = src + b * h * w * nc;
         OutT* o = dst + b * out.s_sample;
         GPUAUG_FOR_EACH_PIXEL(q) {
-            i64 r, c;
+            int r, c;
             split_pixel(q, w, &r, &c);
-            const PixelTaps<InT> t = pixel_taps<InT, ORDER, MODE, IN_CHW>(img, p, h, w, nc, r, c);
+            const PixelTaps<InT, Coord<PRECISION>> t =
+                pixel_taps<InT, ORDER, MODE, IN_CHW, PRECISION>(img, p, g, h, w, nc, r, c);
             OutT* px = o + r * out.s_row + c * out.s_col;
             for (int k = 0; k < (int)nc; ++k) {
-                double v = warp_channel<InT, WORK, ORDER>(t, k, e.cval);
+                double v = warp_value<InT, WORK, ORDER, PRECISION>(t, k, e.cval);
                 if (pointwise) v = shift_and_brighten<WORK>(v, p, lo, hi, k, nc, e.compat);
                 v = rescale_value<WORK>(v, e);
                 v = standardize_value<WORK>(v, e, f, s_mean, s_std_eps, r, c, k);
-                store_value(px + k * (int)out.s_chan, v);
+                store_value(px + k * out.s_chan, v);
             }
+        }
+    }
+}
+
+// precision="fast" with float32 work when nothing follows the warp but the rescale (no
+// channel shift, brightness or standardization in the batch: the host checks): every
+// value stays in float32 registers, no FP64 instruction per pixel, and none of the
+// general kernel's optional steps weigh on the register budget.
+template <typename InT, typename OutT, int ORDER, int MODE, bool IN_CHW, bool OUT_CHW>
+__global__ void augment_write_float(const InT* __restrict__ src, OutT* __restrict__ dst,
+                                    const unsigned char* __restrict__ upload,
+                                    const double* __restrict__ partials, i64 n, i64 h, i64 w,
+                                    i64 nc) {
+    const Epilogue e = upload_epilogue(upload);
+    const SampleParams* samples = upload_samples(upload);
+    const Layout out = image_layout<OUT_CHW>(h, w, nc);
+    // NumPy multiplies a float32 batch by the float32 rescale (a Python float) in float32.
+    const float rescale = (e.flags & STD_RESCALE) ? to_float(e.rescale) : 1.0f;
+    const float cval = to_float(e.cval);
+    GPUAUG_FOR_EACH_SAMPLE(b) {
+        const SampleParams p = load_params(samples, b);
+        const FastGeometry g = fast_geometry(p, h, w);
+        const InT* img = src + b * h * w * nc;
+        OutT* o = dst + b * out.s_sample;
+        GPUAUG_FOR_EACH_PIXEL(q) {
+            int r, c;
+            split_pixel(q, w, &r, &c);
+            const PixelTaps<InT, float> t =
+                pixel_taps<InT, ORDER, MODE, IN_CHW, PRECISION_FAST>(img, p, g, h, w, nc, r, c);
+            OutT* px = o + r * out.s_row + c * out.s_col;
+            if (nc == 3) {  // RGB: straight-line code; NHWC loads and stores at fixed offsets
+                for (int k = 0; k < 3; ++k)
+                    store_value(px + k * out.s_chan,
+                                mul_rn(warp_channel_fast<InT, ORDER>(t, k, cval), rescale));
+                continue;
+            }
+            // Any other channel count, one channel per iteration.
+#pragma unroll 1
+            for (int k = 0; k < (int)nc; ++k)
+                store_value(px + k * out.s_chan,
+                            mul_rn(warp_channel_fast<InT, ORDER>(t, k, cval), rescale));
         }
     }
 }

@@ -56,6 +56,44 @@ GPUAUG_HD double div_rn(double a, double b) {
     return a / b;
 #endif
 }
+// float32 twins, for precision="fast" (warp.cuh): the same names, so the boundary rules
+// are one template over the coordinate type.  Intrinsics on the device, so the compiler
+// contracts nothing the host build would not (it is compiled with -ffp-contract=off).
+GPUAUG_HD float add_rn(float a, float b) {
+#if GPUAUG_ON_DEVICE
+    return __fadd_rn(a, b);
+#else
+    return a + b;
+#endif
+}
+GPUAUG_HD float sub_rn(float a, float b) { return add_rn(a, -b); }
+GPUAUG_HD float mul_rn(float a, float b) {
+#if GPUAUG_ON_DEVICE
+    return __fmul_rn(a, b);
+#else
+    return a * b;
+#endif
+}
+GPUAUG_HD float div_rn(float a, float b) {
+#if GPUAUG_ON_DEVICE
+    return __fdiv_rn(a, b);
+#else
+    return a / b;
+#endif
+}
+// a * b + c rounded once, on the device and on the host alike.
+GPUAUG_HD float fma_rn(float a, float b, float c) {
+#if GPUAUG_ON_DEVICE
+    return __fmaf_rn(a, b, c);
+#else
+    return std::fma(a, b, c);
+#endif
+}
+GPUAUG_HD double floor_of(double v) { return floor(v); }
+GPUAUG_HD float floor_of(float v) { return floorf(v); }
+GPUAUG_HD double trunc_of(double v) { return trunc(v); }
+GPUAUG_HD float trunc_of(float v) { return truncf(v); }
+
 GPUAUG_HD float fmul_rn(float a, float b) {
 #if GPUAUG_ON_DEVICE
     return __fmul_rn(a, b);
@@ -97,6 +135,15 @@ GPUAUG_HD double bits_double(u64 b) {
 #endif
 }
 GPUAUG_HD float to_float(double d) { return (float)d; }  // round to nearest even
+GPUAUG_HD float float_from_bits(int b) {
+#if GPUAUG_ON_DEVICE
+    return __int_as_float(b);
+#else
+    float f;
+    std::memcpy(&f, &b, sizeof f);
+    return f;
+#endif
+}
 
 // ------------------------------------------------------- float16 and bfloat16
 // Storage types: the 16 raw bits.  Distinct structs so templates can tell them apart.
@@ -151,6 +198,17 @@ GPUAUG_HD double small_float_to_double(u16 h) {
     return sign * m * bits_double((u64)(1023 + e2) << 52);
 }
 
+// float16 bits to float32 (exact: every float16 is a float32), without FP64 instructions.
+GPUAUG_HD float small_float_to_float(u16 h) {
+    const int exp = (h >> 10) & 0x1f;
+    const int frac = h & 0x3ff;
+    const float sign = (h >> 15) ? -1.0f : 1.0f;
+    if (exp == 0x1f) return frac ? float_from_bits(0x7fc00000) : sign * float_from_bits(0x7f800000);
+    const int e2 = exp ? exp - 25 : -24;  // value = m * 2^e2, m < 2^11
+    const float m = exp ? (float)(1024 + frac) : (float)frac;
+    return sign * m * float_from_bits((127 + e2) << 23);
+}
+
 GPUAUG_HD double round_half(double d) { return small_float_to_double<5, 10>(round_to_small_float<5, 10>(d)); }
 
 // ------------------------------------------------------------ working dtypes
@@ -189,6 +247,12 @@ template <int WORK> GPUAUG_HD double input_value(float v) {
 }
 template <int WORK> GPUAUG_HD double input_value(double v) { return round_work<WORK>(v); }
 
+// precision="fast": an input value as float32 (exact for uint8, float16 and float32 input).
+GPUAUG_HD float load_fast(unsigned char v) { return (float)v; }
+GPUAUG_HD float load_fast(f16 v) { return small_float_to_float(v.bits); }
+GPUAUG_HD float load_fast(float v) { return v; }
+GPUAUG_HD float load_fast(double v) { return (float)v; }
+
 GPUAUG_HD void store_value(float* p, double v) { *p = to_float(v); }
 GPUAUG_HD void store_value(double* p, double v) { *p = v; }
 GPUAUG_HD void store_value(f16* p, double v) { p->bits = round_to_small_float<5, 10>(v); }
@@ -200,6 +264,16 @@ GPUAUG_HD void store_value(unsigned char* p, double v) {
     // Round half to even and saturate; NaN becomes 0 (as NumPy's reference path does).
     double r = rint(v);
     *p = (unsigned char)(r >= 255.0 ? 255.0 : (r > 0.0 ? r : 0.0));
+}
+// precision="fast" stores of a float32 value: the same rules, without FP64 instructions
+// where the output is float32 or uint8.
+GPUAUG_HD void store_value(float* p, float v) { *p = v; }
+GPUAUG_HD void store_value(double* p, float v) { *p = (double)v; }
+GPUAUG_HD void store_value(f16* p, float v) { store_value(p, (double)v); }
+GPUAUG_HD void store_value(bf16* p, float v) { store_value(p, (double)v); }
+GPUAUG_HD void store_value(unsigned char* p, float v) {
+    const float r = rintf(v);
+    *p = (unsigned char)(r >= 255.0f ? 255.0f : (r > 0.0f ? r : 0.0f));
 }
 
 // ------------------------------------------------------- reduction helpers

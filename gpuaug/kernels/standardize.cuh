@@ -34,7 +34,7 @@ struct FeatureStatistics {
 // The rest of standardize: samplewise, then featurewise centre and scale.
 template <int WORK>
 GPUAUG_HD double standardize_value(double v, const Epilogue& e, const FeatureStatistics& f,
-                                   double s_mean, double s_std_eps, i64 r, i64 c, i64 k) {
+                                   double s_mean, double s_std_eps, int r, int c, int k) {
     if (e.flags & STD_SAMPLE_CENTER) v = round_work<WORK>(sub_rn(v, s_mean));
     if (e.flags & STD_SAMPLE_SCALE) v = round_work<WORK>(div_rn(v, s_std_eps));
     if (e.flags & STD_FEATURE_CENTER)

@@ -3,54 +3,94 @@
 // The device-side twin of gpuaug/backends/reference/warp.py (docs/semantics.md §4):
 // float64 coordinates in SciPy's evaluation order, flips folded into the output
 // coordinates, taps and weights from boundary.cuh, the four taps accumulated in
-// SciPy's order, every step rounded as NumPy rounds it.
+// SciPy's order, every step rounded as NumPy rounds it.  precision="fast" (PRECISION_FAST)
+// takes the same taps by the same rules from float32 coordinates and interpolates in
+// float32 with FMAs: no FP64 instruction per pixel; its error against the exact result
+// is bounded and tested (tests/test_fast_precision.py), not zero.
 #pragma once
 #include "boundary.cuh"
 
 namespace gpuaug {
 
-// Where the values of an image live: element strides of (row, column, channel).
+// Where the values of an image live: element strides of (row, column, channel), 32-bit
+// within an image (h * w * c < 2^31); a sample's start is b * s_sample in 64 bits.
 struct Layout {
-    i64 s_row, s_col, s_chan, s_sample;
+    int s_row, s_col, s_chan, s_sample;
 };
 template <bool CHW>
 GPUAUG_HD Layout image_layout(i64 h, i64 w, i64 c) {
     Layout l;
-    l.s_sample = h * w * c;
-    if (CHW) { l.s_chan = h * w; l.s_row = w; l.s_col = 1; }
-    else { l.s_chan = 1; l.s_row = w * c; l.s_col = c; }
+    l.s_sample = (int)(h * w * c);
+    if (CHW) { l.s_chan = (int)(h * w); l.s_row = (int)w; l.s_col = 1; }
+    else { l.s_chan = 1; l.s_row = (int)(w * c); l.s_col = (int)c; }
     return l;
+}
+
+// The coordinate type of a precision: float64 (exact: SciPy's arithmetic) or float32.
+template <int PRECISION> struct CoordOf { typedef double type; };
+template <> struct CoordOf<PRECISION_FAST> { typedef float type; };
+template <int PRECISION> using Coord = typename CoordOf<PRECISION>::type;
+
+// precision="fast": a sample's matrix in float32 about the image's centre, made once per
+// sample in float64.  A pixel's coordinate is then two float32 FMAs of exact offsets
+// from the centre (half-integers), so its error is a few ulps of the coordinate itself.
+struct FastGeometry {
+    float m0, m1, m3, m4;  // the linear part, rows (row, col)
+    float row0, col0;      // the source coordinate of the centre pixel
+    float r_mid, c_mid;    // the centre pixel: (h - 1) / 2, (w - 1) / 2
+};
+GPUAUG_HD FastGeometry fast_geometry(const SampleParams& p, i64 h, i64 w) {
+    FastGeometry g;
+    g.r_mid = 0.5f * (float)((int)h - 1);  // exact: h < 2^24
+    g.c_mid = 0.5f * (float)((int)w - 1);
+    const double r_mid = g.r_mid, c_mid = g.c_mid;
+    g.row0 = to_float(add_rn(add_rn(p.m[2], mul_rn(r_mid, p.m[0])), mul_rn(c_mid, p.m[1])));
+    g.col0 = to_float(add_rn(add_rn(p.m[5], mul_rn(r_mid, p.m[3])), mul_rn(c_mid, p.m[4])));
+    g.m0 = to_float(p.m[0]); g.m1 = to_float(p.m[1]);
+    g.m3 = to_float(p.m[3]); g.m4 = to_float(p.m[4]);
+    return g;
 }
 
 // Where output pixel (r, c) of one sample reads from: the four taps (one for order 0)
 // as element offsets into the image and their weights, or "outside" (constant mode: the
 // pixel is cval).  Offsets within one image are 32-bit (the host guarantees
 // h * w * c < 2^31): the per-channel index arithmetic is then single integer operations.
-template <typename InT>
+template <typename InT, typename T>
 struct PixelTaps {
     const InT* img;
     int o00, o01, o10, o11;
     int s_chan;
-    double wr0, wr1, wc0, wc1;
+    T wr0, wr1, wc0, wc1;
     bool outside;
 };
 
-template <typename InT, int ORDER, int MODE, bool IN_CHW>
-GPUAUG_HD PixelTaps<InT> pixel_taps(const InT* img, const SampleParams& p, i64 h, i64 w, i64 nc, i64 r,
-                                    i64 c) {
+template <typename InT, int ORDER, int MODE, bool IN_CHW, int PRECISION>
+GPUAUG_HD PixelTaps<InT, Coord<PRECISION>> pixel_taps(const InT* img, const SampleParams& p,
+                                                      const FastGeometry& g, i64 h, i64 w,
+                                                      i64 nc, int r, int c) {
+    typedef Coord<PRECISION> T;
     const Layout in = image_layout<IN_CHW>(h, w, nc);
-    const double rr = (p.flags & FLIP_V) ? (double)(h - 1 - r) : (double)r;
-    const double cc = (p.flags & FLIP_H) ? (double)(w - 1 - c) : (double)c;
-    const double u_row = add_rn(add_rn(p.m[2], mul_rn(rr, p.m[0])), mul_rn(cc, p.m[1]));
-    const double u_col = add_rn(add_rn(p.m[5], mul_rn(rr, p.m[3])), mul_rn(cc, p.m[4]));
-    const AxisTaps tr = axis_taps<ORDER, MODE>(u_row, h);
-    const AxisTaps tc = axis_taps<ORDER, MODE>(u_col, w);
-    PixelTaps<InT> t;
+    T u_row, u_col;
+    if constexpr (PRECISION == PRECISION_FAST) {
+        // The (flipped) pixel's offset from the centre, exact in float32.
+        const float dr = (p.flags & FLIP_V) ? g.r_mid - (float)r : (float)r - g.r_mid;
+        const float dc = (p.flags & FLIP_H) ? g.c_mid - (float)c : (float)c - g.c_mid;
+        u_row = fma_rn(dc, g.m1, fma_rn(dr, g.m0, g.row0));
+        u_col = fma_rn(dc, g.m4, fma_rn(dr, g.m3, g.col0));
+    } else {
+        const double rr = (p.flags & FLIP_V) ? (double)((int)h - 1 - r) : (double)r;
+        const double cc = (p.flags & FLIP_H) ? (double)((int)w - 1 - c) : (double)c;
+        u_row = add_rn(add_rn(p.m[2], mul_rn(rr, p.m[0])), mul_rn(cc, p.m[1]));
+        u_col = add_rn(add_rn(p.m[5], mul_rn(rr, p.m[3])), mul_rn(cc, p.m[4]));
+    }
+    const AxisTaps<T> tr = axis_taps<ORDER, MODE>(u_row, (int)h);
+    const AxisTaps<T> tc = axis_taps<ORDER, MODE>(u_col, (int)w);
+    PixelTaps<InT, T> t;
     t.outside = tr.outside || tc.outside;
     t.img = img;
-    t.s_chan = (int)in.s_chan;
-    const int row0 = (int)tr.tap0 * (int)in.s_row, row1 = (int)tr.tap1 * (int)in.s_row;
-    const int col0 = (int)tc.tap0 * (int)in.s_col, col1 = (int)tc.tap1 * (int)in.s_col;
+    t.s_chan = in.s_chan;
+    const int row0 = tr.tap0 * in.s_row, row1 = tr.tap1 * in.s_row;
+    const int col0 = tc.tap0 * in.s_col, col1 = tc.tap1 * in.s_col;
     t.o00 = row0 + col0;
     t.o01 = row0 + col1;
     t.o10 = row1 + col0;
@@ -62,7 +102,7 @@ GPUAUG_HD PixelTaps<InT> pixel_taps(const InT* img, const SampleParams& p, i64 h
 // The warped value of channel k, rounded to the working dtype.  Inputs wider than the
 // working dtype are rounded to it first, as NumPy casts the batch before the warp.
 template <typename InT, int WORK, int ORDER>
-GPUAUG_HD double warp_channel(const PixelTaps<InT>& t, int k, double cval) {
+GPUAUG_HD double warp_channel(const PixelTaps<InT, double>& t, int k, double cval) {
     if (t.outside) return round_work<WORK>(cval);
     const int o = k * t.s_chan;
     if (ORDER == 0) return input_value<WORK>(t.img[t.o00 + o]);
@@ -72,6 +112,32 @@ GPUAUG_HD double warp_channel(const PixelTaps<InT>& t, int k, double cval) {
     acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.img[t.o10 + o]), t.wr1), t.wc0));
     acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.img[t.o11 + o]), t.wr1), t.wc1));
     return round_work<WORK>(acc);
+}
+
+// precision="fast": channel k interpolated in float32, each row's pair of taps, then the
+// rows (three FMAs and three products); cval as given (the caller's float32).
+template <typename InT, int ORDER>
+GPUAUG_HD float warp_channel_fast(const PixelTaps<InT, float>& t, int k, float cval) {
+    if (t.outside) return cval;
+    const int o = k * t.s_chan;
+    if (ORDER == 0) return load_fast(t.img[t.o00 + o]);
+    const float top = fma_rn(load_fast(t.img[t.o01 + o]), t.wc1,
+                             mul_rn(load_fast(t.img[t.o00 + o]), t.wc0));
+    const float bottom = fma_rn(load_fast(t.img[t.o11 + o]), t.wc1,
+                                mul_rn(load_fast(t.img[t.o10 + o]), t.wc0));
+    return fma_rn(bottom, t.wr1, mul_rn(top, t.wr0));
+}
+
+// The warped value in the working dtype, in either precision: what every pass reads, so
+// the min / max and moments passes see the values the write pass writes.
+template <typename InT, int WORK, int ORDER, int PRECISION>
+GPUAUG_HD double warp_value(const PixelTaps<InT, Coord<PRECISION>>& t, int k, double cval) {
+    if constexpr (PRECISION == PRECISION_FAST) {
+        if (t.outside) return round_work<WORK>(cval);
+        return round_work<WORK>((double)warp_channel_fast<InT, ORDER>(t, k, 0.0f));
+    } else {
+        return warp_channel<InT, WORK, ORDER>(t, k, cval);
+    }
 }
 
 }  // namespace gpuaug

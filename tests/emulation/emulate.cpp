@@ -15,7 +15,7 @@ extern "C" {
 void emulate_minmax(unsigned gx, unsigned gy, const InT* src, unsigned char* upload, i64 n, i64 h,
                     i64 w, i64 nc) {
     run_grid(gx, gy, [&] {
-        augment_minmax<InT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW>(
+        augment_minmax<InT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW, GPUAUG_PRECISION>(
             src, upload, n, h, w, nc);
     });
 }
@@ -23,7 +23,7 @@ void emulate_minmax(unsigned gx, unsigned gy, const InT* src, unsigned char* upl
 void emulate_moments(unsigned gx, unsigned gy, const InT* src, unsigned char* upload,
                      double* partials, i64 n, i64 h, i64 w, i64 nc) {
     run_grid(gx, gy, [&] {
-        augment_moments<InT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW>(
+        augment_moments<InT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW, GPUAUG_PRECISION>(
             src, upload, partials, n, h, w, nc);
     });
 }
@@ -32,7 +32,16 @@ void emulate_write(unsigned gx, unsigned gy, const InT* src, OutT* dst, const un
                    const double* partials, i64 n, i64 h, i64 w, i64 nc) {
     run_grid(gx, gy, [&] {
         augment_write<InT, OutT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW,
-                      GPUAUG_OUT_CHW>(src, dst, upload, partials, n, h, w, nc);
+                      GPUAUG_OUT_CHW, GPUAUG_PRECISION>(src, dst, upload, partials, n, h, w, nc);
+    });
+}
+
+void emulate_write_float(unsigned gx, unsigned gy, const InT* src, OutT* dst,
+                         const unsigned char* upload, const double* partials, i64 n, i64 h,
+                         i64 w, i64 nc) {
+    run_grid(gx, gy, [&] {
+        augment_write_float<InT, OutT, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW, GPUAUG_OUT_CHW>(
+            src, dst, upload, partials, n, h, w, nc);
     });
 }
 
@@ -51,20 +60,20 @@ void emulate_small_float_to_double(const unsigned short* x, double* out, i64 n, 
 void emulate_map_coordinate(const double* u, double* out, i64 count, i64 n, int mode) {
     for (i64 i = 0; i < count; ++i) {
         switch (mode) {
-            case MODE_NEAREST: out[i] = map_coordinate<MODE_NEAREST>(u[i], n); break;
-            case MODE_REFLECT: out[i] = map_coordinate<MODE_REFLECT>(u[i], n); break;
-            case MODE_WRAP: out[i] = map_coordinate<MODE_WRAP>(u[i], n); break;
-            default: out[i] = map_coordinate<MODE_CONSTANT>(u[i], n); break;
+            case MODE_NEAREST: out[i] = map_coordinate<MODE_NEAREST>(u[i], (int)n); break;
+            case MODE_REFLECT: out[i] = map_coordinate<MODE_REFLECT>(u[i], (int)n); break;
+            case MODE_WRAP: out[i] = map_coordinate<MODE_WRAP>(u[i], (int)n); break;
+            default: out[i] = map_coordinate<MODE_CONSTANT>(u[i], (int)n); break;
         }
     }
 }
 void emulate_map_tap(const i64* j, i64* out, i64 count, i64 n, int mode) {
     for (i64 i = 0; i < count; ++i) {
         switch (mode) {
-            case MODE_NEAREST: out[i] = map_tap<MODE_NEAREST>(j[i], n); break;
-            case MODE_REFLECT: out[i] = map_tap<MODE_REFLECT>(j[i], n); break;
-            case MODE_WRAP: out[i] = map_tap<MODE_WRAP>(j[i], n); break;
-            default: out[i] = map_tap<MODE_CONSTANT>(j[i], n); break;
+            case MODE_NEAREST: out[i] = map_tap<MODE_NEAREST>((int)j[i], (int)n); break;
+            case MODE_REFLECT: out[i] = map_tap<MODE_REFLECT>((int)j[i], (int)n); break;
+            case MODE_WRAP: out[i] = map_tap<MODE_WRAP>((int)j[i], (int)n); break;
+            default: out[i] = map_tap<MODE_CONSTANT>((int)j[i], (int)n); break;
         }
     }
 }

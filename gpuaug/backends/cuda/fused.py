@@ -21,6 +21,7 @@ import numpy as np
 
 from ...config import AugmentConfig
 from ...params import TransformParams
+from ..interface import STANDARDIZE_FLAGS
 from ..reference.output_format import check_output_dtype, dtype_name, numpy_dtype, to_output
 from ..reference.pointwise import check_pil_channels
 from ..reference.standardize import featurewise_steps, standardize_batch, zca_whiten
@@ -87,10 +88,11 @@ class FusedBackend:
             check_pil_channels(plan.dims[3])
         out = self._allocate(plan.out_shape, plan.out_numpy_dtype, "the output", plan)
         if plan.launches:
+            shifted = _any_sample_has(params.channel_shift_intensity)
             # Whole-image min / max: for the channel-shift clip and the PIL brightness.
-            minmax = (_any_sample_has(params.channel_shift_intensity)
-                      or (brightened and config.compat != "fixed"))
-            self._launch(x, out, plan, matrices, params, records, minmax)
+            minmax = shifted or (brightened and config.compat != "fixed")
+            write = "write_float" if plan.float_write and not (shifted or brightened) else "write"
+            self._launch(x, out, plan, matrices, params, records, minmax, write)
         if plan.finish_here or not standardize:
             return out  # fused to the end, or apply(): Keras's transform in the working dtype
         if plan.zca:
@@ -133,7 +135,8 @@ class FusedBackend:
             ) from exc
 
     def _launch(self, x: Any, out: Any, plan: "Plan", matrices: np.ndarray,
-                params: TransformParams, records: Optional[np.ndarray], minmax: bool) -> None:
+                params: TransformParams, records: Optional[np.ndarray], minmax: bool,
+                write: str) -> None:
         # The batch's only host-to-device copy: epilogue, sample records, statistics.
         upload = self.launcher.upload(
             pack_upload(matrices, params, plan.work, plan.epilogue, records))
@@ -146,7 +149,7 @@ class FusedBackend:
                                       "the samplewise statistics' partial sums", plan)
             self.launcher.launch(plan.variant, "moments", plan.grid, plan.block,
                                  (x, upload, partials, *plan.shape_args))
-        self.launcher.launch(plan.variant, "write", plan.grid, plan.block,
+        self.launcher.launch(plan.variant, write, plan.grid, plan.block,
                              (x, out, upload, partials, *plan.shape_args))
 
 
@@ -175,6 +178,9 @@ class Plan:
     shape_args: tuple[np.int64, ...]
     partials: int
     cacheable: bool
+    #: precision="fast" with float32 work and nothing after the warp but the rescale: the
+    #: all-float32 write kernel serves batches without channel shift or brightness.
+    float_write: bool = False
 
     @property
     def launches(self) -> bool:
@@ -213,7 +219,7 @@ def _make_plan(shape: tuple, dtype: Any, config: AugmentConfig, standardize: boo
     kernel_chw = (not config.out_channels_last) if finish_here else (not config.channels_last)
     variant = kernel_variant(in_dtype if direct else work, kernel_dtype, work,
                              config.interpolation_order, config.fill_mode,
-                             not config.channels_last, kernel_chw)
+                             not config.channels_last, kernel_chw, config.precision)
     epilogue = make_epilogue(config, tuple(shape[1:]), standardize=fused,
                              featurewise=(center, scale))
     grid, block = launch_grid(n, h * w)
@@ -226,4 +232,6 @@ def _make_plan(shape: tuple, dtype: Any, config: AugmentConfig, standardize: boo
         partials=partials_size(n, grid, block),
         # Statistics are copied into the epilogue: a plan holding them is not kept, so an
         # array edited in place between batches is read again.
-        cacheable=not missing and epilogue.mean is None and epilogue.std_eps is None)
+        cacheable=not missing and epilogue.mean is None and epilogue.std_eps is None,
+        float_write=(variant.has_float_write
+                     and not epilogue.flags & ~STANDARDIZE_FLAGS.STD_RESCALE))

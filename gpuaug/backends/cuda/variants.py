@@ -1,8 +1,9 @@
 """The compile-time variants of the fused kernels and their C++ names.
 
 Each kernel in ``gpuaug/kernels/augment.cu`` is a template; a *variant* fixes the
-input, output and working dtypes, the interpolation order, the fill mode and the
-input and output layouts.  This module names the instantiations (the NVRTC "name
+input, output and working dtypes, the interpolation order, the fill mode, the input
+and output layouts and the precision of the warp.  This module names the
+instantiations (the NVRTC "name
 expressions", written with the enumerators of :mod:`gpuaug.backends.interface`) and
 enumerates every supported variant, for the compile check.  It imports no CUDA
 library.
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ...validation import check_choice
-from ..interface import FILL_MODE, FILL_MODES, WORK_DTYPE, WORK_DTYPES
+from ..interface import FILL_MODE, FILL_MODES, PRECISION, PRECISIONS, WORK_DTYPE, WORK_DTYPES
 
 #: Input dtypes the kernels read, with their C++ element types.
 INPUT_TYPES = {"uint8": "unsigned char", "float16": "gpuaug::f16", "float32": "float",
@@ -27,7 +28,7 @@ OUTPUT_TYPES = {"uint8": "unsigned char", "float16": "gpuaug::f16", "bfloat16": 
 #: Working dtypes (the generator's ``dtype``): every intermediate is rounded to it.
 WORK_TYPES = WORK_DTYPES
 
-PASSES = ("minmax", "moments", "write")
+PASSES = ("minmax", "moments", "write", "write_float")
 
 
 def _flag(value: bool) -> str:
@@ -36,7 +37,7 @@ def _flag(value: bool) -> str:
 
 @dataclass(frozen=True)
 class KernelVariant:
-    """One instantiation set: the dtypes, order, fill mode and layouts of a launch."""
+    """One instantiation set: the dtypes, order, fill mode, layouts and precision of a launch."""
 
     in_dtype: str
     out_dtype: str
@@ -45,6 +46,7 @@ class KernelVariant:
     fill_mode: str
     in_chw: bool
     out_chw: bool
+    precision: str = "exact"
 
     def __post_init__(self) -> None:
         for value, table, what in (
@@ -52,6 +54,7 @@ class KernelVariant:
             (self.out_dtype, OUTPUT_TYPES, "output dtype"),
             (self.work_dtype, WORK_TYPES, "working dtype"),
             (self.fill_mode, FILL_MODES, "fill_mode"),
+            (self.precision, PRECISIONS, "precision"),
         ):
             if value not in table:
                 raise ValueError(
@@ -74,26 +77,40 @@ class KernelVariant:
             "MODE": FILL_MODE.enumerator(self.fill_mode),
             "IN_CHW": _flag(self.in_chw),
             "OUT_CHW": _flag(self.out_chw),
+            "PRECISION": PRECISION.enumerator(self.precision),
         }
+
+    @property
+    def has_float_write(self) -> bool:
+        """Whether the all-float32 write kernel exists: precision "fast", float32 work."""
+        return self.precision == "fast" and self.work_dtype == "float32"
+
+    def passes(self) -> tuple[str, ...]:
+        """The kernel passes this variant has."""
+        return PASSES if self.has_float_write else PASSES[:-1]
 
     def name(self, kernel_pass: str) -> str:
         """The C++ name expression of this variant's kernel for ``kernel_pass``."""
-        if kernel_pass not in PASSES:
-            raise ValueError(f"unknown kernel pass {kernel_pass!r}; expected one of {PASSES}")
+        if kernel_pass not in self.passes():
+            raise ValueError(f"kernel pass {kernel_pass!r} does not exist for {self}; "
+                             f"expected one of {self.passes()}")
         args = self.template_arguments()
-        if kernel_pass != "write":  # the reader passes write no output
+        if kernel_pass == "write_float":  # float32 work and fast precision by definition
+            del args["WORK"], args["PRECISION"]
+        elif kernel_pass != "write":  # the reader passes write no output
             del args["OutT"], args["OUT_CHW"]
         return f"gpuaug::augment_{kernel_pass}<{', '.join(args.values())}>"
 
     def names(self) -> tuple[str, ...]:
-        return tuple(self.name(p) for p in PASSES)
+        return tuple(self.name(p) for p in self.passes())
 
 
 @functools.lru_cache(maxsize=None)
 def kernel_variant(in_dtype: str, out_dtype: str, work_dtype: str, order: int, fill_mode: str,
-                   in_chw: bool, out_chw: bool) -> KernelVariant:
+                   in_chw: bool, out_chw: bool, precision: str = "exact") -> KernelVariant:
     """:class:`KernelVariant`, validated once per distinct combination (it is asked per batch)."""
-    return KernelVariant(in_dtype, out_dtype, work_dtype, order, fill_mode, in_chw, out_chw)
+    return KernelVariant(in_dtype, out_dtype, work_dtype, order, fill_mode, in_chw, out_chw,
+                         precision)
 
 
 def reads_directly(in_dtype: str, work_dtype: str) -> bool:
@@ -112,11 +129,13 @@ def output_allowed(out_dtype: str, work_dtype: str) -> bool:
 
 def all_variants() -> Iterator[KernelVariant]:
     """Every variant the CUDA backend can launch."""
-    for in_dtype, out_dtype, work, order, mode, in_chw, out_chw in itertools.product(
-        INPUT_TYPES, OUTPUT_TYPES, WORK_TYPES, (0, 1), FILL_MODES, (False, True), (False, True)
+    for in_dtype, out_dtype, work, order, mode, in_chw, out_chw, precision in itertools.product(
+        INPUT_TYPES, OUTPUT_TYPES, WORK_TYPES, (0, 1), FILL_MODES, (False, True), (False, True),
+        PRECISIONS,
     ):
         if reads_directly(in_dtype, work) and output_allowed(out_dtype, work):
-            yield KernelVariant(in_dtype, out_dtype, work, order, mode, in_chw, out_chw)
+            yield KernelVariant(in_dtype, out_dtype, work, order, mode, in_chw, out_chw,
+                                precision)
 
 
 def all_name_expressions() -> list[str]:
