@@ -49,13 +49,17 @@ class DrawnSpan:
             self.params, height, width, compat, keras_rounding=keras_rounding))
 
     def records(self, height: int, width: int, compat: str, keras_rounding: bool,
-                work_dtype: str) -> np.ndarray:
-        """The fused kernels' sample records of the whole span, as ``(n, words)`` float64 words."""
+                work_dtype: str, precision: str = "exact") -> np.ndarray:
+        """The fused kernels' sample records of the whole span, as ``(n, words)`` float64 words.
+
+        ``precision`` "fast" packs the float32 geometry the fast kernels read.
+        """
         from .backends.cuda.launch_args import pack_sample_words  # NumPy only: no CUDA
 
-        key = ("records", height, width, compat, keras_rounding, work_dtype)
+        key = ("records", height, width, compat, keras_rounding, work_dtype, precision)
         return self._once(key, lambda: pack_sample_words(
-            self.matrices(height, width, compat, keras_rounding), self.params, work_dtype))
+            self.matrices(height, width, compat, keras_rounding), self.params, work_dtype,
+            fast_image=(height, width) if precision == "fast" else None))
 
     def _once(self, key: tuple, make: Any) -> np.ndarray:
         value = self._derived.get(key)
@@ -88,9 +92,9 @@ class DrawnBatch:
         return self.span.matrices(height, width, compat, keras_rounding)[self.start:self.stop]
 
     def records(self, height: int, width: int, compat: str, keras_rounding: bool,
-                work_dtype: str) -> np.ndarray:
-        return self.span.records(height, width, compat, keras_rounding,
-                                 work_dtype)[self.start:self.stop]
+                work_dtype: str, precision: str = "exact") -> np.ndarray:
+        return self.span.records(height, width, compat, keras_rounding, work_dtype,
+                                 precision)[self.start:self.stop]
 
     def subset(self, kept: np.ndarray) -> "DrawnBatch":
         """The samples ``kept`` (indices into this batch), as a batch of their own."""

@@ -59,7 +59,7 @@ def _run(method: str, x: Any, params: Union[TransformParams, DrawnBatch],
     rounding = config.rng == "keras"  # keyed draws have no Keras to match
     matrices = drawn.matrices(h, w, config.compat, rounding)
     if backend.packs_records:  # the kernels' records, packed once per span of draws
-        records = drawn.records(h, w, config.compat, rounding, config.dtype)
+        records = drawn.records(h, w, config.compat, rounding, config.dtype, config.precision)
         return getattr(backend, method)(x, matrices, drawn.params, config, records)
     return getattr(backend, method)(x, matrices, drawn.params, config)
 

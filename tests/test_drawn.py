@@ -32,7 +32,9 @@ def _span(count=23, seed=0):
 
 @pytest.mark.parametrize("work", ["float32", "float64"])
 @pytest.mark.parametrize("statistics", [False, True])
-def test_every_slice_of_a_span_uploads_what_its_batch_alone_uploads(work, statistics):
+@pytest.mark.parametrize("precision", ["exact", "fast"])
+def test_every_slice_of_a_span_uploads_what_its_batch_alone_uploads(work, statistics,
+                                                                     precision):
     span = _span()
     config = AugmentConfig(dtype=work, rescale=1 / 255, featurewise_center=statistics,
                            featurewise_std_normalization=statistics,
@@ -44,11 +46,12 @@ def test_every_slice_of_a_span_uploads_what_its_batch_alone_uploads(work, statis
         alone = batch.params.view(0, len(batch))
         matrices = compose_matrices(alone, 13, 17, keras_rounding=False)
         np.testing.assert_array_equal(batch.matrices(13, 17, "keras", False), matrices)
-        records = batch.records(13, 17, "keras", False, work)
+        records = batch.records(13, 17, "keras", False, work, precision)
         assert records.shape == (stop - start, records.shape[1])
+        fast_image = (13, 17) if precision == "fast" else None
         got = pack_upload(batch.matrices(13, 17, "keras", False), batch.params, work,
-                          epilogue, records)
-        expected = pack_upload(matrices, alone, work, epilogue)
+                          epilogue, records, fast_image=fast_image)
+        expected = pack_upload(matrices, alone, work, epilogue, fast_image=fast_image)
         assert got.dtype == np.uint8 and got.tobytes() == expected.tobytes(), (start, stop)
 
 

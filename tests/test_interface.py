@@ -97,3 +97,23 @@ def test_the_upload_is_the_epilogue_then_the_samples_then_the_statistics():
     np.testing.assert_array_equal(std, 2.0 + 1e-6)
     assert tuple(head["mean_strides"]) == (0, 0, 1)  # one value per channel, channels last
     assert head["mean_offset"] % 8 == 0 and head["std_offset"] % 8 == 0
+
+
+def test_fast_records_carry_the_float32_geometry_about_the_centre():
+    """precision="fast": the matrix words hold (m0, m1, m3, m4, row0, col0) as float32."""
+    from gpuaug.backends.cuda.launch_args import pack_sample_words
+
+    rng = np.random.default_rng(3)
+    matrices = rng.normal(0, 2, (5, 2, 3))
+    params = TransformParams.identity(5)
+    words = pack_sample_words(matrices, params, "float32", fast_image=(31, 40))
+    exact = pack_sample_words(matrices, params, "float32")
+    m = interface.SAMPLE_RECORD.dtype.fields["m"][1] // 8
+    geometry = words[:, m:m + 3].copy().view(np.float32)
+    np.testing.assert_array_equal(geometry[:, :4], matrices[:, :, :2].reshape(5, 4)
+                                  .astype(np.float32))
+    # The centre pixel (15, 19.5) maps where the exact matrix maps it, rounded once.
+    centre = (matrices[:, :, 2] + 15.0 * matrices[:, :, 0]) + 19.5 * matrices[:, :, 1]
+    np.testing.assert_array_equal(geometry[:, 4:], centre.astype(np.float32))
+    np.testing.assert_array_equal(words[:, m + 3:m + 6], 0.0)
+    np.testing.assert_array_equal(words[:, m + 6:], exact[:, m + 6:])  # the rest as exact

@@ -31,23 +31,27 @@ template <int PRECISION> struct CoordOf { typedef double type; };
 template <> struct CoordOf<PRECISION_FAST> { typedef float type; };
 template <int PRECISION> using Coord = typename CoordOf<PRECISION>::type;
 
-// precision="fast": a sample's matrix in float32 about the image's centre, made once per
-// sample in float64.  A pixel's coordinate is then two float32 FMAs of exact offsets
-// from the centre (half-integers), so its error is a few ulps of the coordinate itself.
+// precision="fast": a sample's matrix in float32 about the image's centre, made by the
+// host (launch_args.fast_geometry: the centre's coordinate in float64, then rounded) and
+// packed as float32 pairs into the record's first three matrix words.  A pixel's
+// coordinate is then two float32 FMAs of exact offsets from the centre (half-integers):
+// its error is a few ulps of the coordinate itself, and no FP64 instruction is needed.
 struct FastGeometry {
     float m0, m1, m3, m4;  // the linear part, rows (row, col)
     float row0, col0;      // the source coordinate of the centre pixel
     float r_mid, c_mid;    // the centre pixel: (h - 1) / 2, (w - 1) / 2
 };
+GPUAUG_HD float low_float(double pair) { return float_from_bits((int)(unsigned)double_bits(pair)); }
+GPUAUG_HD float high_float(double pair) {
+    return float_from_bits((int)(unsigned)(double_bits(pair) >> 32));
+}
 GPUAUG_HD FastGeometry fast_geometry(const SampleParams& p, i64 h, i64 w) {
     FastGeometry g;
+    g.m0 = low_float(p.m[0]); g.m1 = high_float(p.m[0]);
+    g.m3 = low_float(p.m[1]); g.m4 = high_float(p.m[1]);
+    g.row0 = low_float(p.m[2]); g.col0 = high_float(p.m[2]);
     g.r_mid = 0.5f * (float)((int)h - 1);  // exact: h < 2^24
     g.c_mid = 0.5f * (float)((int)w - 1);
-    const double r_mid = g.r_mid, c_mid = g.c_mid;
-    g.row0 = to_float(add_rn(add_rn(p.m[2], mul_rn(r_mid, p.m[0])), mul_rn(c_mid, p.m[1])));
-    g.col0 = to_float(add_rn(add_rn(p.m[5], mul_rn(r_mid, p.m[3])), mul_rn(c_mid, p.m[4])));
-    g.m0 = to_float(p.m[0]); g.m1 = to_float(p.m[1]);
-    g.m3 = to_float(p.m[3]); g.m4 = to_float(p.m[4]);
     return g;
 }
 

@@ -59,7 +59,8 @@ class FusedBackend:
         self._plans_lock = threading.Lock()  # threads reading one iterator share the cache
 
     #: ``apply`` / ``augment`` take ``records``: the samples' records packed ahead
-    #: (:func:`.launch_args.pack_sample_words` for ``config.dtype``), copied in as they are.
+    #: (:func:`.launch_args.pack_sample_words` for ``config.dtype`` and ``config.precision``),
+    #: copied in as they are.
     packs_records = True
 
     def apply(self, batch: Any, matrices: np.ndarray, params: TransformParams,
@@ -138,8 +139,10 @@ class FusedBackend:
                 params: TransformParams, records: Optional[np.ndarray], minmax: bool,
                 write: str) -> None:
         # The batch's only host-to-device copy: epilogue, sample records, statistics.
+        fast_image = plan.dims[1:3] if plan.variant.precision == "fast" else None
         upload = self.launcher.upload(
-            pack_upload(matrices, params, plan.work, plan.epilogue, records))
+            pack_upload(matrices, params, plan.work, plan.epilogue, records,
+                        fast_image=fast_image))
         if minmax:
             self.launcher.launch(plan.variant, "minmax", plan.grid, plan.block,
                                  (x, upload, *plan.shape_args))

@@ -50,19 +50,46 @@ _EMPTY_KEYS = (int(order_key(np.inf)), int(order_key(-np.inf)))  # min and max b
 _FLIP_H, _FLIP_V = np.uint64(SAMPLE_FLAGS.FLIP_H), np.uint64(SAMPLE_FLAGS.FLIP_V)
 
 
+def fast_geometry(matrices: np.ndarray, height: int, width: int) -> np.ndarray:
+    """precision="fast": each sample's geometry as ``(n, 6)`` float32 for the kernels.
+
+    ``(m0, m1, m3, m4, row0, col0)``: the matrix's linear part, and the source coordinate
+    of the image's centre pixel ``((h - 1) / 2, (w - 1) / 2)`` computed in float64 (in
+    the exact kernels' order) before rounding, so that a pixel's float32 coordinate is
+    two FMAs of exact offsets from the centre (``FastGeometry`` in warp.cuh).
+    """
+    m = np.asarray(matrices, dtype=np.float64)
+    r_mid, c_mid = 0.5 * (height - 1), 0.5 * (width - 1)
+    out = np.empty((len(m), 6), dtype=np.float32)
+    out[:, 0:2] = m[:, 0, :2]
+    out[:, 2:4] = m[:, 1, :2]
+    for row, column in ((0, 4), (1, 5)):
+        centre = m[:, row, 2] + r_mid * m[:, row, 0]
+        centre += c_mid * m[:, row, 1]
+        out[:, column] = centre
+    return out
+
+
 def pack_samples(matrices: np.ndarray, params: TransformParams, work_dtype: str,
-                 out: Optional[np.ndarray] = None) -> np.ndarray:
+                 out: Optional[np.ndarray] = None, *,
+                 fast_image: Optional[tuple[int, int]] = None) -> np.ndarray:
     """The per-sample records of a batch, with the reduction slots initialised.
 
     ``out``: ``(len(params), words)`` float64 words to write into (a slice of the upload),
-    else a new array of ``SAMPLE_RECORD`` records.
+    else a new array of ``SAMPLE_RECORD`` records.  ``fast_image``: precision="fast", the
+    images' (height, width); the matrix words then hold :func:`fast_geometry` instead.
     """
     n = len(params)
     records = SAMPLE_RECORD.zeros(n) if out is None else out
     words = records.view(np.float64).reshape(n, _WORDS) if out is None else out
     bits = words.view(np.uint64)
     m = _WORD["m"]
-    words[:, m:m + 6].reshape(n, 2, 3)[...] = matrices  # a view: any strides, one copy
+    if fast_image is None:
+        words[:, m:m + 6].reshape(n, 2, 3)[...] = matrices  # a view: any strides, one copy
+    else:  # float32 pairs in the first three matrix words, the rest unused
+        geometry = fast_geometry(matrices, *fast_image)
+        words[:, m:m + 3] = geometry.view(np.float64)
+        words[:, m + 3:m + 6] = 0.0
     # NumPy adds the intensity after rounding it to the batch's dtype (reference/pointwise.py).
     shift = params.channel_shift_intensity
     words[:, _WORD["shift"]] = shift if work_dtype == "float64" else shift.astype(work_dtype)
@@ -76,11 +103,11 @@ def pack_samples(matrices: np.ndarray, params: TransformParams, work_dtype: str,
     return records
 
 
-def pack_sample_words(matrices: np.ndarray, params: TransformParams,
-                      work_dtype: str) -> np.ndarray:
+def pack_sample_words(matrices: np.ndarray, params: TransformParams, work_dtype: str, *,
+                      fast_image: Optional[tuple[int, int]] = None) -> np.ndarray:
     """:func:`pack_samples` as ``(len(params), words)`` float64 words, ready to copy in."""
     words = np.zeros((len(params), _WORDS))
-    pack_samples(matrices, params, work_dtype, words)
+    pack_samples(matrices, params, work_dtype, words, fast_image=fast_image)
     return words
 
 
@@ -184,14 +211,16 @@ def make_epilogue(config: AugmentConfig, image_shape: tuple[int, int, int], *,
 
 
 def pack_upload(matrices: np.ndarray, params: TransformParams, work_dtype: str,
-                epilogue: Epilogue, records: Optional[np.ndarray] = None) -> np.ndarray:
+                epilogue: Epilogue, records: Optional[np.ndarray] = None, *,
+                fast_image: Optional[tuple[int, int]] = None) -> np.ndarray:
     """The batch's one upload (uint8): the epilogue, the sample records, the statistics.
 
     One buffer of 8-byte words, written in place, so every part starts 8-byte aligned;
     the statistics' byte offsets and strides go into the epilogue record (0 where a
     statistic is absent: its flag is off and the kernel never reads it).  ``records``:
     the samples' records already packed (:func:`pack_sample_words` of these matrices and
-    parameters), copied in as they are.
+    parameters, and this ``fast_image``), copied in as they are.  ``fast_image``: see
+    :func:`pack_samples`.
     """
     n = len(params)
     start = _HEAD_WORDS + n * _WORDS
@@ -201,7 +230,8 @@ def pack_upload(matrices: np.ndarray, params: TransformParams, work_dtype: str,
     bits = words.view(np.uint64)
     bits[:_HEAD_WORDS] = epilogue.words
     if records is None:
-        pack_samples(matrices, params, work_dtype, words[_HEAD_WORDS:start].reshape(n, _WORDS))
+        pack_samples(matrices, params, work_dtype, words[_HEAD_WORDS:start].reshape(n, _WORDS),
+                     fast_image=fast_image)
     else:
         words[_HEAD_WORDS:start].reshape(n, _WORDS)[...] = records
     for stat, prefix in stats:
