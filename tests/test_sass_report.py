@@ -65,6 +65,18 @@ def test_per_element_counts_follow_the_loop_nest_and_both_paths():
     assert sum(counts.heaviest.values()) == pytest.approx(6 + 5 / 3)
 
 
+def test_a_threads_setup_counts_once_per_its_pixels():
+    """Per thread and sample: the entry up to the sample loop (S2R) and the sample loop's
+    body without the pixel loop (IMAD at 0x10, the back edge at 0xd0), over its pixels."""
+    (instructions,) = sass.parse_sass(LISTING).values()
+    alone = sass.count_per_element(instructions, channels=3)
+    spread = sass.count_per_element(instructions, channels=3, pixels_per_thread=2)
+    assert spread.lightest["integer"] == pytest.approx(alone.lightest["integer"] + 2 / 6)
+    assert spread.lightest["control"] == pytest.approx(alone.lightest["control"] + 1 / 6)
+    assert sum(spread.heaviest.values()) == pytest.approx(sum(alone.heaviest.values()) + 3 / 6)
+    assert spread.lightest["fp64"] == alone.lightest["fp64"]
+
+
 # A pixel loop (0x10-0xc0) with a channel loop (0x70-0x90) for any channel count and,
 # behind a branch, three channels in straight-line code (0x30-0x50: three stores).
 STRAIGHT = """

@@ -13,8 +13,9 @@ options) for the architectures of the GPUs people train on, disassembled with
   the pixel loop's body (the channel loop excluded) once per pixel, i.e. ``1 / C`` of
   an element (C = 3); where a path of the pixel loop writes all C channels in
   straight-line code (C global stores, the channel loop skipped), that path / C is
-  the other way, and the lighter way counts.  The branches inside a loop give many
-  paths: the table shows the
+  the other way, and the lighter way counts; a thread's setup for a sample (the path
+  from the kernel's entry to the pixel loop) counts once per the launch's pixels per
+  thread.  The branches inside a loop give many paths: the table shows the
   lightest (a configuration that takes none of the optional steps: no channel shift,
   brightness or standardization; for ``constant`` fill, a pixel that falls outside)
   and, in brackets, the heaviest (every optional step at once).  The slow paths the
@@ -218,12 +219,46 @@ def _paths(body: list[Instruction], lo: int, hi: int, skip: tuple[int, int] | No
     return finish[0], finish[1]
 
 
-def count_per_element(instructions: list[Instruction], channels: int = CHANNELS) -> KernelCounts:
+def _setup(body: list[Instruction], loops: set[tuple[int, int]], pixel: tuple[int, int]
+           ) -> tuple[dict[str, float], dict[str, float]]:
+    """A thread's work for one sample outside the pixel loop, lightest and heaviest.
+
+    The sample loop's body without the pixel loop (its record, the sample's constants),
+    plus the kernel's entry up to the sample loop (launch constants, indices), each along
+    a path through its branches; with no sample loop around it, the entry up to the pixel
+    loop.
+    """
+    around = [lp for lp in loops if lp[0] <= pixel[0] and pixel[1] <= lp[1] and lp != pixel]
+    sample = min(around, key=lambda loop: loop[1] - loop[0], default=None)
+    head = (sample or pixel)[0]
+    light, heavy = dict.fromkeys(UNITS, 0.0), dict.fromkeys(UNITS, 0.0)
+    parts = []
+    if head > body[0].address:  # the entry, the loop's head excluded (counted in the loop)
+        entry = _paths(body, body[0].address, head, None)
+        if entry is not None:
+            first = next(ins for ins in body if ins.address == head)
+            for counts in entry:
+                counts[unit_of(first.opcode)] -= 1.0
+            parts.append(entry)
+    if sample is not None:
+        parts.append(_paths(body, *sample, pixel))
+    for part in parts:
+        for side, counts in zip((light, heavy), part, strict=True):
+            for unit in UNITS:
+                side[unit] += counts[unit]
+    return light, heavy
+
+
+def count_per_element(instructions: list[Instruction], channels: int = CHANNELS,
+                      pixels_per_thread: Optional[float] = None) -> KernelCounts:
     """Instructions per output element of a kernel whose loops nest sample > pixel > channel.
 
     The innermost loop's body runs once per element, the enclosing loop's body (the
     inner loop excluded) once per pixel, ``1 / channels`` of an element.  Each is
-    counted along its lightest and its heaviest path through the branches.
+    counted along its lightest and its heaviest path through the branches.  With
+    ``pixels_per_thread`` (the launch's pixel-loop trips per thread and sample), the
+    path from the kernel's entry to the pixel loop (a thread's setup for a sample: its
+    record, the launch constants) counts too, once per that many pixels.
     """
     # The kernel proper: the slow paths the compiler moves out of line follow its last EXIT.
     last_exit = max((i for i, ins in enumerate(instructions) if ins.opcode == "EXIT"),
@@ -258,6 +293,10 @@ def count_per_element(instructions: list[Instruction], channels: int = CHANNELS)
                 light = light_st
             if sum(heavy_st.values()) > sum(heavy.values()):
                 heavy = heavy_st
+        if pixels_per_thread:
+            for side, counts in zip((light, heavy), _setup(body, loops, outer), strict=True):
+                for unit in UNITS:
+                    side[unit] += counts[unit] / (pixels_per_thread * channels)
     depth = max(sum(lo <= ins.address <= hi for lo, hi in loops) for ins in body)
     return KernelCounts(light, heavy, depth)
 
@@ -329,7 +368,7 @@ def analyse(variant: KernelVariant, passes: tuple[str, ...], arch: str,
     registers = spills = 0
     for kernel_pass in passes:
         symbol = lowered[variant.name(kernel_pass)]
-        counts = count_per_element(sass[symbol])
+        counts = count_per_element(sass[symbol], pixels_per_thread=_pixels_per_thread())
         for unit in UNITS:
             light[unit] += counts.lightest[unit]
             heavy[unit] += counts.heaviest[unit]
@@ -339,6 +378,14 @@ def analyse(variant: KernelVariant, passes: tuple[str, ...], arch: str,
     return dict(arch=arch, registers=registers, spill_bytes=spills, per_element=light,
                 per_element_heaviest=heavy, instructions_per_element=sum(light.values()),
                 instructions_per_element_heaviest=sum(heavy.values()))
+
+
+def _pixels_per_thread() -> float:
+    """Pixel-loop trips per thread and sample in the launch of B = 256 at 224^2."""
+    from ..backends.cuda.launch_args import launch_grid
+
+    grid, block = launch_grid(BATCH, SIDE * SIDE)
+    return SIDE * SIDE / (grid[0] * block[0])
 
 
 def bound_seconds(units: dict[str, float], gpu: Gpu) -> tuple[float, str]:
