@@ -2,7 +2,8 @@
 # The GPU test suite and the kernel benchmark in one command, for a GPU machine that
 # already has CuPy, PyTorch, pytest and matplotlib and no package registry (the project's
 # device machines): gpuaug runs from this checkout, uninstalled. Results go to $OUT
-# (or bench/out): device.txt, gpu-tests.log, bench.log, kernel.{json,md,png}, e2e.{json,md}.
+# (or bench/out): device.txt, gpu-tests.log, bench.log, kernel.{json,md,png}, e2e.{json,md};
+# bench.log also holds bench/fast_error.py's table.
 set -o pipefail
 out="${OUT:-bench/out}"
 mkdir -p "$out"
@@ -14,4 +15,8 @@ python3 bench/kernel.py --out-dir "$out" "$@" 2>&1 | tee "$out/bench.log"
 bench=$?
 python3 bench/e2e.py --out-dir "$out" 2>&1 | tee -a "$out/bench.log"
 e2e=$?
-exit $(( tests || bench || e2e ))
+# precision="fast" against the exact reference on the GPU: the table goes to bench.log
+# (its files stay outside $OUT, which takes 8 files at most).
+python3 bench/fast_error.py --backend cuda --out-dir /tmp/gpuaug-fast-error 2>&1 | tee -a "$out/bench.log"
+fast=$?
+exit $(( tests || bench || e2e || fast ))

@@ -4,7 +4,8 @@ A resident batch (default B=256 of 224x224x3 uint8 on the GPU) is augmented to
 float32 with the classic configuration (rotation 40, width / height shift, shear
 and zoom 0.2, horizontal flip, order 1, fill 'nearest', rescale 1/255).  Contenders:
 
-- gpuaug: the fused kernel (host-side parameter packing and upload included);
+- gpuaug: the fused kernel (host-side parameter packing and upload included), with
+  ``precision="exact"`` (NHWC and NCHW out) and ``"fast"``;
 - torch: ``affine_grid`` + ``grid_sample``, batched, per-sample matrices;
 - cupyx: ``cupyx.scipy.ndimage.affine_transform`` looped per image (the naive GPU port);
 - dali: ``fn.warp_affine`` with per-sample matrices;
@@ -63,15 +64,18 @@ class Workload:
         return self.b * self.h * self.w * self.c * (1 + 4)  # uint8 in, float32 out
 
 
-def gpuaug_setup(work: Workload, output_data_format: str | None = None):
+def gpuaug_setup(work: Workload, output_data_format: str | None = None,
+                 precision: str = "exact"):
     import dataclasses
 
     from gpuaug.backends.cuda import cuda_backend
 
     backend = cuda_backend(0)
-    config = dataclasses.replace(work.gen.config(), output_data_format=output_data_format)
+    config = dataclasses.replace(work.gen.config(), output_data_format=output_data_format,
+                                 precision=precision)
     fn = lambda: backend.augment(work.x, work.matrices, work.params, config)  # noqa: E731
-    return fn, "fused kernel, 1 launch" + (" (NCHW out)" if output_data_format else "")
+    return fn, (f"fused kernel, 1 launch, precision={precision}"
+                + (" (NCHW out)" if output_data_format else ""))
 
 
 def copy_setup(work: Workload):
@@ -166,6 +170,7 @@ def kornia_setup(work: Workload):
 CONTENDERS = [
     ("gpuaug", gpuaug_setup, "cuda", False),
     ("gpuaug NCHW", lambda w: gpuaug_setup(w, "channels_first"), "cuda", False),
+    ("gpuaug fast", lambda w: gpuaug_setup(w, precision="fast"), "cuda", False),
     ("torch grid_sample", torch_setup, "wall", False),
     ("dali warp_affine", dali_setup, "wall", False),
     ("kornia RandomAffine", kornia_setup, "wall", True),

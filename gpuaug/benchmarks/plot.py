@@ -140,11 +140,42 @@ def plot_sass(payload: dict, out: Path) -> Path:
         "The kernels' machine code, by unit", out)
 
 
+def plot_fast_error(payload: dict, out: Path) -> Path:
+    """precision="fast": the largest error per case and image side, against the 0.01 bound."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = payload["results"]
+    cases = list(dict.fromkeys(r["case"] for r in rows))
+    sides = sorted({r["size"] for r in rows})
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    width = 0.8 / max(len(sides), 1)
+    for i, side in enumerate(sides):
+        values = [next((r["max"] for r in rows if r["case"] == c and r["size"] == side), 0)
+                  for c in cases]
+        ax.bar(np.arange(len(cases)) + i * width, np.maximum(values, 1e-6), width,
+               label=f"{side}x{side}")
+    ax.axhline(0.01, color="tab:red", linestyle="--", linewidth=1, label="order 1 bound")
+    ax.set_yscale("log")
+    ax.set_xticks(np.arange(len(cases)) + width * (len(sides) - 1) / 2, cases, rotation=20,
+                  ha="right", fontsize=8)
+    ax.set_ylabel("largest |fast - exact| on 0..255 (log)")
+    ax.set_title(f"precision='fast' vs the exact reference ({payload['metadata']['backend']})",
+                 fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
 def plot_payload(payload: dict, out: Path) -> Path:
     """The plot for a benchmark's JSON payload, by its ``metadata.benchmark``."""
     kind = payload["metadata"]["benchmark"]
     return {"kernel": plot_kernel, "e2e": plot_e2e, "host": plot_host,
-            "sass": plot_sass}[kind](payload, Path(out))
+            "sass": plot_sass, "fast_error": plot_fast_error}[kind](payload, Path(out))
 
 
 def main(argv: list[str] | None = None) -> int:
