@@ -125,6 +125,17 @@ def test_the_steps_after_the_warp_keep_the_kernels_tolerances(backend, settings)
     assert_matches_reference(out, ref, order=1, fill_mode="nearest", exact=False)
 
 
+@pytest.mark.parametrize("in_dtype", [np.float16, np.float32])
+def test_float_inputs_are_read_as_exactly_as_uint8(backend, in_dtype):
+    """float16 / float32 images enter the float32 warp unrounded: the same 0.01 bound."""
+    rng = np.random.default_rng(29)
+    x = rng.uniform(0, 255, (4, 96, 96, 3)).astype(in_dtype)
+    gen, config = _fast(**GEOMETRY)
+    out, ref, ran = _run(backend, x, _draws(gen, x, 6), config)
+    assert ran == [("fast", "write_float")]
+    assert np.abs(out.astype(np.float64) - ref).max() <= 0.01
+
+
 def test_float16_work_stays_within_one_float16_ulp_or_the_float32_bound(backend):
     rng = np.random.default_rng(17)
     x = rng.integers(0, 256, (4, 128, 128, 3), dtype=np.uint8)

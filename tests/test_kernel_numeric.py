@@ -54,6 +54,17 @@ def test_every_float16_and_bfloat16_bit_pattern_decodes_like_numpy(lib):
         np.testing.assert_array_equal(out[~np.isnan(ref)], ref[~np.isnan(ref)])
 
 
+def test_every_float16_bit_pattern_decodes_to_float32_like_numpy(lib):
+    """precision="fast" reads float16 input straight into float32, with no FP64 step."""
+    bits = np.arange(1 << 16, dtype=np.uint16)
+    out = np.empty(bits.shape, dtype=np.float32)
+    lib.emulate_small_float_to_float(_ptr(bits), _ptr(out), ctypes.c_longlong(bits.size))
+    ref = bits.view(np.float16).astype(np.float32)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
+    finite = ~np.isnan(ref)
+    np.testing.assert_array_equal(out[finite].view(np.uint32), ref[finite].view(np.uint32))
+
+
 def _hard_doubles(rng) -> np.ndarray:
     """Random doubles over every binade, plus every half-way point and its neighbours."""
     f16 = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float64)

@@ -56,9 +56,10 @@ GPUAUG_HD double div_rn(double a, double b) {
     return a / b;
 #endif
 }
-// float32 twins, for precision="fast" (warp.cuh): the same names, so the boundary rules
-// are one template over the coordinate type.  Intrinsics on the device, so the compiler
-// contracts nothing the host build would not (it is compiled with -ffp-contract=off).
+// float32 twins: PIL's float32 steps (pointwise.cuh) and precision="fast" (warp.cuh),
+// under the same names, so the boundary rules are one template over the coordinate type.
+// Intrinsics on the device, so the compiler contracts nothing the host build would not
+// (it is compiled with -ffp-contract=off).
 GPUAUG_HD float add_rn(float a, float b) {
 #if GPUAUG_ON_DEVICE
     return __fadd_rn(a, b);
@@ -93,28 +94,6 @@ GPUAUG_HD double floor_of(double v) { return floor(v); }
 GPUAUG_HD float floor_of(float v) { return floorf(v); }
 GPUAUG_HD double trunc_of(double v) { return trunc(v); }
 GPUAUG_HD float trunc_of(float v) { return truncf(v); }
-
-GPUAUG_HD float fmul_rn(float a, float b) {
-#if GPUAUG_ON_DEVICE
-    return __fmul_rn(a, b);
-#else
-    return a * b;
-#endif
-}
-GPUAUG_HD float fsub_rn(float a, float b) {
-#if GPUAUG_ON_DEVICE
-    return __fsub_rn(a, b);
-#else
-    return a - b;
-#endif
-}
-GPUAUG_HD float fdiv_rn(float a, float b) {
-#if GPUAUG_ON_DEVICE
-    return __fdiv_rn(a, b);
-#else
-    return a / b;
-#endif
-}
 
 GPUAUG_HD u64 double_bits(double d) {
 #if GPUAUG_ON_DEVICE

@@ -15,15 +15,15 @@ GPUAUG_HD double clip(double v, double lo, double hi) {  // np.clip: minimum(max
 
 // PIL's ImageEnhance.Brightness on one 8-bit value: trunc(float32(b) * v), clamped to 0..255.
 GPUAUG_HD float pil_brightness(float b, int v) {
-    float out = truncf(fmul_rn(b, (float)v));
+    float out = truncf(mul_rn(b, (float)v));
     return out < 0.0f ? 0.0f : (out > 255.0f ? 255.0f : out);
 }
 
 // array_to_img(scale=True): stretch the image's [lo, hi] to 0..255 and truncate.
 GPUAUG_HD int stretch_to_uint8(float v, float lo, float span) {
-    float s = fsub_rn(v, lo);
-    if (span != 0.0f) s = fdiv_rn(s, span);
-    return (int)fmul_rn(s, 255.0f);
+    float s = sub_rn(v, lo);
+    if (span != 0.0f) s = div_rn(s, span);
+    return (int)mul_rn(s, 255.0f);
 }
 
 // Channel shift and brightness on one value of channel k.  lo/hi: the warped image's
@@ -51,11 +51,11 @@ GPUAUG_HD double shift_and_brighten(double v, const SampleParams& p, double lo, 
     }
     // Min-max stretch to 0..255 in float32 (keras-preprocessing always; Keras for data outside 0..255).
     const float lo32 = to_float(lo);
-    const int u = stretch_to_uint8(to_float(v), lo32, fsub_rn(to_float(hi), lo32));
+    const int u = stretch_to_uint8(to_float(v), lo32, sub_rn(to_float(hi), lo32));
     const float scaled = alpha ? (float)u : pil_brightness(bf, u);
     if (compat == COMPAT_KERAS_PREPROCESSING) return round_work<WORK>((double)scaled);
     // Keras maps back: (scaled / float32(255)).astype(dtype) * (hi - lo) + lo
-    const double q = round_work<WORK>((double)fdiv_rn(scaled, 255.0f));
+    const double q = round_work<WORK>((double)div_rn(scaled, 255.0f));
     const double span = round_work<WORK>(sub_rn(hi, lo));
     return round_work<WORK>(add_rn(round_work<WORK>(mul_rn(q, span)), lo));
 }

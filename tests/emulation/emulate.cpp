@@ -57,6 +57,9 @@ void emulate_small_float_to_double(const unsigned short* x, double* out, i64 n, 
     for (i64 i = 0; i < n; ++i)
         out[i] = exp_bits == 5 ? small_float_to_double<5, 10>(x[i]) : small_float_to_double<8, 7>(x[i]);
 }
+void emulate_small_float_to_float(const unsigned short* x, float* out, i64 n) {
+    for (i64 i = 0; i < n; ++i) out[i] = small_float_to_float(x[i]);
+}
 void emulate_map_coordinate(const double* u, double* out, i64 count, i64 n, int mode) {
     for (i64 i = 0; i < count; ++i) {
         switch (mode) {
