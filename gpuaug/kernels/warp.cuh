@@ -50,7 +50,7 @@ GPUAUG_HD FastGeometry fast_geometry(const SampleParams& p, i64 h, i64 w) {
     g.m0 = low_float(p.m[0]); g.m1 = high_float(p.m[0]);
     g.m3 = low_float(p.m[1]); g.m4 = high_float(p.m[1]);
     g.row0 = low_float(p.m[2]); g.col0 = high_float(p.m[2]);
-    g.r_mid = 0.5f * (float)((int)h - 1);  // exact: h < 2^24
+    g.r_mid = 0.5f * (float)((int)h - 1);  // exact up to 2^24 rows, as the pixels' offsets
     g.c_mid = 0.5f * (float)((int)w - 1);
     return g;
 }

@@ -3,10 +3,9 @@
 Each kernel in ``gpuaug/kernels/augment.cu`` is a template; a *variant* fixes the
 input, output and working dtypes, the interpolation order, the fill mode, the input
 and output layouts and the precision of the warp.  This module names the
-instantiations (the NVRTC "name
-expressions", written with the enumerators of :mod:`gpuaug.backends.interface`) and
-enumerates every supported variant, for the compile check.  It imports no CUDA
-library.
+instantiations (the NVRTC "name expressions", written with the enumerators of
+:mod:`gpuaug.backends.interface`) and enumerates every supported variant, for the
+compile check.  It imports no CUDA library.
 """
 
 from __future__ import annotations
