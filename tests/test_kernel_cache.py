@@ -108,13 +108,18 @@ def _writer(args):
 
 
 def _reader(args):
+    """At least ``rounds`` reads, and on until one whole entry was seen (the writers are
+    other processes, which a busy machine may start after this one)."""
     folder, key, rounds = args
+    import time
     from pathlib import Path
 
-    seen = set()
-    for _ in range(rounds):
+    seen: set = set()
+    reads, deadline = 0, time.monotonic() + 120
+    while reads < rounds or (not seen - {None} and time.monotonic() < deadline):
         got = disk_cache.load(Path(folder), key, NAMES)
         seen.add(None if got is None else got.cubin[4:5])
+        reads += 1
     return seen
 
 
