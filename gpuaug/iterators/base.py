@@ -24,6 +24,7 @@ import os
 import sys
 import threading
 import warnings
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 from typing import Iterator as _PyIterator
@@ -176,6 +177,7 @@ class Iterator:
             [self.seed, self.shard_id, self.num_shards, batches_seen]).generate_state(4))
 
     def __getitem__(self, idx: int) -> Any:
+        self._refuse_while_prefetching("it[i]")
         if idx >= len(self):
             raise ValueError(
                 f"Asked to retrieve element {idx}, but the Sequence has length {len(self)}"
@@ -195,6 +197,7 @@ class Iterator:
 
     def on_epoch_end(self) -> None:
         """A new order for the next epoch (not reseeded, as in Keras)."""
+        self._refuse_while_prefetching("on_epoch_end()")
         with self.lock:
             if self.index_array is None and not self._keras_order:
                 # The epoch that ended was drawn elsewhere (worker processes' copies):
@@ -220,6 +223,7 @@ class Iterator:
             self._set_index_array()
 
     def reset(self) -> None:
+        self._refuse_while_prefetching("reset()")
         self.batch_index = 0
 
     def _flow_index(self, resume: bool = False) -> _PyIterator[np.ndarray]:
@@ -243,6 +247,7 @@ class Iterator:
         return self
 
     def __next__(self) -> Any:
+        self._refuse_while_prefetching("next()")
         with self.lock:
             index_array = next(self.index_generator)
             draws = self._draw(index_array, self._batch_start)
@@ -260,6 +265,7 @@ class Iterator:
         """
         state = self.__dict__.copy()
         state.pop("lock", None)
+        state.pop("_prefetcher", None)  # a weak reference to this process's thread
         state.pop("index_generator", None)
         state.pop("_ahead", None)  # a cache of keyed draws, made again where it is needed
         return state
@@ -354,14 +360,37 @@ class Iterator:
 
         Same batches in the same order as calling ``next()``; use it as an endless
         iterator (``for x, y in it.prefetch(): ...``) and ``close()`` it, or use it
-        as a context manager.  Do not call ``next()`` or ``[i]`` on this iterator
-        meanwhile: they would take batches out of the seeded sequence.
+        as a context manager.  Until it is closed it owns this iterator: a second
+        prefetcher, ``next()``, ``it[i]``, ``reset()`` and ``on_epoch_end()`` raise
+        ``RuntimeError`` (they would take batches out of, or rewind, the sequence it is
+        making ahead).
         """
         from .prefetch import Prefetcher
 
         generator = self.image_data_generator
         device = getattr(generator, "device", "cpu") if generator is not None else "cpu"
         return Prefetcher(self, depth, device)
+
+    def _claim_for(self, prefetcher: Any) -> None:
+        """Record ``prefetcher`` as this iterator's owner; refuse if another one runs."""
+        with self.lock:
+            current = self._running_prefetcher()
+            if current is not None:
+                raise RuntimeError("this iterator already has a running prefetcher; close() it "
+                                   "first (two would take batches from one sequence)")
+            self._prefetcher = weakref.ref(prefetcher)
+
+    def _running_prefetcher(self) -> Any:
+        ref = self.__dict__.get("_prefetcher")
+        prefetcher = ref() if ref is not None else None
+        return prefetcher if prefetcher is not None and prefetcher.running else None
+
+    def _refuse_while_prefetching(self, what: str) -> None:
+        prefetcher = self._running_prefetcher()
+        if prefetcher is not None and threading.get_ident() != prefetcher.producer_ident:
+            raise RuntimeError(f"{what} while a prefetcher runs on this iterator would take "
+                               "batches out of the sequence it is making ahead; close() the "
+                               "prefetcher first, or take the batches from it")
 
     # ------------------------------------------------------------ for subclasses
     image_data_generator: Any = None

@@ -11,6 +11,11 @@ its next batch, so memory the pool hands back is not rewritten while still being
 bounded: at most ``depth`` finished batches plus the one being made.  Each batch
 travels with the iterator's position right after it was drawn, so
 :meth:`Prefetcher.state_dict` describes the batches handed out, not those made ahead.
+
+While a prefetcher runs it owns its iterator: a second prefetcher, ``reset()``,
+``next()`` or ``it[i]`` from another thread would take batches out of (or rewind) the
+sequence it is making ahead, so the iterator refuses them until :meth:`Prefetcher.close`.
+A consumer waiting for a batch is woken by ``close()`` from another thread.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any, Optional
 
 from ..environment import cuda_index
 
-_DONE = object()
+_POLL_S = 0.05  # how soon a waiting consumer notices close() from another thread
 
 
 def _put(q: queue.Queue, stop: threading.Event, item: Any) -> bool:
@@ -86,6 +91,8 @@ class Prefetcher:
         self._source = source
         # The iterator's position after the last batch handed out (before any, now).
         self._position = source._snapshot() if hasattr(source, "_snapshot") else None
+        if hasattr(source, "_claim_for"):
+            source._claim_for(self)  # refuses a second prefetcher
         self._thread = threading.Thread(target=_run, args=(source, self._queue, self._stop, device,
                                                            self._released),
                                         name="gpuaug-prefetch", daemon=True)
@@ -93,6 +100,29 @@ class Prefetcher:
 
     def __iter__(self) -> "Prefetcher":
         return self
+
+    @property
+    def running(self) -> bool:
+        """Whether the prefetcher still owns its iterator (not closed, thread not ended)."""
+        return not self._stop.is_set() and self._thread.is_alive()
+
+    @property
+    def producer_ident(self) -> Optional[int]:
+        """The producer thread's identifier (the one thread that may draw from the iterator)."""
+        return self._thread.ident
+
+    def _take(self) -> tuple:
+        """The next item of the queue; woken by close() or the producer's end."""
+        while True:
+            try:
+                return self._queue.get(timeout=_POLL_S)
+            except queue.Empty:
+                if self._stop.is_set():
+                    raise RuntimeError("the prefetcher was closed while waiting for a batch"
+                                       ) from None
+                if not self._thread.is_alive() and self._queue.empty():
+                    raise RuntimeError("the prefetch thread has stopped (closed, or failed "
+                                       "earlier)") from None
 
     def __next__(self) -> Any:
         if not self._thread.is_alive() and self._queue.empty():
@@ -104,7 +134,7 @@ class Prefetcher:
             # queued on it; the producer drops it only after waiting for that event.
             held, self._held = self._held, []
             self._released.append((cupy.cuda.get_current_stream().record(), held))
-        batch, event, exc, snapshot = self._queue.get()
+        batch, event, exc, snapshot = self._take()
         if exc is not None:
             self.close()
             raise exc
