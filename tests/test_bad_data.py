@@ -20,9 +20,18 @@ from PIL import Image
 import gpuaug
 from gpuaug.errors import ImageFileError
 
+
+def _dali_installed() -> bool:
+    import importlib.util
+
+    try:  # find_spec imports the parent package: no `nvidia` at all raises, not None
+        return importlib.util.find_spec("nvidia.dali") is not None
+    except ImportError:
+        return False
+
+
 DECODERS = ["pillow", pytest.param("dali", marks=pytest.mark.skipif(
-    __import__("importlib").util.find_spec("nvidia.dali") is None,
-    reason="NVIDIA DALI not installed"))]
+    not _dali_installed(), reason="NVIDIA DALI not installed"))]
 
 
 def _png(path, value, size=(6, 5)):
@@ -199,3 +208,66 @@ def test_symlink_loops_through_several_links_end_too(tmp_path):
         it = _flow(tmp_path, "pillow", follow_links=True)
     # each real image at most twice (once per way in), never an endless chain
     assert it.samples <= 4 and {os.path.basename(f) for f in it.filenames} == {"x.png", "y.png"}
+
+
+def _in_thread(fn, timeout: float = 20):
+    """``fn()`` in a thread; fails the test (instead of hanging it) if it does not return."""
+    import threading
+
+    result: dict = {}
+
+    def run():
+        try:
+            result["value"] = fn()
+        except BaseException as exc:  # handed back to the test
+            result["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    assert not worker.is_alive(), f"blocked for over {timeout} s"
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs need a POSIX system")
+def test_only_regular_files_are_listed_and_the_others_are_named(tmp_path):
+    """A FIFO named like an image blocked next() forever (Keras hangs too)."""
+    for i in range(3):
+        _png(str(tmp_path / "a" / f"{i}.png"), 10 * i)
+    os.mkfifo(tmp_path / "a" / "pipe.png")
+    os.symlink(tmp_path / "nowhere.png", tmp_path / "a" / "gone.png")
+    with pytest.warns(UserWarning, match=r"2 path\(s\).*not regular files") as caught:
+        it = _flow(tmp_path, "pillow", batch_size=8)
+    message = str(caught[0].message)
+    assert "pipe.png" in message and "gone.png" in message
+    assert it.samples == 3 and sorted(os.path.basename(f) for f in it.filenames) == [
+        "0.png", "1.png", "2.png"]
+    x, _ = _in_thread(lambda: next(it))
+    assert len(x) == 3
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs need a POSIX system")
+def test_a_fifo_given_by_name_fails_at_once_as_its_own_error(tmp_path, decoder):
+    """flow_from_dataframe without validation reads what it is given: never block on it."""
+    pd = pytest.importorskip("pandas")
+    _png(str(tmp_path / "ok.png"), 7)
+    os.mkfifo(tmp_path / "pipe.png")
+    frame = pd.DataFrame({"filename": ["ok.png", "pipe.png"], "class": ["a", "a"]})
+    gen = gpuaug.ImageDataGenerator(device="cpu")
+    with contextlib.redirect_stdout(io.StringIO()):
+        raising = gen.flow_from_dataframe(frame, str(tmp_path), target_size=(5, 6),
+                                          batch_size=2, shuffle=False, decoder=decoder,
+                                          validate_filenames=False)
+        skipping = gen.flow_from_dataframe(frame, str(tmp_path), target_size=(5, 6),
+                                           batch_size=2, shuffle=False, decoder=decoder,
+                                           validate_filenames=False, on_error="skip")
+    with pytest.raises(ImageFileError, match="pipe.png.*FIFO"):
+        _in_thread(lambda: raising[0])
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        x, _ = _in_thread(lambda: skipping[0])
+    assert len(x) == 1 and [os.path.basename(p) for p, _ in skipping.skipped_files] == [
+        "pipe.png"]

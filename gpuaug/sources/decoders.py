@@ -26,7 +26,7 @@ from PIL import Image
 from ..environment import cuda_index, dali_status
 from ..errors import ArgumentError, Unavailable
 from ..validation import check_choice
-from .load_img import CHANNELS, load_image
+from .load_img import CHANNELS, load_image, read_regular_file
 
 DECODERS = ("auto", "dali", "pillow")
 ON_ERROR = ("raise", "skip")
@@ -241,7 +241,7 @@ class DaliDecoder:
         encoded: dict[int, np.ndarray] = {}
         for i, p in enumerate(paths):
             try:
-                encoded[i] = np.fromfile(p, dtype=np.uint8)
+                encoded[i] = np.frombuffer(read_regular_file(p), dtype=np.uint8)
             except OSError as exc:
                 failures[i] = exc
         decoded: dict[int, Any] = {}

@@ -43,15 +43,42 @@ def _walk(class_dir: str, follow_links: bool) -> list[tuple[str, list[str], list
     return entries
 
 
+def _regular_files(root: str) -> set[str]:
+    """Names in ``root`` that are regular files once links are followed (``DirEntry``'s
+    type, so a stat only for links)."""
+    try:
+        with os.scandir(root) as entries:
+            return {e.name for e in entries if e.is_file()}
+    except OSError:  # the folder vanished or is unreadable: nothing in it is an image
+        return set()
+
+
 def _valid_files(class_dir: str, follow_links: bool):
+    """Keras's image files of a class folder, minus what is not a regular file.
+
+    ``os.walk`` lists FIFOs, sockets, devices and broken links among files, and reading a
+    FIFO named like an image blocks forever (Keras hangs there): such names are left out,
+    with a warning that names them.
+    """
     walk = sorted(_walk(class_dir, follow_links), key=lambda entry: entry[0])
+    others = []
     for root, _, files in walk:
+        images = [f for f in sorted(files) if f.lower().endswith(WHITE_LIST_FORMATS)]
+        regular = _regular_files(root) if images else set()
         for fname in sorted(files):
             if fname.lower().endswith(".tiff"):
                 warnings.warn('Using ".tiff" files with multiple bands will cause distortion. '
                               "Please verify your output.", stacklevel=4)
             if fname.lower().endswith(WHITE_LIST_FORMATS):
-                yield root, fname
+                if fname in regular:
+                    yield root, fname
+                else:
+                    others.append(os.path.join(root, fname))
+    if others:
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        warnings.warn(f"{len(others)} path(s) with an image extension are not regular files "
+                      f"(FIFOs, sockets, devices or broken links) and were left out: {shown}",
+                      stacklevel=4)
 
 
 def list_class_files(directory: str, classes: list[str], split: Optional[tuple[float, float]],

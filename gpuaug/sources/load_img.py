@@ -9,6 +9,8 @@ uint8, except 16/32-bit grayscale, whose values Keras passes through unscaled
 from __future__ import annotations
 
 import io
+import os
+import stat
 from typing import Optional
 
 import numpy as np
@@ -37,11 +39,28 @@ def check_interpolation(interpolation: object) -> str:
     return interpolation
 
 
+_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR,
+          "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder"))
+
+
+def read_regular_file(path: str) -> bytes:
+    """The bytes of ``path``, which must be a regular file once links are followed.
+
+    Opening a FIFO (or a device) blocks or never ends, whatever the decoder does after:
+    such a path fails here at once, as the file's own error (OSError).
+    """
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "something else")
+        raise OSError(f"{path} is {kind}, not a regular file: only regular files are images")
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def load_image(path: str, color_mode: str = "rgb", target_size: Optional[tuple[int, int]] = None,
                interpolation: str = "nearest", keep_aspect_ratio: bool = False) -> np.ndarray:
     """One image as an (H, W, C) array, decoded and resized as Keras's ``load_img`` does."""
-    with open(path, "rb") as f:
-        img = Image.open(io.BytesIO(f.read()))
+    img = Image.open(io.BytesIO(read_regular_file(path)))
     if color_mode == "grayscale":
         if img.mode not in ("L", "I;16", "I"):
             img = img.convert("L")
