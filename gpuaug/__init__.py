@@ -15,7 +15,7 @@ from .compat import COMPAT_MODES
 from .compose import compose_matrices
 from .config import AugmentConfig
 from .engine import augment_batch, transform_batch
-from .errors import ImageFileError
+from .errors import EmptyBatchError, ImageFileError
 from .generator import ImageDataGenerator
 from .params import TransformParams
 from .sampler import RandomTransformSampler
@@ -26,6 +26,7 @@ __all__ = [
     "COMPAT_MODES",
     "AugmentConfig",
     "ImageDataGenerator",
+    "EmptyBatchError",
     "ImageFileError",
     "RandomTransformSampler",
     "TransformParams",

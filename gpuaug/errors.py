@@ -18,6 +18,23 @@ class ImageFileError(OSError):
         self.cause = cause
 
 
+class EmptyBatchError(ImageFileError):
+    """Every file of a batch was unreadable (``on_error="skip"``): no batch to yield.
+
+    An empty batch would fail later and far away (a model's loss of shape ``(0,)``);
+    this names the files instead.  ``paths`` holds them all.
+    """
+
+    def __init__(self, paths: list[str], reasons: list[str]) -> None:
+        shown = "; ".join(f"{p!r} ({r})" for p, r in list(zip(paths, reasons, strict=True))[:5])
+        more = f" and {len(paths) - 5} more" if len(paths) > 5 else ""
+        OSError.__init__(self, f"every file of this batch is unreadable, so it would be empty: "
+                               f"{shown}{more}; remove them, or use a larger batch_size")
+        self.path = paths[0]
+        self.paths = paths
+        self.cause = None
+
+
 class ArgumentError(ValueError):
     """A bad loading argument (not a bad file): raised as is, never skipped."""
 

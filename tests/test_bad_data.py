@@ -271,3 +271,57 @@ def test_a_fifo_given_by_name_fails_at_once_as_its_own_error(tmp_path, decoder):
         x, _ = _in_thread(lambda: skipping[0])
     assert len(x) == 1 and [os.path.basename(p) for p, _ in skipping.skipped_files] == [
         "pipe.png"]
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_running_out_of_file_handles_is_not_blamed_on_the_files(tmp_path, decoder, monkeypatch):
+    """EMFILE during one batch put every good file into skipped_files for good (issue 16)."""
+    import errno
+
+    from gpuaug.sources import decoders, load_img
+
+    for i in range(4):
+        _png(str(tmp_path / "a" / f"{i}.png"), 20 * i)
+    it = _flow(tmp_path, decoder, batch_size=4, shuffle=False, on_error="skip")
+
+    def exhausted(path):
+        raise OSError(errno.EMFILE, "Too many open files", path)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(load_img, "read_regular_file", exhausted)
+        patch.setattr(decoders, "read_regular_file", exhausted)
+        with pytest.raises(OSError, match="Too many open files") as info:
+            it[0]
+    assert not isinstance(info.value, ImageFileError) and info.value.errno == errno.EMFILE
+    assert it.skipped_files == []  # nothing charged to the files
+    x, _ = it[0]  # the limit is back: every file reads
+    assert len(x) == 4
+
+
+def test_a_target_size_too_large_for_any_image_fails_at_the_call(tmp_path):
+    """It blamed the first file (OverflowError) under "raise" and skipped every file under
+    "skip"; it is the argument's fault, said when it is given."""
+    _png(str(tmp_path / "a" / "img000.png"), 1)
+    for policy in ("raise", "skip"):
+        with pytest.raises(ValueError, match="target_size"):
+            gpuaug.ImageDataGenerator(device="cpu").flow_from_directory(
+                str(tmp_path), target_size=(2**31, 1), on_error=policy)
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_a_batch_of_only_unreadable_files_is_an_error_naming_them(tmp_path, decoder):
+    """An empty batch made model.fit fail far away ("Output had shape: (0,)")."""
+    from gpuaug.errors import EmptyBatchError
+
+    _broken_files(tmp_path)
+    _png(str(tmp_path / "good" / "0.png"), 9)
+    it = _flow(tmp_path, decoder, batch_size=4, shuffle=False, on_error="skip")
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        with pytest.raises(EmptyBatchError) as info:
+            it[0]  # the four broken files of class "bad"
+        assert sorted(os.path.basename(p) for p in info.value.paths) == sorted(
+            ["zero.png", "text.jpg", "truncated.jpg", "truncated.png"])
+        assert "zero.png" in str(info.value)
+        x, y = it[1]  # the good file's batch is unaffected
+    assert len(x) == 1

@@ -7,6 +7,7 @@ decide which files, in which order, with which labels.
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import Any, Optional
 
@@ -16,7 +17,7 @@ from .. import validation
 from ..backends.reference.output_format import to_output
 from ..drawn import DrawnBatch
 from ..engine import array_module, augment_on
-from ..errors import ImageFileError
+from ..errors import EmptyBatchError, ImageFileError
 from ..output import check_output, convert, to_host
 from ..sources.decoders import check_on_error, make_decoder
 from ..sources.load_img import CHANNELS, COLOR_MODES, check_interpolation
@@ -25,6 +26,18 @@ from .saving import save_batch
 from .state import names_fingerprint
 
 _log = logging.getLogger("gpuaug")
+
+#: OSError numbers that describe the machine at that moment (open-file limits, memory),
+#: not the file: raised as they are, never charged to the file by ``on_error="skip"``.
+_RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS,
+                              errno.EAGAIN, errno.EINTR})
+
+
+def _the_files_own(exc: BaseException) -> bool:
+    """Whether a failure to read a file is the file's own (``on_error`` decides) or not."""
+    if isinstance(exc, MemoryError):
+        return False  # the machine's state; a too-large file is Pillow's DecompressionBombError
+    return not (isinstance(exc, OSError) and exc.errno in _RESOURCE_ERRNOS)
 
 
 class FileBatchIterator(Iterator):
@@ -52,6 +65,9 @@ class FileBatchIterator(Iterator):
         self.color_mode = color_mode
         self.data_format = data_format or "channels_last"
         channels = (CHANNELS[color_mode],)
+        if self.target_size[0] * self.target_size[1] * channels[0] >= 2**31:
+            raise ValueError(f"`target_size` {self.target_size!r} is too large: an image may hold "
+                             "at most 2**31 - 1 values (height x width x channels)")
         self.image_shape = (self.target_size + channels if self.data_format == "channels_last"
                             else channels + self.target_size)
         self.save_to_dir = save_to_dir
@@ -106,6 +122,10 @@ class FileBatchIterator(Iterator):
         paths = [self._filepaths[j] for j in index_array]
         todo = [i for i, p in enumerate(paths) if p not in self._skipped]  # known-bad: not reread
         batch, failures = self._decode([paths[i] for i in todo])
+        for position, exc in failures.items():
+            if not _the_files_own(exc):  # not the file's fault: raised as what it is
+                exc.add_note(f"(while gpuaug read {paths[todo[position]]!r})")
+                raise exc
         if failures:
             position, exc = next(iter(failures.items()))
             if self.on_error == "raise":
@@ -116,6 +136,8 @@ class FileBatchIterator(Iterator):
                 self._skipped[path] = reason
                 _log.warning("gpuaug: skipping unreadable image %s (%s)", path, reason)
         kept = np.asarray([i for k, i in enumerate(todo) if k not in failures], dtype=np.int64)
+        if len(paths) and not len(kept):
+            raise EmptyBatchError(paths, [self._skipped[p] for p in paths])
         if self.data_format == "channels_first":
             batch = batch.transpose(0, 3, 1, 2)
         return batch, kept
