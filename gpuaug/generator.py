@@ -31,6 +31,7 @@ from .sampler import RandomTransformSampler
 
 if TYPE_CHECKING:  # imported when a flow method is called: `import gpuaug` stays light
     from .iterators import DataFrameIterator, DirectoryIterator, NumpyArrayIterator
+    from .iterators.base import ShardArg
 
 _log = logging.getLogger("gpuaug")
 
@@ -456,8 +457,8 @@ class ImageDataGenerator:
         self, x: Any, y: Any = None, batch_size: int = 32, shuffle: bool = True,
         sample_weight: Any = None, seed: Optional[int] = None, save_to_dir: Optional[str] = None,
         save_prefix: str = "", save_format: str = "png", ignore_class_split: bool = False,
-        subset: Optional[str] = None, *, output: str = "auto", shard_id: Optional[int] = None,
-        num_shards: Optional[int] = None,
+        subset: Optional[str] = None, *, output: str = "auto", shard_id: ShardArg = None,
+        num_shards: ShardArg = None,
     ) -> "NumpyArrayIterator":
         """Keras's ``flow``: seeded batches of an in-memory dataset (``x``, ``y``).
 
@@ -471,7 +472,8 @@ class ImageDataGenerator:
         ``shard_id`` / ``num_shards`` (gpuaug only) split every epoch between
         data-parallel workers: shard k gets positions k, k + num_shards, ... of the
         epoch's order, so the shards are disjoint and together cover the epoch once.
-        Both None: read RANK / WORLD_SIZE (torch.distributed's variables), else 0 / 1.
+        Both None: one shard, whatever the environment; ``"env"``: RANK / WORLD_SIZE
+        (torch.distributed's variables, as ``torchrun`` sets them), one shard without them.
         With more than one shard the epoch order comes from ``seed`` and the epoch
         number (``seed`` is then required with ``shuffle``), not from Keras's
         per-batch stream; one shard is Keras's behaviour exactly.
@@ -492,7 +494,7 @@ class ImageDataGenerator:
         save_to_dir: Optional[str] = None, save_prefix: str = "", save_format: str = "png",
         follow_links: bool = False, subset: Optional[str] = None, interpolation: str = "nearest",
         keep_aspect_ratio: bool = False, *, output: str = "auto", decoder: str = "auto",
-        on_error: str = "raise", shard_id: Optional[int] = None, num_shards: Optional[int] = None,
+        on_error: str = "raise", shard_id: ShardArg = None, num_shards: ShardArg = None,
     ) -> "DirectoryIterator":
         """Keras's ``flow_from_directory``: seeded batches of images in class sub-folders.
 
@@ -524,8 +526,8 @@ class ImageDataGenerator:
         save_to_dir: Optional[str] = None, save_prefix: str = "", save_format: str = "png",
         subset: Optional[str] = None, interpolation: str = "nearest",
         validate_filenames: bool = True, *, output: str = "auto", decoder: str = "auto",
-        on_error: str = "raise", shard_id: Optional[int] = None,
-        num_shards: Optional[int] = None, **kwargs: Any,
+        on_error: str = "raise", shard_id: ShardArg = None,
+        num_shards: ShardArg = None, **kwargs: Any,
     ) -> "DataFrameIterator":
         """Keras's ``flow_from_dataframe``: seeded batches of the files a DataFrame lists.
 

@@ -57,16 +57,34 @@ def test_epochs_are_reshuffled_and_labels_stay_with_their_images():
     assert orders[0][0] != orders[0][1]  # a new permutation each epoch
 
 
-def test_shards_default_to_torch_distributed_environment(monkeypatch):
+def test_sharding_comes_from_the_environment_only_when_asked(monkeypatch, tmp_path, capsys):
+    """RANK / WORLD_SIZE sharded every iterator silently: an evaluation iterator printed
+    "Found 20 images" and yielded 5 (issue 16).  Now only "env" reads them."""
+    from PIL import Image
+
     x = np.zeros((10, 1, 1, 1), np.uint8)
     gen = gpuaug.ImageDataGenerator(device="cpu")
     monkeypatch.setenv("RANK", "2")
     monkeypatch.setenv("WORLD_SIZE", "3")
-    it = gen.flow(x, np.arange(10), batch_size=10, seed=0)
-    assert (it.shard_id, it.num_shards, it.n) == (2, 3, 3)
+    plain = gen.flow(x, np.arange(10), batch_size=10, seed=0)
+    assert (plain.shard_id, plain.num_shards, plain.n) == (0, 1, 10)
+    asked = gen.flow(x, np.arange(10), batch_size=10, seed=0, shard_id="env", num_shards="env")
+    assert (asked.shard_id, asked.num_shards, asked.n) == (2, 3, 3)
+    assert gen.flow(x, batch_size=4, seed=0, num_shards="env").num_shards == 3
+    # The "Found" line says which shard and how many of the images it yields.
+    (tmp_path / "a").mkdir()
+    for i in range(8):
+        Image.fromarray(np.full((4, 4, 3), i, np.uint8)).save(tmp_path / "a" / f"{i}.png")
+    capsys.readouterr()
+    gen.flow_from_directory(str(tmp_path), target_size=(4, 4), seed=0, shard_id="env",
+                            num_shards="env")
+    assert capsys.readouterr().out.strip() == (
+        "Found 8 images belonging to 1 classes. This iterator yields shard 2 of 3: 2 of them.")
+    gen.flow_from_directory(str(tmp_path), target_size=(4, 4))
+    assert capsys.readouterr().out.strip() == "Found 8 images belonging to 1 classes."
     monkeypatch.delenv("RANK")
     monkeypatch.delenv("WORLD_SIZE")
-    assert gen.flow(x, batch_size=4).num_shards == 1
+    assert gen.flow(x, batch_size=4, shard_id="env", num_shards="env").num_shards == 1
 
 
 @pytest.mark.parametrize("kwargs,error,match", [
@@ -74,6 +92,8 @@ def test_shards_default_to_torch_distributed_environment(monkeypatch):
     (dict(shard_id=3, num_shards=3), ValueError, "shard_id"),
     (dict(shard_id=0, num_shards=0), ValueError, "num_shards"),
     (dict(shard_id=0.5, num_shards=2), TypeError, "shard_id"),
+    (dict(shard_id="env", num_shards=3), ValueError, "both come from the environment"),
+    (dict(shard_id="rank", num_shards=3), TypeError, "shard_id"),
     (dict(shard_id=0, num_shards=2, seed=None), ValueError, "seed"),
 ])
 def test_bad_shard_arguments_name_the_argument(kwargs, error, match):

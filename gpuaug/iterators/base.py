@@ -26,7 +26,7 @@ import threading
 import warnings
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Union
 from typing import Iterator as _PyIterator
 
 import numpy as np
@@ -40,6 +40,9 @@ from . import state as iterator_state
 from .ahead import KerasAhead, KeyedAhead
 
 _log = logging.getLogger("gpuaug")
+
+#: ``shard_id`` / ``num_shards``: an integer, "env" (RANK / WORLD_SIZE) or None (one shard).
+ShardArg = Union[int, str, None]
 
 if TYPE_CHECKING:
     from .prefetch import Prefetcher
@@ -77,14 +80,14 @@ class Iterator:
     _save_hash_high = int(1e7)
 
     def __init__(self, n: int, batch_size: int, shuffle: bool, seed: Optional[int], *,
-                 shard_id: Optional[int] = None, num_shards: Optional[int] = None) -> None:
+                 shard_id: ShardArg = None, num_shards: ShardArg = None) -> None:
         validation.check_positive_int("batch_size", batch_size)
         validation.check_seed(seed)
         self.shard_id, self.num_shards = resolve_shards(shard_id, num_shards)
         if self.num_shards > 1 and shuffle and seed is None:
             raise ValueError(
-                f"`seed` is required with num_shards={self.num_shards} (shard {self.shard_id}; "
-                "set explicitly or from RANK / WORLD_SIZE) and shuffle=True: every shard must "
+                f"`seed` is required with num_shards={self.num_shards} (shard {self.shard_id}) "
+                "and shuffle=True: every shard must "
                 "draw the same epoch order so that the shards stay disjoint")
         self.rng = getattr(self.image_data_generator, "rng", "keras")
         if self.rng == "keyed" and seed is None:
@@ -481,12 +484,27 @@ class Iterator:
         raise NotImplementedError
 
 
-def resolve_shards(shard_id: Optional[int], num_shards: Optional[int]) -> tuple[int, int]:
-    """``(shard_id, num_shards)``; both None: torch.distributed's RANK / WORLD_SIZE (or 0 / 1)."""
+#: ``shard_id`` / ``num_shards`` value that asks for torch.distributed's RANK / WORLD_SIZE.
+FROM_ENVIRONMENT = "env"
+
+
+def resolve_shards(shard_id: Any, num_shards: Any) -> tuple[int, int]:
+    """``(shard_id, num_shards)``: both None, one shard; ``"env"``, RANK / WORLD_SIZE.
+
+    Sharding is asked for, never implied: an evaluation iterator in a ``torchrun`` job
+    that sets neither reads every sample.  ``"env"`` (for either or both) reads
+    torch.distributed's variables, and one shard where they are not set.
+    """
     source = "arguments"
-    if shard_id is None and num_shards is None:
+    if FROM_ENVIRONMENT in (shard_id, num_shards):
+        if {shard_id, num_shards} - {FROM_ENVIRONMENT, None}:
+            raise ValueError("`shard_id` and `num_shards` both come from the environment "
+                             f"(\"{FROM_ENVIRONMENT}\") or both from arguments. Received: "
+                             f"shard_id={shard_id!r}, num_shards={num_shards!r}")
         rank, world = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
         if rank is None and world is None:
+            _log.info("gpuaug: shard_id/num_shards=%r but RANK and WORLD_SIZE are not set: "
+                      "one shard", FROM_ENVIRONMENT)
             return 0, 1
         source = f"the environment (RANK={rank!r}, WORLD_SIZE={world!r})"
         try:
@@ -496,19 +514,26 @@ def resolve_shards(shard_id: Optional[int], num_shards: Optional[int]) -> tuple[
         if not 0 <= shard_id < num_shards:
             raise ValueError(f"`shard_id` / `num_shards` from {source} are inconsistent: "
                              "RANK must be in [0, WORLD_SIZE)")
-        if num_shards > 1:
-            _log.info("gpuaug: sharding from %s: this iterator yields shard %d of %d",
-                      source, shard_id, num_shards)
+    elif shard_id is None and num_shards is None:
+        return 0, 1
     if shard_id is None or num_shards is None:
         raise ValueError("`shard_id` and `num_shards` go together: give both or neither. "
                          f"Received: shard_id={shard_id!r}, num_shards={num_shards!r}")
     for name, value in (("shard_id", shard_id), ("num_shards", num_shards)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"`{name}` must be an integer. Received: {value!r}")
+            raise TypeError(f"`{name}` must be an integer or {FROM_ENVIRONMENT!r}. "
+                            f"Received: {value!r}")
     if num_shards < 1 or not 0 <= shard_id < num_shards:
         raise ValueError(f"`shard_id` must be in [0, num_shards) and `num_shards` >= 1. "
                          f"Received: shard_id={shard_id}, num_shards={num_shards} (from {source})")
     return int(shard_id), int(num_shards)
+
+
+def shard_note(shard_id: int, num_shards: int, count: int) -> str:
+    """What the "Found ..." line adds for a shard (nothing for one shard)."""
+    if num_shards == 1:
+        return ""
+    return f" This iterator yields shard {shard_id} of {num_shards}: {count} of them."
 
 
 _keras_classes: dict[type, type] = {}

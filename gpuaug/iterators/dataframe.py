@@ -9,6 +9,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..sources.listing import WHITE_LIST_FORMATS
+from .base import ShardArg, shard_note
 from .files import FileBatchIterator
 
 _NO_CLASS_MODES = ("input", "multi_output", "raw", None)
@@ -40,7 +41,7 @@ class DataFrameIterator(FileBatchIterator):
                  interpolation: str = "nearest", keep_aspect_ratio: bool = False,
                  dtype: Any = "float32", validate_filenames: bool = True, *,
                  output: str = "auto", decoder: str = "auto", on_error: str = "raise",
-                 shard_id: Optional[int] = None, num_shards: Optional[int] = None) -> None:
+                 shard_id: ShardArg = None, num_shards: ShardArg = None) -> None:
         self._set_processing_attrs(image_data_generator, target_size, color_mode, data_format,
                                    save_to_dir, save_prefix, save_format, subset, interpolation,
                                    keep_aspect_ratio, output, decoder, batch_size, on_error)
@@ -69,14 +70,15 @@ class DataFrameIterator(FileBatchIterator):
             self._targets = df[y_col].values
         self.samples = len(self.filenames)
         validated = "validated" if validate_filenames else "non-validated"
-        if class_mode in _NO_CLASS_MODES:
-            print(f"Found {self.samples} {validated} image filenames.")
-        else:
-            print(f"Found {self.samples} {validated} image filenames belonging to "
-                  f"{num_classes} classes.")
         self._filepaths = [os.path.join(self.directory, f) for f in self.filenames]
         super().__init__(self.samples, batch_size, shuffle, seed,
                          shard_id=shard_id, num_shards=num_shards)
+        note = shard_note(self.shard_id, self.num_shards, self.n)
+        if class_mode in _NO_CLASS_MODES:
+            print(f"Found {self.samples} {validated} image filenames.{note}")
+        else:
+            print(f"Found {self.samples} {validated} image filenames belonging to "
+                  f"{num_classes} classes.{note}")
 
     def _check_params(self, df: Any, x_col: str, y_col: Any, weight_col: Optional[str],
                       classes: Optional[list[str]]) -> None:

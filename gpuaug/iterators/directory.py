@@ -8,6 +8,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..sources.listing import discover_classes, list_class_files
+from .base import ShardArg, shard_note
 from .files import FileBatchIterator
 
 
@@ -29,7 +30,7 @@ class DirectoryIterator(FileBatchIterator):
                  subset: Optional[str] = None, interpolation: str = "nearest",
                  keep_aspect_ratio: bool = False, dtype: Any = None, *,
                  output: str = "auto", decoder: str = "auto", on_error: str = "raise",
-                 shard_id: Optional[int] = None, num_shards: Optional[int] = None) -> None:
+                 shard_id: ShardArg = None, num_shards: ShardArg = None) -> None:
         self._set_processing_attrs(image_data_generator, target_size, color_mode, data_format,
                                    save_to_dir, save_prefix, save_format, subset, interpolation,
                                    keep_aspect_ratio, output, decoder, batch_size, on_error)
@@ -48,10 +49,11 @@ class DirectoryIterator(FileBatchIterator):
         self.filenames, self.classes = list_class_files(directory, names, self.split,
                                                         follow_links)
         self.samples = len(self.filenames)
-        print(f"Found {self.samples} images belonging to {self.num_classes} classes.")
         self._filepaths = [os.path.join(directory, f) for f in self.filenames]
         super().__init__(self.samples, batch_size, shuffle, seed,
                          shard_id=shard_id, num_shards=num_shards)
+        print(f"Found {self.samples} images belonging to {self.num_classes} classes."
+              + shard_note(self.shard_id, self.num_shards, self.n))
 
     @property
     def labels(self) -> np.ndarray:

@@ -12,7 +12,7 @@ from ..backends.reference import SUPPORTED_INPUT_DTYPES
 from ..engine import augment_gathered
 from ..environment import cuda_index
 from ..output import check_output, convert, to_host
-from .base import BatchDraws, Iterator
+from .base import BatchDraws, Iterator, ShardArg
 from .saving import save_batch
 from .state import array_fingerprint
 
@@ -38,8 +38,8 @@ class NumpyArrayIterator(Iterator):
                  data_format: Optional[str] = None, save_to_dir: Optional[str] = None,
                  save_prefix: str = "", save_format: str = "png", subset: Optional[str] = None,
                  ignore_class_split: bool = False, dtype: Any = None, *,
-                 output: str = "auto", shard_id: Optional[int] = None,
-                 num_shards: Optional[int] = None) -> None:
+                 output: str = "auto", shard_id: ShardArg = None,
+                 num_shards: ShardArg = None) -> None:
         data_format = data_format or "channels_last"
         self.dtype = np.dtype(dtype or "float32").name
         if isinstance(x, (tuple, list)):
