@@ -14,10 +14,23 @@ import numpy as np
 from .validation import check_choice
 
 OUTPUTS = ("auto", "numpy", "cupy", "torch", "jax", "tf")
+_LIBRARIES = {"cupy": "cupy", "torch": "torch", "jax": "jax", "tf": "tensorflow"}
 
 
 def check_output(output: Any) -> str:
-    return check_choice("output", output, OUTPUTS)
+    """``output`` checked at the call: a known name whose library is installed.
+
+    (It failed at the first batch with a bare ModuleNotFoundError.)
+    """
+    output = check_choice("output", output, OUTPUTS)
+    library = _LIBRARIES.get(output)
+    if library is not None:
+        import importlib.util
+
+        if importlib.util.find_spec(library) is None:
+            raise ValueError(f"output={output!r} needs {library}, which is not installed; "
+                             "install it, or use output='numpy' or 'auto'")
+    return output
 
 
 def _on_gpu(x: Any) -> bool:

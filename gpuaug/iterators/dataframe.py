@@ -83,6 +83,23 @@ class DataFrameIterator(FileBatchIterator):
     def _check_params(self, df: Any, x_col: str, y_col: Any, weight_col: Optional[str],
                       classes: Optional[list[str]]) -> None:
         mode = self.class_mode
+        # Columns named by an argument must exist (Keras: a bare KeyError, e.g. "KeyError: 3").
+        wanted = [("x_col", x_col)]
+        if mode not in _NO_CLASS_MODES:
+            wanted += [("y_col", c) for c in (y_col if isinstance(y_col, list) else [y_col])]
+        if weight_col:
+            wanted.append(("weight_col", weight_col))
+        for name, column in wanted:
+            try:
+                present = column in df.columns
+            except TypeError:  # unhashable
+                present = False
+            if not present:
+                raise ValueError(f"{name}={column!r} is not a column of the dataframe; its "
+                                 f"columns are {list(df.columns)!r}")
+        if isinstance(classes, str):  # a string is a sequence: one class per character
+            raise TypeError(f"`classes` must be a list of class names, not a string. "
+                            f"Received: {classes!r}; did you mean [{classes!r}]?")
         if not isinstance(mode, (str, type(None))) or mode not in self.allowed_class_modes:
             raise ValueError(
                 f"Invalid class_mode: {mode}; expected one of: {self.allowed_class_modes}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any, Optional
 
 import numpy as np
@@ -31,6 +32,12 @@ class DirectoryIterator(FileBatchIterator):
                  keep_aspect_ratio: bool = False, dtype: Any = None, *,
                  output: str = "auto", decoder: str = "auto", on_error: str = "raise",
                  shard_id: ShardArg = None, num_shards: ShardArg = None) -> None:
+        if not isinstance(directory, (str, os.PathLike)):  # None listed the working directory
+            raise TypeError(f"`directory` must be a path (str or os.PathLike). "
+                            f"Received: {directory!r}")
+        if isinstance(classes, str):  # a string is a sequence: one class per character
+            raise TypeError(f"`classes` must be a list of class names, not a string. "
+                            f"Received: {classes!r}; did you mean [{classes!r}]?")
         self._set_processing_attrs(image_data_generator, target_size, color_mode, data_format,
                                    save_to_dir, save_prefix, save_format, subset, interpolation,
                                    keep_aspect_ratio, output, decoder, batch_size, on_error)
@@ -44,6 +51,10 @@ class DirectoryIterator(FileBatchIterator):
         self.dtype = np.dtype(dtype or "float32").name
         self.samples = 0
         names = list(classes) if classes else discover_classes(directory)
+        missing = [name for name in names if not os.path.isdir(os.path.join(directory, name))]
+        if classes and missing:  # Keras: silently empty classes
+            warnings.warn(f"{len(missing)} class(es) in `classes` have no folder in {directory!r}"
+                          f" and will be empty: {', '.join(map(repr, missing[:5]))}", stacklevel=3)
         self.num_classes = len(names)
         self.class_indices = {name: i for i, name in enumerate(names)}
         self.filenames, self.classes = list_class_files(directory, names, self.split,

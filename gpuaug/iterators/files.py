@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 from typing import Any, Optional
 
 import numpy as np
@@ -75,6 +76,9 @@ class FileBatchIterator(Iterator):
         self.save_format = save_format
         if save_to_dir:
             validation.check_save_format(save_format)
+            if not os.path.isdir(save_to_dir):  # Keras: FileNotFoundError at the first batch
+                raise FileNotFoundError(f"`save_to_dir` {save_to_dir!r} is not an existing "
+                                        "folder; create it first")
         # Keras's message, at the call rather than at the first image to resize
         self.interpolation = check_interpolation(interpolation)
         if subset is not None:
