@@ -75,6 +75,13 @@ class TransformParams:
     def __len__(self) -> int:
         return int(self.theta.shape[0])
 
+    def skips_the_warp(self) -> np.ndarray:
+        """Per sample, whether Keras leaves the image unwarped (``apply_affine_transform``
+        builds no matrix when every geometric parameter has its default): only flips and
+        the pointwise steps apply, and non-finite values stay where they are."""
+        return ((self.theta == 0) & (self.tx == 0) & (self.ty == 0) & (self.shear == 0)
+                & (self.zx == 1) & (self.zy == 1))
+
     def view(self, start: int, stop: int) -> "TransformParams":
         """Samples ``start:stop`` as views of these columns (no copy, no conversion)."""
         return TransformParams.from_columns({

@@ -322,3 +322,27 @@ def test_random_generator_configurations(backend, case):
     _compare(backend, x, _draw(gen, x, case), gen.config(),
              exact=False if kwargs["samplewise_center"] else None,
              brightness=None if b is None else max(b))
+
+
+@pytest.mark.parametrize("order", [0, 1])
+@pytest.mark.parametrize("precision", ["exact", "fast"])
+def test_without_geometry_non_finite_values_stay_where_they_are(backend, keras_image, order,
+                                                                 precision):
+    """Keras skips the warp when every geometric parameter has its default; the identity
+    warp gpuaug ran instead spread 2 non-finite values to 8 (issue 16).  Flips still apply."""
+    rng = np.random.default_rng(41)
+    x = rng.uniform(0, 255, (4, 6, 7, 3)).astype(np.float32)
+    x[0, 2, 3, 1], x[1, 0, 0, 0], x[2, 5, 6, 2] = np.nan, np.inf, -np.inf
+    x[3, 1, 1, 0] = -0.0
+    params = TransformParams.from_dicts([{}, {"flip_horizontal": True},
+                                         {"flip_vertical": True}, {"theta": 0.0, "zx": 1.0}])
+    keras_gen = keras_image.ImageDataGenerator(rescale=0.5, interpolation_order=order)
+    expected = np.stack([keras_gen.standardize(keras_gen.apply_transform(img.copy(), d))
+                         for img, d in zip(x, params.to_dicts(), strict=True)])
+    gen = gpuaug.ImageDataGenerator(rescale=0.5, interpolation_order=order, device="cpu",
+                                    precision=precision)
+    config = gen.config()
+    m = compose_matrices(params, 6, 7, config.compat)
+    for got in (NumpyBackend().augment(x, m, params, config),
+                to_host(backend.augment(to_device(backend, x), m, params, config))):
+        np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))

@@ -86,7 +86,9 @@ def test_the_upload_is_the_epilogue_then_the_samples_then_the_statistics():
     head_size = interface.EPILOGUE_RECORD.dtype.itemsize
     head = upload[:head_size].view(interface.EPILOGUE_RECORD.dtype)[0]
     samples = upload[head_size:head_size + records.nbytes].view(interface.SAMPLE_RECORD.dtype)
-    assert samples["flags"].tolist() == [interface.SAMPLE_FLAGS.FLIP_H, 0]
+    # The second sample has every geometric default: Keras skips its warp (UNWARPED).
+    assert samples["flags"].tolist() == [interface.SAMPLE_FLAGS.FLIP_H,
+                                         interface.SAMPLE_FLAGS.UNWARPED]
     assert head["flags"] == (interface.STANDARDIZE_FLAGS.STD_RESCALE
                              | interface.STANDARDIZE_FLAGS.STD_FEATURE_CENTER
                              | interface.STANDARDIZE_FLAGS.STD_FEATURE_SCALE)

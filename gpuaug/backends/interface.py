@@ -127,7 +127,9 @@ WORK_DTYPE = CppEnum("WorkDtype", "WORK_", WORK_DTYPES, cpp_names=("F16", "F32",
 PRECISION = CppEnum("Precision", "PRECISION_", PRECISIONS)
 
 #: Bits of ``SampleParams.flags``.
-SAMPLE_FLAGS = CppFlags("SampleFlags", ("FLIP_H", "FLIP_V"))
+#: UNWARPED: Keras skips the warp (every geometric parameter at its default), so the
+#: sample is only flipped and a non-finite value stays where it is.
+SAMPLE_FLAGS = CppFlags("SampleFlags", ("FLIP_H", "FLIP_V", "UNWARPED"))
 #: Bits of ``Epilogue.flags``: which of Keras's ``standardize`` steps run, in Keras's order.
 STANDARDIZE_FLAGS = CppFlags("StandardizeFlags", (
     "STD_RESCALE", "STD_SAMPLE_CENTER", "STD_SAMPLE_SCALE", "STD_FEATURE_CENTER",

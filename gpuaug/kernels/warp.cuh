@@ -66,6 +66,7 @@ struct PixelTaps {
     int s_chan;
     T wr0, wr1, wc0, wc1;
     bool outside;
+    bool unwarped;  // Keras skips the warp for this sample: the value is the tap o00's
 };
 
 template <typename InT, int ORDER, int MODE, bool IN_CHW, int PRECISION>
@@ -74,6 +75,19 @@ GPUAUG_HD PixelTaps<InT, Coord<PRECISION>> pixel_taps(const InT* img, const Samp
                                                       i64 nc, int r, int c) {
     typedef Coord<PRECISION> T;
     const Layout in = image_layout<IN_CHW>(h, w, nc);
+    PixelTaps<InT, T> t;
+    t.img = img;
+    t.s_chan = in.s_chan;
+    t.unwarped = (p.flags & UNWARPED) != 0;
+    if (t.unwarped) {  // only the flips: read the (mirrored) pixel itself, interpolate nothing
+        const int rr = (p.flags & FLIP_V) ? (int)h - 1 - r : r;
+        const int cc = (p.flags & FLIP_H) ? (int)w - 1 - c : c;
+        t.o00 = t.o01 = t.o10 = t.o11 = rr * in.s_row + cc * in.s_col;
+        t.wr0 = t.wc0 = T(1);
+        t.wr1 = t.wc1 = T(0);
+        t.outside = false;
+        return t;
+    }
     T u_row, u_col;
     if constexpr (PRECISION == PRECISION_FAST) {
         // The (flipped) pixel's offset from the centre, exact in float32.
@@ -89,10 +103,7 @@ GPUAUG_HD PixelTaps<InT, Coord<PRECISION>> pixel_taps(const InT* img, const Samp
     }
     const AxisTaps<T> tr = axis_taps<ORDER, MODE>(u_row, (int)h);
     const AxisTaps<T> tc = axis_taps<ORDER, MODE>(u_col, (int)w);
-    PixelTaps<InT, T> t;
     t.outside = tr.outside || tc.outside;
-    t.img = img;
-    t.s_chan = in.s_chan;
     const int row0 = tr.tap0 * in.s_row, row1 = tr.tap1 * in.s_row;
     const int col0 = tc.tap0 * in.s_col, col1 = tc.tap1 * in.s_col;
     t.o00 = row0 + col0;
@@ -109,7 +120,7 @@ template <typename InT, int WORK, int ORDER>
 GPUAUG_HD double warp_channel(const PixelTaps<InT, double>& t, int k, double cval) {
     if (t.outside) return round_work<WORK>(cval);
     const int o = k * t.s_chan;
-    if (ORDER == 0) return input_value<WORK>(t.img[t.o00 + o]);
+    if (ORDER == 0 || t.unwarped) return input_value<WORK>(t.img[t.o00 + o]);
     // SciPy's accumulation order: (v00*wr0)*wc0, then += (v01*wr0)*wc1, (v10*wr1)*wc0, (v11*wr1)*wc1.
     double acc = mul_rn(mul_rn(input_value<WORK>(t.img[t.o00 + o]), t.wr0), t.wc0);
     acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.img[t.o01 + o]), t.wr0), t.wc1));
@@ -124,7 +135,7 @@ template <typename InT, int ORDER>
 GPUAUG_HD float warp_channel_fast(const PixelTaps<InT, float>& t, int k, float cval) {
     if (t.outside) return cval;
     const int o = k * t.s_chan;
-    if (ORDER == 0) return load_fast(t.img[t.o00 + o]);
+    if (ORDER == 0 || t.unwarped) return load_fast(t.img[t.o00 + o]);
     const float top = fma_rn(load_fast(t.img[t.o01 + o]), t.wc1,
                              mul_rn(load_fast(t.img[t.o00 + o]), t.wc0));
     const float bottom = fma_rn(load_fast(t.img[t.o11 + o]), t.wc1,

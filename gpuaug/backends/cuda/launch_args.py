@@ -48,6 +48,7 @@ _HEAD_WORD = {name: EPILOGUE_RECORD.dtype.fields[name][1] // 8
               for name in EPILOGUE_RECORD.dtype.names}
 _EMPTY_KEYS = (int(order_key(np.inf)), int(order_key(-np.inf)))  # min and max before a pass
 _FLIP_H, _FLIP_V = np.uint64(SAMPLE_FLAGS.FLIP_H), np.uint64(SAMPLE_FLAGS.FLIP_V)
+_UNWARPED = np.uint64(SAMPLE_FLAGS.UNWARPED)
 
 
 def fast_geometry(matrices: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -97,6 +98,7 @@ def pack_samples(matrices: np.ndarray, params: TransformParams, work_dtype: str,
     flags = bits[:, _WORD["flags"]]
     np.multiply(params.flip_horizontal, _FLIP_H, out=flags)
     flags |= np.multiply(params.flip_vertical, _FLIP_V, dtype=np.uint64)
+    flags |= np.multiply(params.skips_the_warp(), _UNWARPED, dtype=np.uint64)
     bits[:, _WORD["lo_key"]] = _EMPTY_KEYS[0]
     bits[:, _WORD["hi_key"]] = _EMPTY_KEYS[1]
     bits[:, _WORD["moment_blocks"]] = 0

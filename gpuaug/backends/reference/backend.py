@@ -71,7 +71,7 @@ class NumpyBackend:
         x = warp_nhwc(
             source, matrices, params.flip_horizontal, params.flip_vertical,
             order=config.interpolation_order, fill_mode=config.fill_mode, cval=config.cval,
-            dtype=config.dtype,
+            dtype=config.dtype, unwarped=params.skips_the_warp(),
         )
         channel_shift(x, params.channel_shift_intensity)
         x = brightness(x, params.brightness, config.compat)

@@ -59,6 +59,7 @@ def warp_nhwc(
     fill_mode: str,
     cval: float,
     dtype: np.typing.DTypeLike = None,
+    unwarped: np.typing.ArrayLike = None,
 ) -> np.ndarray:
     """Warp a channels-last batch ``x`` (B, H, W, C) with per-sample matrices.
 
@@ -66,7 +67,9 @@ def warp_nhwc(
     warped pixel of the mirrored output position, which is exactly "warp, then
     reverse the axis" as Keras does it.  Returns a new contiguous array of
     ``dtype`` (default ``x.dtype``); values of ``x`` must convert to float64
-    exactly, as every supported input dtype does.
+    exactly, as every supported input dtype does.  ``unwarped``: per sample, whether
+    Keras skips the warp (:meth:`~gpuaug.params.TransformParams.skips_the_warp`); those
+    samples are only flipped, so non-finite values do not spread to their neighbours.
     """
     check_choice("interpolation_order", order, (0, 1))
     b, h, w, c = x.shape
@@ -82,6 +85,15 @@ def warp_nhwc(
     base = (np.arange(b, dtype=np.int64) * (h * w))[:, None, None]
     band = max(1, _PIXELS_PER_BAND // max(1, b * w))
 
+    with np.errstate(invalid="ignore", over="ignore"):  # non-finite data: as SciPy, silently
+        _warp_bands(out, src, rows_all, cols, a, base, band, h, w, order, fill_mode, cval,
+                    unwarped)
+    return out
+
+
+def _warp_bands(out, src, rows_all, cols, a, base, band, h, w, order, fill_mode, cval,
+                unwarped) -> None:
+    """:func:`warp_nhwc`'s work, band of output rows by band."""
     for r0 in range(0, h, band):
         rows = rows_all[:, r0:r0 + band, None]  # (B, h', 1)
         u_row = (a[:, 0, 2] + rows * a[:, 0, 0]) + cols * a[:, 0, 1]
@@ -109,5 +121,8 @@ def warp_nhwc(
         outside = out_r | out_c
         if outside.any():
             acc[outside] = cval
+        if unwarped is not None and np.any(unwarped):
+            # The (flipped) pixel itself: rows and cols are exact integers here.
+            pixel = base + rows.astype(np.int64) * w + cols.astype(np.int64)  # (B, h', W)
+            acc[unwarped] = np.take(src, pixel[unwarped], axis=0)
         out[:, r0:r0 + band] = acc
-    return out
