@@ -110,6 +110,42 @@ def test_a_pixel_written_in_straight_line_code_counts_its_path_over_the_channels
     assert sum(counts.heaviest.values()) == pytest.approx(3 + 8 / 3)
 
 
+# A channel loop (0x20-0x60) whose branch at 0x20 skips the tap load (a constant-fill
+# pixel outside the image, an unwarped sample): a shortcut, not the kernel's work.
+SHORTCUT = """
+        Function : _Z5short
+        /*0000*/                   S2R R0, SR_TID.X ;
+        /*0010*/                   IMAD R1, R0, 0x2, RZ ;
+        /*0020*/               @P0 BRA 0x50 ;
+        /*0030*/                   LDG.E.U8 R2, desc[UR4][R4.64] ;
+        /*0040*/                   I2F.F64.U32 R6, R2 ;
+        /*0050*/                   STG.E desc[UR4][R10.64], R6 ;
+        /*0060*/              @!P1 BRA 0x20 ;
+        /*0070*/              @!P2 BRA 0x10 ;
+        /*0080*/                   EXIT ;
+"""
+
+
+def test_the_lightest_path_reads_the_taps_instead_of_skipping_them():
+    (instructions,) = sass.parse_sass(SHORTCUT).values()
+    reads = sass.count_per_element(instructions, channels=3, is_tap=sass.tap_loads("uint8"))
+    # BRA, LDG, I2F, STG, BRA per element + (IMAD, BRA) / 3 per pixel.
+    assert sum(reads.lightest.values()) == pytest.approx(5 + 2 / 3)
+    assert reads.lightest["memory"] == pytest.approx(2) and reads.lightest["fp64"] == 1
+    # A float32 input's taps are plain 32-bit loads: the U8 load is not one, and the
+    # lightest path is the shortcut (BRA, STG, BRA).
+    other = sass.count_per_element(instructions, channels=3, is_tap=sass.tap_loads("float32"))
+    assert sum(other.lightest.values()) == pytest.approx(3 + 2 / 3)
+
+
+def test_tap_loads_are_told_by_the_input_dtype():
+    assert sass.tap_loads("uint8")("LDG.E.U8.CONSTANT")
+    assert not sass.tap_loads("uint8")("LDG.E.64.CONSTANT")  # a float64 statistic
+    assert sass.tap_loads("float32")("LDG.E.CONSTANT")
+    assert not sass.tap_loads("float32")("LDG.E.64")
+    assert sass.tap_loads("float16")("LDG.E.U16")
+
+
 def test_occupancy_follows_the_register_file():
     assert sass.resident_warps(90, 64) == 16  # 2 blocks of 8 warps: 25 %
     assert sass.resident_warps(64, 64) == 32

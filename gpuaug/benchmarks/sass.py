@@ -16,8 +16,9 @@ options) for the architectures of the GPUs people train on, disassembled with
   the other way, and the lighter way counts; a thread's setup for a sample (the path
   from the kernel's entry to the pixel loop) counts once per the launch's pixels per
   thread.  The branches inside a loop give many paths: the table shows the
-  lightest (a configuration that takes none of the optional steps: no channel shift,
-  brightness or standardization; for ``constant`` fill, a pixel that falls outside)
+  lightest of those that read every tap (a configuration that takes none of the
+  optional steps: no channel shift, brightness or standardization; shortcuts that skip
+  the taps, such as a constant-fill pixel outside the image, are not the kernel's work)
   and, in brackets, the heaviest (every optional step at once).  The slow paths the
   compiler moves out of line (``CALL``: division, conversions) are not counted.  A
   static estimate from the machine code, not a trace;
@@ -48,7 +49,7 @@ import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ..backends.cuda.variants import KernelVariant
 from . import harness
@@ -162,61 +163,76 @@ def _target(ins: Instruction) -> Optional[int]:
 
 
 def _paths(body: list[Instruction], lo: int, hi: int, skip: tuple[int, int] | None,
-           stores: Optional[int] = None,
+           stores: Optional[int] = None, is_tap: Callable[[str], bool] = lambda op: True,
            ) -> Optional[tuple[dict[str, float], dict[str, float]]]:
     """Unit counts of the lightest and heaviest paths from ``lo`` to the back edge at ``hi``.
 
     The loop body's branches form a DAG once back edges are dropped (addresses only
     grow along it); instructions inside ``skip`` (an inner loop, counted elsewhere)
-    weigh nothing.  With ``stores``, only the paths that avoid ``skip`` and take exactly
-    that many global stores count (a pixel written by straight-line code, one store per
-    channel); None if there is none.  Dynamic programming in address order, the state
-    being the stores taken so far.
+    weigh nothing.  The lightest path is the lightest of those that read the most taps
+    (global loads that ``is_tap`` accepts by opcode: the input's element loads): a branch
+    that skips the taps (a constant-fill pixel outside the image, a sample Keras leaves
+    unwarped) is a shortcut few pixels take, not the kernel's work.  With ``stores``,
+    only the paths that avoid ``skip`` and take exactly that many global stores count (a
+    pixel written by straight-line code, one store per channel); None if there is none.
+    Dynamic programming in address order, the state being the (stores, taps) so far.
     """
     inside = [ins for ins in body if lo <= ins.address <= hi]
     index = {ins.address: i for i, ins in enumerate(inside)}
     cap = 0 if stores is None else stores + 1  # store counts tracked: 0 .. stores, then "more"
-    best: list[dict[int, tuple[float, dict]]] = [{} for _ in inside]
-    worst: list[dict[int, tuple[float, dict]]] = [{} for _ in inside]
-    best[0][0] = worst[0][0] = (0.0, dict.fromkeys(UNITS, 0.0))
+    State = tuple[int, int]  # (stores, loads)
+    best: list[dict[State, tuple[float, dict]]] = [{} for _ in inside]
+    worst: list[dict[State, tuple[float, dict]]] = [{} for _ in inside]
+    best[0][(0, 0)] = worst[0][(0, 0)] = (0.0, dict.fromkeys(UNITS, 0.0))
 
-    def relax(table, i, count, candidate, better):
-        if count not in table[i] or better(candidate[0], table[i][count][0]):
-            table[i][count] = candidate
+    def relax(table, i, state, candidate, better):
+        if state not in table[i] or better(candidate[0], table[i][state][0]):
+            table[i][state] = candidate
 
     for i, ins in enumerate(inside):
         in_skip = bool(skip and skip[0] <= ins.address <= skip[1])
         if stores is not None and in_skip:
             continue  # straight-line pixels never enter the inner loop
         for table, better in ((best, lambda a, b: a < b), (worst, lambda a, b: a > b)):
-            for count, (total, units) in list(table[i].items()):
+            for (count, loads), (total, units) in list(table[i].items()):
                 weight = 0.0 if in_skip else 1.0
                 units = dict(units)
                 units[unit_of(ins.opcode)] += weight
                 here = (total + weight, units)
                 if cap and ins.opcode.startswith("STG"):
                     count = min(count + 1, cap)
+                if weight and ins.opcode.startswith("LDG") and is_tap(ins.opcode):
+                    loads += 1
                 if ins.address == hi:
                     continue  # the back edge: the end of the path
                 target = _target(ins)
                 unconditional = ins.opcode.startswith("BRA") and not re.match(
                     r"^(P|!P|UP|!UP)\d", ins.operands) and not ins.predicated
                 if target is not None and target > ins.address and target in index:
-                    relax(table, index[target], count, here, better)
+                    relax(table, index[target], (count, loads), here, better)
                 if not (unconditional and target is not None) and ins.opcode not in ("EXIT", "RET"):
                     if i + 1 < len(inside):
-                        relax(table, i + 1, count, here, better)
+                        relax(table, i + 1, (count, loads), here, better)
     end = index[hi]
     wanted = 0 if stores is None else stores
-    if wanted not in best[end]:
+    light_states = [state for state in best[end] if state[0] == wanted]
+    if not light_states:
         return None
+    most = max(loads for _, loads in light_states)
+    light = min((best[end][state] for state in light_states if state[1] == most),
+                key=lambda entry: entry[0])
+    heavy = max((worst[end][state] for state in worst[end] if state[0] == wanted),
+                key=lambda entry: entry[0])
     finish = []
-    for table in (best, worst):
-        total, units = table[end][wanted]
+    for _, units in (light, heavy):
         units = dict(units)
         units[unit_of(inside[end].opcode)] += 1.0
         finish.append(units)
     return finish[0], finish[1]
+
+
+def _no_taps(opcode: str) -> bool:
+    return False  # a thread's setup reads records, not taps: its plain lightest path
 
 
 def _setup(body: list[Instruction], loops: set[tuple[int, int]], pixel: tuple[int, int]
@@ -234,14 +250,14 @@ def _setup(body: list[Instruction], loops: set[tuple[int, int]], pixel: tuple[in
     light, heavy = dict.fromkeys(UNITS, 0.0), dict.fromkeys(UNITS, 0.0)
     parts = []
     if head > body[0].address:  # the entry, the loop's head excluded (counted in the loop)
-        entry = _paths(body, body[0].address, head, None)
+        entry = _paths(body, body[0].address, head, None, is_tap=_no_taps)
         if entry is not None:
             first = next(ins for ins in body if ins.address == head)
             for counts in entry:
                 counts[unit_of(first.opcode)] -= 1.0
             parts.append(entry)
     if sample is not None:
-        parts.append(_paths(body, *sample, pixel))
+        parts.append(_paths(body, *sample, pixel, is_tap=_no_taps))
     for part in parts:
         for side, counts in zip((light, heavy), part, strict=True):
             for unit in UNITS:
@@ -249,8 +265,23 @@ def _setup(body: list[Instruction], loops: set[tuple[int, int]], pixel: tuple[in
     return light, heavy
 
 
+_LOAD_SIZES = {"U8", "S8", "U16", "S16", "64", "128"}
+
+
+def tap_loads(in_dtype: str) -> Callable[[str], bool]:
+    """Whether a load opcode reads the input's elements (``LDG.E.U8`` for uint8, ...)."""
+    size = {"uint8": "U8", "float16": "U16", "float64": "64"}.get(in_dtype)
+
+    def is_tap(opcode: str) -> bool:
+        modifiers = set(opcode.split(".")[1:])
+        return size in modifiers if size else not modifiers & _LOAD_SIZES
+
+    return is_tap
+
+
 def count_per_element(instructions: list[Instruction], channels: int = CHANNELS,
-                      pixels_per_thread: Optional[float] = None) -> KernelCounts:
+                      pixels_per_thread: Optional[float] = None,
+                      is_tap: Callable[[str], bool] = lambda opcode: True) -> KernelCounts:
     """Instructions per output element of a kernel whose loops nest sample > pixel > channel.
 
     The innermost loop's body runs once per element, the enclosing loop's body (the
@@ -276,16 +307,16 @@ def count_per_element(instructions: list[Instruction], channels: int = CHANNELS,
     # loops too, but inside the sample loop only); the pixel loop the nearest around it.
     inner = max(loops, key=lambda loop: (len(enclosing(loop)), loop[1] - loop[0]))
     outer = min(enclosing(inner), key=lambda loop: loop[1] - loop[0], default=None)
-    light, heavy = _paths(body, *inner, None)
+    light, heavy = _paths(body, *inner, None, is_tap=is_tap)
     if outer is not None:
-        light_px, heavy_px = _paths(body, *outer, inner)
+        light_px, heavy_px = _paths(body, *outer, inner, is_tap=is_tap)
         for unit in UNITS:
             light[unit] += light_px[unit] / channels
             heavy[unit] += heavy_px[unit] / channels
         # A kernel may also write a pixel's channels in straight-line code (RGB, say),
         # skipping the channel loop: then a path of the pixel loop stores `channels`
         # times, and the lighter of the two ways is the kernel's cost.
-        straight = _paths(body, *outer, inner, stores=channels)
+        straight = _paths(body, *outer, inner, stores=channels, is_tap=is_tap)
         if straight is not None:
             light_st, heavy_st = ({unit: v / channels for unit, v in side.items()}
                                   for side in straight)
@@ -368,7 +399,8 @@ def analyse(variant: KernelVariant, passes: tuple[str, ...], arch: str,
     registers = spills = 0
     for kernel_pass in passes:
         symbol = lowered[variant.name(kernel_pass)]
-        counts = count_per_element(sass[symbol], pixels_per_thread=_pixels_per_thread())
+        counts = count_per_element(sass[symbol], pixels_per_thread=_pixels_per_thread(),
+                                   is_tap=tap_loads(variant.in_dtype))
         for unit in UNITS:
             light[unit] += counts.lightest[unit]
             heavy[unit] += counts.heaviest[unit]

@@ -66,7 +66,7 @@ struct PixelTaps {
     int s_chan;
     T wr0, wr1, wc0, wc1;
     bool outside;
-    bool unwarped;  // Keras skips the warp for this sample: the value is the tap o00's
+    bool unwarped;  // Keras skips the warp for this sample: the value is tap o00's own
 };
 
 template <typename InT, int ORDER, int MODE, bool IN_CHW, int PRECISION>
@@ -78,16 +78,11 @@ GPUAUG_HD PixelTaps<InT, Coord<PRECISION>> pixel_taps(const InT* img, const Samp
     PixelTaps<InT, T> t;
     t.img = img;
     t.s_chan = in.s_chan;
+    // Keras skips the warp for this sample: its coordinates are the (flipped) pixel's own,
+    // exact integers, so tap o00 is the pixel; the value is taken from it, not the sum, in
+    // which a non-finite neighbour times a zero weight would be NaN.  A select, not an early
+    // path: samples of one batch differ, and the warped path is the one to keep fast.
     t.unwarped = (p.flags & UNWARPED) != 0;
-    if (t.unwarped) {  // only the flips: read the (mirrored) pixel itself, interpolate nothing
-        const int rr = (p.flags & FLIP_V) ? (int)h - 1 - r : r;
-        const int cc = (p.flags & FLIP_H) ? (int)w - 1 - c : c;
-        t.o00 = t.o01 = t.o10 = t.o11 = rr * in.s_row + cc * in.s_col;
-        t.wr0 = t.wc0 = T(1);
-        t.wr1 = t.wc1 = T(0);
-        t.outside = false;
-        return t;
-    }
     T u_row, u_col;
     if constexpr (PRECISION == PRECISION_FAST) {
         // The (flipped) pixel's offset from the centre, exact in float32.
@@ -120,13 +115,14 @@ template <typename InT, int WORK, int ORDER>
 GPUAUG_HD double warp_channel(const PixelTaps<InT, double>& t, int k, double cval) {
     if (t.outside) return round_work<WORK>(cval);
     const int o = k * t.s_chan;
-    if (ORDER == 0 || t.unwarped) return input_value<WORK>(t.img[t.o00 + o]);
+    const double v00 = input_value<WORK>(t.img[t.o00 + o]);
+    if (ORDER == 0) return v00;
     // SciPy's accumulation order: (v00*wr0)*wc0, then += (v01*wr0)*wc1, (v10*wr1)*wc0, (v11*wr1)*wc1.
-    double acc = mul_rn(mul_rn(input_value<WORK>(t.img[t.o00 + o]), t.wr0), t.wc0);
+    double acc = mul_rn(mul_rn(v00, t.wr0), t.wc0);
     acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.img[t.o01 + o]), t.wr0), t.wc1));
     acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.img[t.o10 + o]), t.wr1), t.wc0));
     acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.img[t.o11 + o]), t.wr1), t.wc1));
-    return round_work<WORK>(acc);
+    return t.unwarped ? v00 : round_work<WORK>(acc);
 }
 
 // precision="fast": channel k interpolated in float32, each row's pair of taps, then the
@@ -135,12 +131,12 @@ template <typename InT, int ORDER>
 GPUAUG_HD float warp_channel_fast(const PixelTaps<InT, float>& t, int k, float cval) {
     if (t.outside) return cval;
     const int o = k * t.s_chan;
-    if (ORDER == 0 || t.unwarped) return load_fast(t.img[t.o00 + o]);
-    const float top = fma_rn(load_fast(t.img[t.o01 + o]), t.wc1,
-                             mul_rn(load_fast(t.img[t.o00 + o]), t.wc0));
+    const float v00 = load_fast(t.img[t.o00 + o]);
+    if (ORDER == 0) return v00;
+    const float top = fma_rn(load_fast(t.img[t.o01 + o]), t.wc1, mul_rn(v00, t.wc0));
     const float bottom = fma_rn(load_fast(t.img[t.o11 + o]), t.wc1,
                                 mul_rn(load_fast(t.img[t.o10 + o]), t.wc0));
-    return fma_rn(bottom, t.wr1, mul_rn(top, t.wr0));
+    return t.unwarped ? v00 : fma_rn(bottom, t.wr1, mul_rn(top, t.wr0));
 }
 
 // The warped value in the working dtype, in either precision: what every pass reads, so
