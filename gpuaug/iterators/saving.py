@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
+import itertools
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -29,13 +30,37 @@ def array_to_img_scaled(x: np.ndarray, data_format: str) -> Image.Image:
     raise ValueError(f"Unsupported channel number: {channels}")
 
 
+def _create_new(root: Path, stem: str, fmt: str) -> tuple[Path, BinaryIO]:
+    """A file that did not exist: ``{stem}.{fmt}``, else ``{stem}-1.{fmt}``, ``-2``, ...
+
+    Created exclusively, so that iterators in other threads or processes writing to the
+    same folder (a training and a validation subset with one seed, say) cannot take it.
+    """
+    for n in itertools.count():
+        path = root / (f"{stem}.{fmt}" if n == 0 else f"{stem}-{n}.{fmt}")
+        try:
+            return path, open(path, "xb")
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
+
+
 def save_batch(batch: np.ndarray, index_array: np.ndarray, hashes: list[int], directory: str,
                prefix: str, fmt: str, data_format: str) -> None:
-    """Write ``{prefix}_{index}_{hash}.{fmt}`` for every sample, inside ``directory`` only."""
+    """Write ``{prefix}_{index}_{hash}.{fmt}`` for every sample, inside ``directory`` only.
+
+    Keras's names; a name already taken (Keras's random hash collides, or two iterators
+    share the folder) gets ``-1``, ``-2``, ... before the extension instead of replacing
+    the file: nothing saved is overwritten.
+    """
     root = Path(directory).resolve()
+    pil_format = Image.registered_extensions()[f".{fmt.lower()}"]
     for i, (j, h) in enumerate(zip(index_array, hashes, strict=True)):
-        path = (root / f"{prefix}_{j}_{h}.{fmt}").resolve()
-        if root not in path.parents:
+        stem = f"{prefix}_{j}_{h}"
+        if root not in (root / f"{stem}.{fmt}").resolve().parents:
             raise ValueError(
                 f"save_prefix {prefix!r} would write outside save_to_dir {directory!r}")
-        array_to_img_scaled(batch[i], data_format).save(os.fspath(path))
+        image = array_to_img_scaled(batch[i], data_format)
+        _, handle = _create_new(root, stem, fmt)
+        with handle:
+            image.save(handle, format=pil_format)
