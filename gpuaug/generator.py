@@ -458,7 +458,7 @@ class ImageDataGenerator:
         sample_weight: Any = None, seed: Optional[int] = None, save_to_dir: Optional[str] = None,
         save_prefix: str = "", save_format: str = "png", ignore_class_split: bool = False,
         subset: Optional[str] = None, *, output: str = "auto", shard_id: ShardArg = None,
-        num_shards: ShardArg = None,
+        num_shards: ShardArg = None, equal_shards: bool = False,
     ) -> "NumpyArrayIterator":
         """Keras's ``flow``: seeded batches of an in-memory dataset (``x``, ``y``).
 
@@ -476,7 +476,12 @@ class ImageDataGenerator:
         (torch.distributed's variables, as ``torchrun`` sets them), one shard without them.
         With more than one shard the epoch order comes from ``seed`` and the epoch
         number (``seed`` is then required with ``shuffle``), not from Keras's
-        per-batch stream; one shard is Keras's behaviour exactly.
+        per-batch stream; one shard is Keras's behaviour exactly.  Shards then differ by
+        at most one sample: exactly once.  ``equal_shards=True`` makes every shard
+        ``ceil(n / num_shards)`` samples long (so every rank runs the same number of steps,
+        as data-parallel training needs) by repeating the first ``num_shards *
+        ceil(n / num_shards) - n`` samples of the epoch's order, as torch's
+        ``DistributedSampler`` pads: at least once, those few twice.
         """
         from .iterators import NumpyArrayIterator, keras_compatible
 
@@ -485,7 +490,7 @@ class ImageDataGenerator:
             seed=seed, data_format=self.data_format, save_to_dir=save_to_dir,
             save_prefix=save_prefix, save_format=save_format,
             ignore_class_split=ignore_class_split, subset=subset, dtype=self.dtype,
-            output=output, shard_id=shard_id, num_shards=num_shards)
+            output=output, shard_id=shard_id, num_shards=num_shards, equal_shards=equal_shards)
 
     def flow_from_directory(
         self, directory: str, target_size: tuple[int, int] = (256, 256), color_mode: str = "rgb",
@@ -495,6 +500,7 @@ class ImageDataGenerator:
         follow_links: bool = False, subset: Optional[str] = None, interpolation: str = "nearest",
         keep_aspect_ratio: bool = False, *, output: str = "auto", decoder: str = "auto",
         on_error: str = "raise", shard_id: ShardArg = None, num_shards: ShardArg = None,
+        equal_shards: bool = False,
     ) -> "DirectoryIterator":
         """Keras's ``flow_from_directory``: seeded batches of images in class sub-folders.
 
@@ -503,8 +509,8 @@ class ImageDataGenerator:
         ``load_img`` exactly).  ``on_error`` (gpuaug only): "raise" an
         :class:`gpuaug.ImageFileError` naming an unreadable file and
         the cause, or "skip" it (its label goes too), log it once and list it in
-        ``it.skipped_files``.  ``output``, ``shard_id`` and ``num_shards`` as for
-        :meth:`flow`.
+        ``it.skipped_files``.  ``output``, ``shard_id``, ``num_shards`` and ``equal_shards``
+        as for :meth:`flow`.
         """
         from .iterators import DirectoryIterator, keras_compatible
 
@@ -515,7 +521,7 @@ class ImageDataGenerator:
             save_format=save_format, follow_links=follow_links, subset=subset,
             interpolation=interpolation, keep_aspect_ratio=keep_aspect_ratio, dtype=self.dtype,
             output=output, decoder=decoder, on_error=on_error, shard_id=shard_id,
-            num_shards=num_shards)
+            num_shards=num_shards, equal_shards=equal_shards)
 
     def flow_from_dataframe(
         self, dataframe: Any, directory: Optional[str] = None, x_col: str = "filename",
@@ -527,14 +533,14 @@ class ImageDataGenerator:
         subset: Optional[str] = None, interpolation: str = "nearest",
         validate_filenames: bool = True, *, output: str = "auto", decoder: str = "auto",
         on_error: str = "raise", shard_id: ShardArg = None,
-        num_shards: ShardArg = None, **kwargs: Any,
+        num_shards: ShardArg = None, equal_shards: bool = False, **kwargs: Any,
     ) -> "DataFrameIterator":
         """Keras's ``flow_from_dataframe``: seeded batches of the files a DataFrame lists.
 
         Keras's deprecated ``has_ext``, ``sort`` and ``drop_duplicates`` only warn, and
         ``class_mode="other"`` becomes ``"raw"``, as in Keras.  ``decoder`` and
-        ``on_error`` as for :meth:`flow_from_directory`; ``output``, ``shard_id`` and
-        ``num_shards`` as for :meth:`flow`.
+        ``on_error`` as for :meth:`flow_from_directory`; ``output``, ``shard_id``,
+        ``num_shards`` and ``equal_shards`` as for :meth:`flow`.
         """
         from .iterators import DataFrameIterator, keras_compatible
 
@@ -564,7 +570,8 @@ class ImageDataGenerator:
             shuffle=shuffle, seed=seed, save_to_dir=save_to_dir, save_prefix=save_prefix,
             save_format=save_format, subset=subset, interpolation=interpolation,
             validate_filenames=validate_filenames, dtype=self.dtype, output=output,
-            decoder=decoder, on_error=on_error, shard_id=shard_id, num_shards=num_shards)
+            decoder=decoder, on_error=on_error, shard_id=shard_id, num_shards=num_shards,
+            equal_shards=equal_shards)
 
     # ------------------------------------------------------ batched gpuaug API
     def random_transform_batch(

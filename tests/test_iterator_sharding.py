@@ -1,4 +1,6 @@
-"""Data-parallel sharding: disjoint shards that together cover every epoch exactly once."""
+"""Data-parallel sharding: disjoint shards that together cover every epoch exactly once, or
+(``equal_shards=True``) shards of one length that cover it at least once, with exactly
+``num_shards * ceil(n / num_shards) - n`` repeats."""
 
 from __future__ import annotations
 
@@ -10,14 +12,20 @@ from hypothesis import strategies as st
 import gpuaug
 
 
-def _shard_epochs(n, batch_size, num_shards, seed, shuffle, epochs, use_getitem):
-    """Labels each shard yields per epoch; the label of a sample is its index."""
+def _shard_epochs(n, batch_size, num_shards, seed, shuffle, epochs, use_getitem,
+                  equal_shards=False, lengths=None):
+    """Labels each shard yields per epoch; the label of a sample is its index.
+
+    ``lengths``: a list that receives each shard's ``len(it)``.
+    """
     x = np.zeros((n, 1, 1, 1), dtype=np.uint8)
     gen = gpuaug.ImageDataGenerator(device="cpu")
     seen = [[] for _ in range(epochs)]
     for shard in range(num_shards):
         it = gen.flow(x, np.arange(n), batch_size=batch_size, shuffle=shuffle, seed=seed,
-                      shard_id=shard, num_shards=num_shards)
+                      shard_id=shard, num_shards=num_shards, equal_shards=equal_shards)
+        if lengths is not None:
+            lengths.append(len(it))
         for epoch in range(epochs):
             if use_getitem:
                 for i in range(len(it)):
@@ -36,6 +44,35 @@ def test_every_sample_once_per_epoch_across_shards(n, batch_size, num_shards, se
                                                    use_getitem):
     for labels in _shard_epochs(n, batch_size, num_shards, seed, shuffle, 3, use_getitem):
         assert sorted(labels) == list(range(n))
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 57), batch_size=st.integers(1, 9), num_shards=st.integers(2, 6),
+       seed=st.integers(0, 2**31), shuffle=st.booleans(), use_getitem=st.booleans())
+def test_equal_shards_have_one_length_and_repeat_exactly_the_padding(n, batch_size, num_shards,
+                                                                      seed, shuffle,
+                                                                      use_getitem):
+    """The README's torchrun advice (every rank min(len(it)) steps) lost samples (3 per
+    epoch for n = 1027, 8 shards, batch 32): equal shards lose none (issue 16)."""
+    lengths: list[int] = []
+    epochs = _shard_epochs(n, batch_size, num_shards, seed, shuffle, 2, use_getitem,
+                           equal_shards=True, lengths=lengths)
+    per_shard = -(-n // num_shards)
+    assert lengths == [-(-per_shard // batch_size)] * num_shards  # every rank, same steps
+    for labels in epochs:
+        counts = np.bincount(labels, minlength=n)
+        assert len(labels) == per_shard * num_shards and counts.min() >= 1  # at least once
+        assert (counts - 1).sum() == per_shard * num_shards - n  # the exact repeats
+        assert counts.max() - counts.min() <= 1  # spread evenly (once more at most, n large)
+
+
+def test_the_torchrun_case_from_the_issue_loses_nothing_with_equal_shards():
+    n, shards, batch = 1027, 8, 32
+    lengths: list[int] = []
+    (labels,) = _shard_epochs(n, batch, shards, 0, True, 1, True, equal_shards=True,
+                              lengths=lengths)
+    assert set(lengths) == {5} and set(labels) == set(range(n))
+    assert len(labels) - n == 8 * 129 - n == 5  # the exact count of repeats
 
 
 def test_epochs_are_reshuffled_and_labels_stay_with_their_images():
@@ -94,6 +131,7 @@ def test_sharding_comes_from_the_environment_only_when_asked(monkeypatch, tmp_pa
     (dict(shard_id=0.5, num_shards=2), TypeError, "shard_id"),
     (dict(shard_id="env", num_shards=3), ValueError, "both come from the environment"),
     (dict(shard_id="rank", num_shards=3), TypeError, "shard_id"),
+    (dict(shard_id=0, num_shards=2, equal_shards="yes"), TypeError, "equal_shards"),
     (dict(shard_id=0, num_shards=2, seed=None), ValueError, "seed"),
 ])
 def test_bad_shard_arguments_name_the_argument(kwargs, error, match):

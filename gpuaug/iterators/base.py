@@ -80,8 +80,11 @@ class Iterator:
     _save_hash_high = int(1e7)
 
     def __init__(self, n: int, batch_size: int, shuffle: bool, seed: Optional[int], *,
-                 shard_id: ShardArg = None, num_shards: ShardArg = None) -> None:
+                 shard_id: ShardArg = None, num_shards: ShardArg = None,
+                 equal_shards: bool = False) -> None:
         validation.check_positive_int("batch_size", batch_size)
+        if not isinstance(equal_shards, (bool, np.bool_)):
+            raise TypeError(f"`equal_shards` must be True or False. Received: {equal_shards!r}")
         validation.check_seed(seed)
         self.shard_id, self.num_shards = resolve_shards(shard_id, num_shards)
         if self.num_shards > 1 and shuffle and seed is None:
@@ -95,8 +98,12 @@ class Iterator:
             _log.info("gpuaug: rng='keyed' without a seed: this iterator uses seed=%d", seed)
         self._creator_pid = os.getpid()
         self.n_total = n
-        # This shard's samples per epoch: positions shard_id, shard_id + num_shards, ...
-        self.n = len(range(self.shard_id, n, self.num_shards))
+        # This shard's samples per epoch: positions shard_id, shard_id + num_shards, ... of
+        # the epoch's order, padded (equal_shards) to ceil(n / num_shards) by repeating its
+        # first samples, as torch's DistributedSampler does.
+        self.equal_shards = bool(equal_shards) and self.num_shards > 1
+        self.n = (-(-n // self.num_shards) if self.equal_shards
+                  else len(range(self.shard_id, n, self.num_shards)))
         self.epoch = 0
         self.batch_size = batch_size
         self.seed = seed
@@ -139,6 +146,8 @@ class Iterator:
         if self.shuffle:
             order = np.random.RandomState((self.seed + self.epoch) % 2**32).permutation(
                 self.n_total)
+        if self.equal_shards:  # at least once: the first samples of the order again
+            order = np.resize(order, self.n * self.num_shards)
         self.index_array = order[self.shard_id::self.num_shards]
         self.epoch += 1
 
@@ -277,7 +286,8 @@ class Iterator:
         if "random_state" in state:  # pickled before the stream became a property
             state["_stream"] = state.pop("random_state")
         # Caches and marks an older gpuaug did not pickle start empty.
-        self.__dict__.update(_ahead=None, _stream_owed=None, _fresh_seed=None)
+        self.__dict__.update(_ahead=None, _stream_owed=None, _fresh_seed=None,
+                             equal_shards=False)
         self.__dict__.update(state)
         self.lock = threading.Lock()
         self.index_generator = self._flow_index(resume=self._flow_started)
@@ -315,7 +325,8 @@ class Iterator:
         return {"iterator": type(self).__name__, "samples": int(self.n_total),
                 "data": self._data_fingerprint(), "batch_size": int(self.batch_size),
                 "shuffle": bool(self.shuffle), "seed": seed, "rng": self.rng,
-                "shard_id": int(self.shard_id), "num_shards": int(self.num_shards)}
+                "shard_id": int(self.shard_id), "num_shards": int(self.num_shards),
+                **({"equal_shards": True} if getattr(self, "equal_shards", False) else {})}
 
     def _data_fingerprint(self) -> str:
         return ""

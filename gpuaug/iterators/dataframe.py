@@ -41,7 +41,8 @@ class DataFrameIterator(FileBatchIterator):
                  interpolation: str = "nearest", keep_aspect_ratio: bool = False,
                  dtype: Any = "float32", validate_filenames: bool = True, *,
                  output: str = "auto", decoder: str = "auto", on_error: str = "raise",
-                 shard_id: ShardArg = None, num_shards: ShardArg = None) -> None:
+                 shard_id: ShardArg = None, num_shards: ShardArg = None,
+                 equal_shards: bool = False) -> None:
         self._set_processing_attrs(image_data_generator, target_size, color_mode, data_format,
                                    save_to_dir, save_prefix, save_format, subset, interpolation,
                                    keep_aspect_ratio, output, decoder, batch_size, on_error)
@@ -72,7 +73,7 @@ class DataFrameIterator(FileBatchIterator):
         validated = "validated" if validate_filenames else "non-validated"
         self._filepaths = [os.path.join(self.directory, f) for f in self.filenames]
         super().__init__(self.samples, batch_size, shuffle, seed,
-                         shard_id=shard_id, num_shards=num_shards)
+                         shard_id=shard_id, num_shards=num_shards, equal_shards=equal_shards)
         note = shard_note(self.shard_id, self.num_shards, self.n)
         if class_mode in _NO_CLASS_MODES:
             print(f"Found {self.samples} {validated} image filenames.{note}")

@@ -31,7 +31,8 @@ class DirectoryIterator(FileBatchIterator):
                  subset: Optional[str] = None, interpolation: str = "nearest",
                  keep_aspect_ratio: bool = False, dtype: Any = None, *,
                  output: str = "auto", decoder: str = "auto", on_error: str = "raise",
-                 shard_id: ShardArg = None, num_shards: ShardArg = None) -> None:
+                 shard_id: ShardArg = None, num_shards: ShardArg = None,
+                 equal_shards: bool = False) -> None:
         if not isinstance(directory, (str, os.PathLike)):  # None listed the working directory
             raise TypeError(f"`directory` must be a path (str or os.PathLike). "
                             f"Received: {directory!r}")
@@ -62,7 +63,7 @@ class DirectoryIterator(FileBatchIterator):
         self.samples = len(self.filenames)
         self._filepaths = [os.path.join(directory, f) for f in self.filenames]
         super().__init__(self.samples, batch_size, shuffle, seed,
-                         shard_id=shard_id, num_shards=num_shards)
+                         shard_id=shard_id, num_shards=num_shards, equal_shards=equal_shards)
         print(f"Found {self.samples} images belonging to {self.num_classes} classes."
               + shard_note(self.shard_id, self.num_shards, self.n))
 

@@ -39,7 +39,7 @@ class NumpyArrayIterator(Iterator):
                  save_prefix: str = "", save_format: str = "png", subset: Optional[str] = None,
                  ignore_class_split: bool = False, dtype: Any = None, *,
                  output: str = "auto", shard_id: ShardArg = None,
-                 num_shards: ShardArg = None) -> None:
+                 num_shards: ShardArg = None, equal_shards: bool = False) -> None:
         data_format = data_format or "channels_last"
         self.dtype = np.dtype(dtype or "float32").name
         if isinstance(x, (tuple, list)):
@@ -110,7 +110,7 @@ class NumpyArrayIterator(Iterator):
         self.output = check_output(output)
         self.image_shape = tuple(self.x.shape[1:])
         super().__init__(self.x.shape[0], batch_size, shuffle, seed,
-                         shard_id=shard_id, num_shards=num_shards)
+                         shard_id=shard_id, num_shards=num_shards, equal_shards=equal_shards)
 
     def _data_fingerprint(self) -> str:
         if getattr(self, "_fingerprint", None) is None:
