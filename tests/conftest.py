@@ -21,6 +21,12 @@ def _import_keras():
 
 
 @pytest.fixture(scope="session")
+def build_dir(request):
+    """Where the host builds of the kernels go (tests/emulation), kept between runs."""
+    return request.config.cache.mkdir("gpuaug-emulation")
+
+
+@pytest.fixture(scope="session")
 def keras_image():
     """Keras 3's legacy preprocessing module (ImageDataGenerator, apply_affine_transform)."""
     return _import_keras()[1]

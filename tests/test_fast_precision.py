@@ -29,11 +29,6 @@ GEOMETRY = dict(rotation_range=40, width_shift_range=0.2, height_shift_range=0.2
 FILL_MODES = ("nearest", "reflect", "wrap", "constant")
 
 
-@pytest.fixture(scope="session")
-def build_dir(request):
-    return request.config.cache.mkdir("gpuaug-emulation")
-
-
 class RecordingLauncher:
     """Wraps a launcher: which (precision, pass) ran, in order."""
 

@@ -31,11 +31,6 @@ CLASSIC = {**{k: v for k, v in presets.CLASSIC.items() if k not in ("fill_mode",
            "shear_range": 20, "vertical_flip": True}
 
 
-@pytest.fixture(scope="session")
-def build_dir(request):
-    return request.config.cache.mkdir("gpuaug-emulation")
-
-
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request, build_dir):
     return make_backend(request.param, build_dir)

@@ -21,8 +21,8 @@ ml_dtypes = pytest.importorskip("ml_dtypes", reason="ml_dtypes (bfloat16) not in
 
 
 @pytest.fixture(scope="module")
-def lib(request):
-    return EmulatedLauncher(request.config.cache.mkdir("gpuaug-emulation")).library()
+def lib(build_dir):
+    return EmulatedLauncher(build_dir).library()
 
 
 def _ptr(a: np.ndarray) -> ctypes.c_void_p:
