@@ -112,7 +112,7 @@ class Prefetcher:
         return self._thread.ident
 
     def _take(self) -> tuple:
-        """The next item of the queue; woken by close() or the producer's end."""
+        """The next item of the queue; woken by close() or the producer's end (within a poll)."""
         while True:
             try:
                 return self._queue.get(timeout=_POLL_S)
@@ -125,8 +125,6 @@ class Prefetcher:
                                        "earlier)") from None
 
     def __next__(self) -> Any:
-        if not self._thread.is_alive() and self._queue.empty():
-            raise RuntimeError("the prefetch thread has stopped (closed, or failed earlier)")
         if self._device != "cpu":
             import cupy
 
