@@ -119,6 +119,7 @@ class Iterator:
         self._flow_started = False  # next()'s first call resets the position, later ones not
         self._batch_start: Optional[int] = None  # where next()'s batch starts in index_array
         self._ahead: Any = None  # draws made ahead: a KeyedAhead or a KerasAhead
+        self._prefetcher: Any = None  # a weak reference to the prefetcher that owns it
         self.random_state = np.random.RandomState()
         self.index_generator = self._flow_index()
         super().__init__()  # keras.utils.PyDataset's defaults when it is mixed in
@@ -287,7 +288,7 @@ class Iterator:
             state["_stream"] = state.pop("random_state")
         # Caches and marks an older gpuaug did not pickle start empty.
         self.__dict__.update(_ahead=None, _stream_owed=None, _fresh_seed=None,
-                             equal_shards=False)
+                             equal_shards=False, _prefetcher=None)
         self.__dict__.update(state)
         self.lock = threading.Lock()
         self.index_generator = self._flow_index(resume=self._flow_started)
@@ -326,7 +327,7 @@ class Iterator:
                 "data": self._data_fingerprint(), "batch_size": int(self.batch_size),
                 "shuffle": bool(self.shuffle), "seed": seed, "rng": self.rng,
                 "shard_id": int(self.shard_id), "num_shards": int(self.num_shards),
-                **({"equal_shards": True} if getattr(self, "equal_shards", False) else {})}
+                **({"equal_shards": True} if self.equal_shards else {})}
 
     def _data_fingerprint(self) -> str:
         return ""
@@ -395,8 +396,7 @@ class Iterator:
             self._prefetcher = weakref.ref(prefetcher)
 
     def _running_prefetcher(self) -> Any:
-        ref = self.__dict__.get("_prefetcher")
-        prefetcher = ref() if ref is not None else None
+        prefetcher = self._prefetcher() if self._prefetcher is not None else None
         return prefetcher if prefetcher is not None and prefetcher.running else None
 
     def _refuse_while_prefetching(self, what: str) -> None:
