@@ -49,6 +49,7 @@ def _axis_taps(u: np.ndarray, n: int, mode: str, order: int):
     return map_tap(start, n, mode), map_tap(start + 1, n, mode), w0, w1, outside
 
 
+@np.errstate(invalid="ignore", over="ignore")  # non-finite data: silently, as SciPy does
 def warp_nhwc(
     x: np.ndarray,
     matrices: np.ndarray,
@@ -85,15 +86,6 @@ def warp_nhwc(
     base = (np.arange(b, dtype=np.int64) * (h * w))[:, None, None]
     band = max(1, _PIXELS_PER_BAND // max(1, b * w))
 
-    with np.errstate(invalid="ignore", over="ignore"):  # non-finite data: as SciPy, silently
-        _warp_bands(out, src, rows_all, cols, a, base, band, h, w, order, fill_mode, cval,
-                    unwarped)
-    return out
-
-
-def _warp_bands(out, src, rows_all, cols, a, base, band, h, w, order, fill_mode, cval,
-                unwarped) -> None:
-    """:func:`warp_nhwc`'s work, band of output rows by band."""
     for r0 in range(0, h, band):
         rows = rows_all[:, r0:r0 + band, None]  # (B, h', 1)
         u_row = (a[:, 0, 2] + rows * a[:, 0, 0]) + cols * a[:, 0, 1]
@@ -126,3 +118,4 @@ def _warp_bands(out, src, rows_all, cols, a, base, band, h, w, order, fill_mode,
             pixel = base + rows.astype(np.int64) * w + cols.astype(np.int64)  # (B, h', W)
             acc[unwarped] = np.take(src, pixel[unwarped], axis=0)
         out[:, r0:r0 + band] = acc
+    return out
