@@ -2,14 +2,13 @@
 
 So batch size, ``it[i]`` order, shards, threads, worker processes and prefetch cannot
 change them; and they are sound random numbers: uniform over each range (KS tests),
-independent across samples, slots and epochs, different for each seed.  In Keras's
-mode, an iterator drawing in another process warns that its copies repeat each other.
+independent across samples, slots and epochs, different for each seed.  (Copies in
+worker processes, in both modes: tests/test_worker_processes.py.)
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import warnings
 
 import numpy as np
 import pytest
@@ -159,17 +158,6 @@ def test_worker_processes_draw_what_the_parent_draws():
     for (a, ya), (b, yb) in zip(expected, got):
         np.testing.assert_array_equal(ya, yb)
         np.testing.assert_array_equal(a, b)
-
-
-def test_keras_mode_warns_in_a_process_other_than_its_makers():
-    x, y = _data()
-    it = gpuaug.ImageDataGenerator(**CONFIG, device="cpu").flow(x, y, batch_size=5, seed=9)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        it[0]  # in the process that made it: silent
-    it._creator_pid = -1  # as in a DataLoader worker or a Keras use_multiprocessing child
-    with pytest.warns(RuntimeWarning, match="repeat each other's augmentation.*rng='keyed'"):
-        it[1]
 
 
 # ------------------------------------------------------------------------ statistics

@@ -13,8 +13,10 @@ With the generator's ``rng="keyed"`` the epoch's order comes from (seed, epoch) 
 each sample's parameters from (seed, epoch, sample index) (:mod:`gpuaug.rng`), as
 they already do across shards: nothing depends on which batch, call order, thread
 or process asks.  In Keras's mode a copy of the iterator in another process (a
-DataLoader worker, Keras's ``use_multiprocessing``) replays the same stream, so it
-repeats the parent's draws: gpuaug warns there.
+DataLoader worker, Keras's ``use_multiprocessing``) seeds ``it[i]`` by its place in the
+epoch, so that copies yield what one process reading in order would
+(:meth:`Iterator._seed_copy_batch`); ``next()`` on such copies would repeat each other's
+draws, and warns.
 """
 
 from __future__ import annotations
@@ -97,6 +99,10 @@ class Iterator:
             seed = new_seed()  # recorded in `seed` (and in state_dict), so a run can resume
             _log.info("gpuaug: rng='keyed' without a seed: this iterator uses seed=%d", seed)
         self._creator_pid = os.getpid()
+        # In a copy in another process (Keras's mode): (pid, batches seen when copied,
+        # whether the copy draws the epoch's order), see _seed_copy_batch.
+        self._copy_epoch: Optional[tuple[int, int, bool]] = None
+        self._read_this_epoch = 0  # batches drawn in this process since the epoch began
         self.n_total = n
         # This shard's samples per epoch: positions shard_id, shard_id + num_shards, ... of
         # the epoch's order, padded (equal_shards) to ceil(n / num_shards) by repeating its
@@ -189,6 +195,41 @@ class Iterator:
         return tuple(int(v) for v in np.random.SeedSequence(
             [self.seed, self.shard_id, self.num_shards, batches_seen]).generate_state(4))
 
+    def _reseed(self, seed: Any) -> None:
+        """Seed the stream (None: from the operating system); nothing is owed or served ahead."""
+        self._stream.seed(seed)
+        self._stream_owed = None
+        self._fresh_seed = None
+
+    def _seed_copy_batch(self, idx: int) -> None:
+        """Seed ``it[idx]`` in a copy made in another process, as one process reading in order.
+
+        Keras's rule seeds a call with ``seed + calls so far``.  Copies in worker processes
+        (Keras's ``use_multiprocessing``, a DataLoader's workers) each count their own
+        calls, so they would repeat each other's draws, and which batch got which draws
+        would depend on the scheduling.  A copy seeds batch ``idx`` with the seed of the
+        batch ``idx`` places after those seen when it was copied, and draws the epoch's
+        order (when it came without one) from the seed of the epoch's first batch, as one
+        process does: the copies yield the batches of one process reading the epoch in
+        order, whatever the workers.  Without a seed each copy draws from a stream of its
+        own, seeded by the operating system.
+        """
+        pid = os.getpid()
+        if self._copy_epoch is None or self._copy_epoch[0] != pid:
+            if self.seed is None:
+                self._reseed(None)  # not the parent's stream state, which every copy holds
+            self._copy_epoch = (pid, self.total_batches_seen, self.index_array is None)
+        if self.seed is None:
+            return
+        _, first, draws_order = self._copy_epoch
+        position = idx if idx >= 0 else max(0, len(self) + idx)
+        if draws_order and self._keras_order and (self.index_array is None or position == 0):
+            self._reseed(self._seed_for(first))
+            self._set_index_array()  # drawn at the epoch's first batch...
+            if position == 0:
+                return  # ... whose draws follow the order in the stream
+        self._reseed(self._seed_for(first + position))
+
     def __getitem__(self, idx: int) -> Any:
         self._refuse_while_prefetching("it[i]")
         if idx >= len(self):
@@ -196,8 +237,12 @@ class Iterator:
                 f"Asked to retrieve element {idx}, but the Sequence has length {len(self)}"
             )
         with self.lock:
-            self._seed_batch()
+            if self.rng == "keras" and os.getpid() != self._creator_pid:
+                self._seed_copy_batch(idx)
+            else:
+                self._seed_batch()
             self.total_batches_seen += 1
+            self._read_this_epoch += 1
             if self.index_array is None:
                 self._set_index_array()
             # A negative idx is not rejected, as in Keras: it slices from the end (-1: empty).
@@ -208,15 +253,43 @@ class Iterator:
     def __len__(self) -> int:
         return (self.n + self.batch_size - 1) // self.batch_size
 
+    def on_epoch_begin(self) -> None:
+        """Keras 3 calls it before an epoch: the epoch's batches are counted from here."""
+        with self.lock:
+            self._read_this_epoch = 0
+
     def on_epoch_end(self) -> None:
         """A new order for the next epoch (not reseeded, as in Keras)."""
         self._refuse_while_prefetching("on_epoch_end()")
         with self.lock:
+            self._collect_from_copies()
+            if self.rng == "keras" and not self._read_this_epoch:
+                self._catch_up_with_copies()
             if self.index_array is None and not self._keras_order:
                 # The epoch that ended was drawn elsewhere (worker processes' copies):
                 # it was epoch `self.epoch`, so the next one is the one after it.
                 self.epoch += 1
             self._set_index_array()
+            self._read_this_epoch = 0
+
+    def _catch_up_with_copies(self) -> None:
+        """After an epoch read by copies elsewhere: the count and stream of reading it here.
+
+        Keras's mode, no batch drawn in this process since the epoch began: copies in
+        worker processes read it (:meth:`_seed_copy_batch`).  The batch count moves past
+        the epoch's batches, and the stream is left where the epoch's last batch leaves
+        it, so the next order and seeds are those of one process reading every epoch.
+        """
+        batches = len(self)
+        self.total_batches_seen += batches
+        if self.seed is None or not batches:
+            return
+        self._reseed(self._seed_for(self.total_batches_seen - 1))
+        last = self.n - (batches - 1) * self.batch_size
+        self._draw(np.zeros(last, dtype=np.int64), None)  # what the last batch drew
+
+    def _collect_from_copies(self) -> None:
+        """What copies in other processes learnt (files they skipped): none here."""
 
     def set_epoch(self, epoch: int) -> None:
         """Move to ``epoch``'s order (keyed draws or shards): for copies in worker processes.
@@ -261,7 +334,15 @@ class Iterator:
 
     def __next__(self) -> Any:
         self._refuse_while_prefetching("next()")
+        if self.rng == "keras" and os.getpid() != self._creator_pid:
+            warnings.warn(
+                "gpuaug: next() on a copy of this iterator made in another process, with "
+                "rng='keras': each copy continues the parent's seeded stream, so copies that "
+                "call next() repeat each other's augmentation parameters. Read copies by "
+                "index (it[i]), use ImageDataGenerator(rng='keyed'), or no worker processes "
+                "(gpuaug batches on the device already).", RuntimeWarning, stacklevel=2)
         with self.lock:
+            self._read_this_epoch += 1
             index_array = next(self.index_generator)
             draws = self._draw(index_array, self._batch_start)
         return self._batch(index_array, draws)
@@ -276,6 +357,8 @@ class Iterator:
         ``spawn``, Keras's multiprocessing); in Keras's mode such copies repeat each
         other's draws (and warn), keyed ones do not.
         """
+        with self.lock:
+            self._collect_from_copies()
         state = self.__dict__.copy()
         state.pop("lock", None)
         state.pop("_prefetcher", None)  # a weak reference to this process's thread
@@ -288,7 +371,8 @@ class Iterator:
             state["_stream"] = state.pop("random_state")
         # Caches and marks an older gpuaug did not pickle start empty.
         self.__dict__.update(_ahead=None, _stream_owed=None, _fresh_seed=None,
-                             equal_shards=False, _prefetcher=None)
+                             equal_shards=False, _prefetcher=None, _copy_epoch=None,
+                             _read_this_epoch=0)
         self.__dict__.update(state)
         self.lock = threading.Lock()
         self.index_generator = self._flow_index(resume=self._flow_started)
@@ -333,10 +417,11 @@ class Iterator:
         return ""
 
     def _snapshot(self) -> dict[str, Any]:
+        self._collect_from_copies()
         return {
             "batch_index": self.batch_index, "total_batches_seen": self.total_batches_seen,
             "epoch": self.epoch, "order_epoch": self._order_epoch,
-            "flow_started": self._flow_started,
+            "flow_started": self._flow_started, "read_this_epoch": self._read_this_epoch,
             "order": None if self.index_array is None else self._order_source,
             # What the stream is owed stands for its state until a state is written.
             "random_state": None if self.rng != "keras" else (
@@ -349,6 +434,7 @@ class Iterator:
         self.total_batches_seen = snapshot["total_batches_seen"]
         self.epoch = snapshot["epoch"]
         self._order_epoch = snapshot["order_epoch"]
+        self._read_this_epoch = snapshot["read_this_epoch"]
         if snapshot["random_state"] is not None:
             self.random_state.set_state(snapshot["random_state"])
         order = snapshot["order"]
@@ -419,13 +505,6 @@ class Iterator:
         """
         if self.rng == "keyed":
             return self._draw_keyed(index_array, start)
-        if os.getpid() != self._creator_pid:
-            warnings.warn(
-                "gpuaug: this iterator was made in another process and draws with "
-                "rng='keras': every process copy replays the same seeded stream, so worker "
-                "processes repeat each other's augmentation parameters. Use "
-                "ImageDataGenerator(rng='keyed'), or no worker processes (gpuaug batches "
-                "on the device already).", RuntimeWarning, stacklevel=4)
         drawn = None
         if self.image_data_generator is not None:
             drawn = self._keras_params(len(index_array))

@@ -24,6 +24,7 @@ from ..sources.decoders import check_on_error, make_decoder
 from ..sources.load_img import CHANNELS, COLOR_MODES, check_interpolation
 from .base import BatchDraws, Iterator
 from .saving import save_batch
+from .skip_log import SkipLog
 from .state import names_fingerprint
 
 _log = logging.getLogger("gpuaug")
@@ -97,6 +98,7 @@ class FileBatchIterator(Iterator):
         self.output = check_output(output)
         self.on_error = check_on_error(on_error)
         self._skipped: dict[str, str] = {}
+        self._skip_log = SkipLog()  # files that copies in worker processes skip
         device = image_data_generator.device if image_data_generator is not None else "cpu"
         self._decode = make_decoder(decoder, device, color_mode, self.target_size, interpolation,
                                     keep_aspect_ratio, batch_size)
@@ -113,8 +115,21 @@ class FileBatchIterator(Iterator):
 
     @property
     def skipped_files(self) -> list[tuple[str, str]]:
-        """``(path, reason)`` of every file dropped so far (``on_error="skip"``)."""
-        return list(self._skipped.items())
+        """``(path, reason)`` of every file dropped so far (``on_error="skip"``).
+
+        Files that copies of this iterator in worker processes dropped (Keras's
+        ``use_multiprocessing``, a DataLoader's workers) are included.
+        """
+        with self.lock:
+            self._collect_from_copies()
+            return list(self._skipped.items())
+
+    def _collect_from_copies(self) -> None:
+        """Add the files that copies in other processes skipped (under the lock)."""
+        log = self.__dict__.get("_skip_log")  # None: pickled by a gpuaug without it
+        if log is not None and log.is_owner:
+            for path, reason in log.read_new():
+                self._skipped.setdefault(path, reason)
 
     def _load(self, index_array: np.ndarray) -> tuple[Any, np.ndarray]:
         """The batch's readable images in the data format, and which positions they are.
@@ -139,6 +154,9 @@ class FileBatchIterator(Iterator):
                 reason = f"{type(exc).__name__}: {exc}"
                 self._skipped[path] = reason
                 _log.warning("gpuaug: skipping unreadable image %s (%s)", path, reason)
+                log = self.__dict__.get("_skip_log")
+                if log is not None and not log.is_owner:  # a worker's copy: tell the iterator
+                    log.write(path, reason)
         kept = np.asarray([i for k, i in enumerate(todo) if k not in failures], dtype=np.int64)
         if len(paths) and not len(kept):
             raise EmptyBatchError(paths, [self._skipped[p] for p in paths])

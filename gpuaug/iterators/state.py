@@ -66,7 +66,8 @@ def make_state(identity: dict[str, Any], snapshot: dict[str, Any]) -> dict[str, 
         "format": FORMAT,
         "identity": identity,
         "position": {key: snapshot[key] for key in (
-            "batch_index", "total_batches_seen", "epoch", "order_epoch", "flow_started")},
+            "batch_index", "total_batches_seen", "epoch", "order_epoch", "flow_started",
+            "read_this_epoch")},
         "order": order if isinstance(order, (str, type(None))) else encode_rng(order),
         "random_state": encode_rng(stream_state(snapshot["random_state"])),
         "skipped_files": [list(item) for item in snapshot["skipped"]],
@@ -99,7 +100,11 @@ def read_state(state: Any, identity: dict[str, Any]) -> dict[str, Any]:
         raise StateError("the state belongs to another iterator: " + "; ".join(differences)
                          + hint)
     position = body["position"]
-    for key in ("batch_index", "total_batches_seen", "epoch", "order_epoch"):
+    # read_this_epoch: absent from the states of a gpuaug before it, which read every
+    # epoch in the process (Iterator._catch_up_with_copies never ran): one read stands
+    # for that.
+    position = {"read_this_epoch": 1, **position}
+    for key in ("batch_index", "total_batches_seen", "epoch", "order_epoch", "read_this_epoch"):
         if not isinstance(position.get(key), int) or position[key] < 0:
             raise StateError(f"corrupted state: position {key} is {position.get(key)!r}")
     if not isinstance(position.get("flow_started"), bool):
