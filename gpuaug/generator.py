@@ -500,13 +500,16 @@ class ImageDataGenerator:
         follow_links: bool = False, subset: Optional[str] = None, interpolation: str = "nearest",
         keep_aspect_ratio: bool = False, *, output: str = "auto", decoder: str = "auto",
         on_error: str = "raise", shard_id: ShardArg = None, num_shards: ShardArg = None,
-        equal_shards: bool = False,
+        equal_shards: bool = False, decode_threads: Optional[int] = None,
     ) -> "DirectoryIterator":
         """Keras's ``flow_from_directory``: seeded batches of images in class sub-folders.
 
         ``decoder`` (gpuaug only): "auto" (DALI ``mixed`` on a CUDA device where DALI
         is installed and the settings allow, else Pillow), "dali" or "pillow" (Keras's
-        ``load_img`` exactly).  ``on_error`` (gpuaug only): "raise" an
+        ``load_img`` exactly).  ``decode_threads`` (gpuaug only): the threads that
+        decode a batch's files (Pillow's pool, DALI's ``num_threads``); None: one per
+        CPU this process may use.  The same pixels in the same order whatever the
+        count.  ``on_error`` (gpuaug only): "raise" an
         :class:`gpuaug.ImageFileError` naming an unreadable file and
         the cause, or "skip" it (its label goes too), log it once and list it in
         ``it.skipped_files``.  ``output``, ``shard_id``, ``num_shards`` and ``equal_shards``
@@ -521,7 +524,7 @@ class ImageDataGenerator:
             save_format=save_format, follow_links=follow_links, subset=subset,
             interpolation=interpolation, keep_aspect_ratio=keep_aspect_ratio, dtype=self.dtype,
             output=output, decoder=decoder, on_error=on_error, shard_id=shard_id,
-            num_shards=num_shards, equal_shards=equal_shards)
+            num_shards=num_shards, equal_shards=equal_shards, decode_threads=decode_threads)
 
     def flow_from_dataframe(
         self, dataframe: Any, directory: Optional[str] = None, x_col: str = "filename",
@@ -533,14 +536,15 @@ class ImageDataGenerator:
         subset: Optional[str] = None, interpolation: str = "nearest",
         validate_filenames: bool = True, *, output: str = "auto", decoder: str = "auto",
         on_error: str = "raise", shard_id: ShardArg = None,
-        num_shards: ShardArg = None, equal_shards: bool = False, **kwargs: Any,
+        num_shards: ShardArg = None, equal_shards: bool = False,
+        decode_threads: Optional[int] = None, **kwargs: Any,
     ) -> "DataFrameIterator":
         """Keras's ``flow_from_dataframe``: seeded batches of the files a DataFrame lists.
 
         Keras's deprecated ``has_ext``, ``sort`` and ``drop_duplicates`` only warn, and
-        ``class_mode="other"`` becomes ``"raw"``, as in Keras.  ``decoder`` and
-        ``on_error`` as for :meth:`flow_from_directory`; ``output``, ``shard_id``,
-        ``num_shards`` and ``equal_shards`` as for :meth:`flow`.
+        ``class_mode="other"`` becomes ``"raw"``, as in Keras.  ``decoder``,
+        ``decode_threads`` and ``on_error`` as for :meth:`flow_from_directory`; ``output``,
+        ``shard_id``, ``num_shards`` and ``equal_shards`` as for :meth:`flow`.
         """
         from .iterators import DataFrameIterator, keras_compatible
 
@@ -571,7 +575,7 @@ class ImageDataGenerator:
             save_format=save_format, subset=subset, interpolation=interpolation,
             validate_filenames=validate_filenames, dtype=self.dtype, output=output,
             decoder=decoder, on_error=on_error, shard_id=shard_id, num_shards=num_shards,
-            equal_shards=equal_shards)
+            equal_shards=equal_shards, decode_threads=decode_threads)
 
     # ------------------------------------------------------ batched gpuaug API
     def random_transform_batch(

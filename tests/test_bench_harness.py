@@ -93,3 +93,21 @@ def test_e2e_benchmark_smoke_run_reports_every_contender(tmp_path, capsys):
     assert status["gpuaug"] == "ok" and status["gpuaug + prefetch"] == "ok"
     assert all(s in ("ok", "not installed") for s in status.values()), status
     assert "| gpuaug | ok |" in (tmp_path / "e2e.md").read_text()
+
+
+def test_e2e_cpu_comparison_runs_every_cpu_contender(tmp_path):
+    """``--cpu``: Pillow on 1 and N threads, with and without augmentation, against Keras."""
+    import json
+
+    from gpuaug.benchmarks import e2e
+
+    assert e2e.main(["--cpu", "--smoke", "--out-dir", str(tmp_path)]) == 0
+    payload = json.loads((tmp_path / "e2e.json").read_text())
+    results = {r["name"]: r for r in payload["results"]}
+    assert list(results) == [name for name, _ in e2e.CPU_CONTENDERS]
+    assert payload["metadata"]["cpu"] is True
+    for name in ("gpuaug decode, 1 thread", "gpuaug, N threads"):
+        assert results[name]["status"] == "ok", results[name]
+    threads = results["gpuaug decode, N threads"]["note"]
+    assert f"{e2e.usable_cpus()} thread(s)" in threads
+    assert "| gpuaug decode, 1 thread | ok |" in (tmp_path / "e2e.md").read_text()

@@ -14,11 +14,19 @@ timed epoch (wall clock, device synchronised):
 - dali decode+resize: the decode ceiling, no augmentation;
 - torchvision: ``decode_jpeg`` on CUDA + resize + batched ``grid_sample``.
 
+``--cpu`` compares the CPU paths instead, no GPU needed (default 512 images, batch 64):
+
+- gpuaug decode, 1 thread / N threads: Pillow's decode and resize alone (a generator
+  with no augmentation), one thread, then ``decode_threads`` = the usable CPUs;
+- gpuaug, 1 thread / N threads: the same with the classic augmentation (NumPy);
+- keras 1 process / keras N workers: as above, without the copy to a GPU.
+
 A missing library is reported as "not installed".  ``--smoke`` runs a tiny data set
 on whatever is there (the CPU included) to check the script itself.
 Writes ``<out>/e2e.json`` and ``<out>/e2e.md``.
 
-Usage: python bench/e2e.py [--images 2048] [--batch 256] [--size 224] [--out-dir bench/out]
+Usage: python bench/e2e.py [--cpu] [--images 2048] [--batch 256] [--size 224]
+[--out-dir bench/out]
 """
 
 from __future__ import annotations
@@ -30,11 +38,13 @@ import io
 import os
 import warnings
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
 from ..environment import cuda_status
 from ..presets import CLASSIC
+from ..sources.decoders import usable_cpus
 from . import harness
 from .harness import NotInstalled
 
@@ -50,12 +60,14 @@ def _sync(device: str) -> None:
         cupy.cuda.runtime.deviceSynchronize()
 
 
-def gpuaug_setup(data: str, batch: int, size: int, device: str, prefetch: bool = False):
+def gpuaug_setup(data: str, batch: int, size: int, device: str, prefetch: bool = False,
+                 augment: bool = True, decode_threads: Optional[int] = None):
     import gpuaug
 
-    gen = gpuaug.ImageDataGenerator(**CLASSIC, device=device)
+    gen = gpuaug.ImageDataGenerator(**(CLASSIC if augment else {}), device=device)
     with _quiet():
-        it = gen.flow_from_directory(data, target_size=(size, size), batch_size=batch, seed=0)
+        it = gen.flow_from_directory(data, target_size=(size, size), batch_size=batch, seed=0,
+                                     decode_threads=decode_threads)
     if prefetch:
         batches = it.prefetch(depth=2)
 
@@ -69,7 +81,7 @@ def gpuaug_setup(data: str, batch: int, size: int, device: str, prefetch: bool =
                 it[i]
             it.on_epoch_end()
             _sync(device)
-    return epoch, f"device {gen.device}, decoder {it.decoder}"
+    return epoch, f"device {gen.device}, decoder {it.decoder}, {it.decode_threads} thread(s)"
 
 
 def _keras_iterator(data: str, batch: int, size: int):
@@ -111,7 +123,7 @@ def keras_workers_setup(data: str, batch: int, size: int, device: str):
         from keras.src.trainers.data_adapters.py_dataset_adapter import OrderedEnqueuer
     except ImportError as exc:
         raise NotInstalled(f"keras OrderedEnqueuer: {exc}") from None
-    workers = os.cpu_count() or 1
+    workers = usable_cpus()
 
     def epoch():
         enqueuer = OrderedEnqueuer(it, workers=workers, use_multiprocessing=True,
@@ -210,6 +222,20 @@ def torchvision_setup(data: str, batch: int, size: int, device: str):
     return epoch, "decode_jpeg(device='cuda') + interpolate + grid_sample"
 
 
+def _gpuaug_cpu(threads: int, augment: bool):
+    return lambda data, batch, size, device: gpuaug_setup(
+        data, batch, size, device, augment=augment, decode_threads=threads)
+
+
+CPU_CONTENDERS = [
+    ("gpuaug decode, 1 thread", _gpuaug_cpu(1, False)),
+    ("gpuaug decode, N threads", _gpuaug_cpu(usable_cpus(), False)),
+    ("gpuaug, 1 thread", _gpuaug_cpu(1, True)),
+    ("gpuaug, N threads", _gpuaug_cpu(usable_cpus(), True)),
+    ("keras 1 process", keras_setup),
+    ("keras N workers", keras_workers_setup),
+]
+
 CONTENDERS = [
     ("gpuaug", gpuaug_setup),
     ("gpuaug + prefetch", lambda *a: gpuaug_setup(*a, prefetch=True)),
@@ -222,8 +248,10 @@ CONTENDERS = [
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--images", type=int, default=2048)
-    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--cpu", action="store_true",
+                    help="compare the CPU paths (Pillow threads, Keras processes): no GPU needed")
+    ap.add_argument("--images", type=int, help="JPEGs to generate (default 2048; 512 with --cpu)")
+    ap.add_argument("--batch", type=int, help="batch size (default 256; 64 with --cpu)")
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--data", type=Path, help="a class-folder tree of JPEGs (default: generated "
                     "under --out-dir)")
@@ -236,10 +264,15 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
     from ..datasets import make_sample
 
     usable, reason = cuda_status()
-    if not usable and not args.smoke:
-        raise harness.Unavailable(f"the end-to-end benchmark needs a CUDA device: {reason}")
-    device = "cuda:0" if usable else "cpu"
-    images, batch, size = (16, 8, 32) if args.smoke else (args.images, args.batch, args.size)
+    if not usable and not (args.smoke or args.cpu):
+        raise harness.Unavailable(f"the end-to-end benchmark needs a CUDA device: {reason} "
+                                  "(--cpu compares the CPU paths)")
+    device = "cuda:0" if usable and not args.cpu else "cpu"
+    images = args.images or (512 if args.cpu else 2048)
+    batch = args.batch or (64 if args.cpu else 256)
+    images, batch, size = (16, 8, 32) if args.smoke else (images, batch, args.size)
+    contenders, base_name = (CPU_CONTENDERS, "gpuaug decode, 1 thread") if args.cpu else (
+        CONTENDERS, "gpuaug")
     data = args.data or Path(getattr(args, "out_dir", Path("bench/out"))) / f"e2e-data-{images}"
     if args.data is None and not data.exists():
         make_sample(data, classes=("circle", "square", "triangle", "star"),
@@ -247,12 +280,12 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
                     formats=("jpg",))
     n = sum(1 for _ in Path(data).rglob("*.jpg"))
     results = []
-    for name, setup in harness.progress(CONTENDERS, desc="contenders"):
+    for name, setup in harness.progress(contenders, desc="contenders"):
         results.append(harness.run_contender(
             name, functools.partial(setup, str(data), batch, size, device), images=n, bytes_moved=0,
             warmup=1, repeats=1, timer="wall" if device != "cpu" else "host"))
-    base = next((r for r in results if r.name == "gpuaug" and r.images_per_s), None)
-    lines = ["| contender | status | epoch s | images/s | x gpuaug | note |",
+    base = next((r for r in results if r.name == base_name and r.images_per_s), None)
+    lines = [f"| contender | status | epoch s | images/s | x {base_name} | note |",
              "|---|---|---:|---:|---:|---|"]
     for r in results:
         ratio = r.images_per_s / base.images_per_s if (base and r.images_per_s) else None
@@ -262,7 +295,8 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
                      f"{'—' if ratio is None else format(ratio, '.2f')} | {r.note} |")
     payload = dict(metadata=harness.metadata(dict(
         benchmark="e2e", images=n, batch=batch, target_size=[size, size], config=CLASSIC,
-        device_used=device, smoke=args.smoke, data=str(data))),
+        device_used=device, smoke=args.smoke, cpu=args.cpu, cpus=usable_cpus(),
+        data=str(data))),
         results=[r.as_dict() for r in results])
     return payload, "\n".join(lines)
 

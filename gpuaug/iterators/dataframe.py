@@ -42,10 +42,11 @@ class DataFrameIterator(FileBatchIterator):
                  dtype: Any = "float32", validate_filenames: bool = True, *,
                  output: str = "auto", decoder: str = "auto", on_error: str = "raise",
                  shard_id: ShardArg = None, num_shards: ShardArg = None,
-                 equal_shards: bool = False) -> None:
+                 equal_shards: bool = False, decode_threads: Optional[int] = None) -> None:
         self._set_processing_attrs(image_data_generator, target_size, color_mode, data_format,
                                    save_to_dir, save_prefix, save_format, subset, interpolation,
-                                   keep_aspect_ratio, output, decoder, batch_size, on_error)
+                                   keep_aspect_ratio, output, decoder, batch_size, on_error,
+                                   decode_threads)
         df = dataframe.copy()
         self.directory = directory or ""
         self.class_mode = class_mode

@@ -32,7 +32,7 @@ class DirectoryIterator(FileBatchIterator):
                  keep_aspect_ratio: bool = False, dtype: Any = None, *,
                  output: str = "auto", decoder: str = "auto", on_error: str = "raise",
                  shard_id: ShardArg = None, num_shards: ShardArg = None,
-                 equal_shards: bool = False) -> None:
+                 equal_shards: bool = False, decode_threads: Optional[int] = None) -> None:
         if not isinstance(directory, (str, os.PathLike)):  # None listed the working directory
             raise TypeError(f"`directory` must be a path (str or os.PathLike). "
                             f"Received: {directory!r}")
@@ -41,7 +41,8 @@ class DirectoryIterator(FileBatchIterator):
                             f"Received: {classes!r}; did you mean [{classes!r}]?")
         self._set_processing_attrs(image_data_generator, target_size, color_mode, data_format,
                                    save_to_dir, save_prefix, save_format, subset, interpolation,
-                                   keep_aspect_ratio, output, decoder, batch_size, on_error)
+                                   keep_aspect_ratio, output, decoder, batch_size, on_error,
+                                   decode_threads)
         self.directory = directory
         self.classes = classes
         if (not isinstance(class_mode, (str, type(None)))

@@ -20,7 +20,7 @@ from ..drawn import DrawnBatch
 from ..engine import array_module, augment_on
 from ..errors import EmptyBatchError, ImageFileError
 from ..output import check_output, convert, to_host
-from ..sources.decoders import check_on_error, make_decoder
+from ..sources.decoders import check_decode_threads, check_on_error, make_decoder
 from ..sources.load_img import CHANNELS, COLOR_MODES, check_interpolation
 from .base import BatchDraws, Iterator
 from .saving import save_batch
@@ -55,7 +55,8 @@ class FileBatchIterator(Iterator):
                               save_to_dir: Optional[str], save_prefix: str, save_format: str,
                               subset: Optional[str], interpolation: str,
                               keep_aspect_ratio: bool, output: str, decoder: str = "auto",
-                              batch_size: int = 32, on_error: str = "raise") -> None:
+                              batch_size: int = 32, on_error: str = "raise",
+                              decode_threads: Optional[int] = None) -> None:
         """Keras's ``set_processing_attrs``: checks and messages in Keras's order."""
         self.image_data_generator = image_data_generator
         validation.check_target_size(target_size)
@@ -100,8 +101,9 @@ class FileBatchIterator(Iterator):
         self._skipped: dict[str, str] = {}
         self._skip_log = SkipLog()  # files that copies in worker processes skip
         device = image_data_generator.device if image_data_generator is not None else "cpu"
+        self.decode_threads = check_decode_threads(decode_threads)
         self._decode = make_decoder(decoder, device, color_mode, self.target_size, interpolation,
-                                    keep_aspect_ratio, batch_size)
+                                    keep_aspect_ratio, batch_size, self.decode_threads)
         self.decoder = self._decode.name
 
     @property

@@ -16,17 +16,18 @@ accumulated nearest-neighbour positions) and stays exact.  The antialiased filte
 from __future__ import annotations
 
 import functools
-import io
+import os
 import threading
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional
 
 import numpy as np
-from PIL import Image
 
 from ..environment import cuda_index, dali_status
 from ..errors import ArgumentError, Unavailable
-from ..validation import check_choice
-from .load_img import CHANNELS, load_image, read_regular_file
+from ..validation import check_choice, check_positive_int
+from .load_img import CHANNELS, load_image, open_image, read_regular_file
 
 DECODERS = ("auto", "dali", "pillow")
 ON_ERROR = ("raise", "skip")
@@ -64,18 +65,38 @@ def check_on_error(on_error: Any) -> str:
     return check_choice("on_error", on_error, ON_ERROR)
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
+def check_decode_threads(decode_threads: Any) -> int:
+    """``decode_threads``: a positive int, or None for :func:`usable_cpus`."""
+    if decode_threads is None:
+        return usable_cpus()
+    check_positive_int("decode_threads", decode_threads)
+    return int(decode_threads)
+
+
 def make_decoder(decoder: Any, device: str, color_mode: str, target_size: tuple[int, int],
-                 interpolation: str, keep_aspect_ratio: bool, max_batch: int):
+                 interpolation: str, keep_aspect_ratio: bool, max_batch: int,
+                 decode_threads: int = 1):
     """The decode source for the iterator's settings: ``PillowDecoder`` or ``DaliDecoder``.
 
     ``decoder`` is the user's choice (see :func:`choose_decoder`), ``device`` the
-    generator's resolved device ("cpu" or "cuda:N").
+    generator's resolved device ("cpu" or "cuda:N"); ``decode_threads`` the threads
+    that decode a batch's files (Pillow's pool, DALI's ``num_threads``).
     """
     chosen = choose_decoder(decoder, device, color_mode, interpolation, keep_aspect_ratio)
     if chosen == "pillow":
-        return PillowDecoder(color_mode, target_size, interpolation, keep_aspect_ratio)
+        return PillowDecoder(color_mode, target_size, interpolation, keep_aspect_ratio,
+                             threads=decode_threads)
     return DaliDecoder("mixed" if chosen == "dali-mixed" else "cpu", cuda_index(device),
-                       color_mode, target_size, interpolation, max_batch)
+                       color_mode, target_size, interpolation, max_batch,
+                       num_threads=decode_threads)
 
 
 @functools.lru_cache(maxsize=256)
@@ -102,28 +123,63 @@ def pil_luma(rgb: Any, xp: Any = np) -> Any:
 
 
 class PillowDecoder:
-    """Keras's ``load_img`` for every file, stacked on the host."""
+    """Keras's ``load_img`` for every file, stacked on the host, on ``threads`` threads.
+
+    Pillow releases the GIL while it decodes and resizes, so a batch's files decode on
+    every core; the images come back in the files' order, whatever thread read them.
+    The pool is made on first use in each process (a pool inherited through ``fork``
+    has no threads) and never pickled.
+    """
 
     name = "pillow"
 
     def __init__(self, color_mode: str, target_size: tuple[int, int], interpolation: str,
-                 keep_aspect_ratio: bool) -> None:
+                 keep_aspect_ratio: bool, threads: int = 1) -> None:
         self.color_mode = color_mode
         self.target_size = target_size
         self.interpolation = interpolation
         self.keep_aspect_ratio = keep_aspect_ratio
+        self.threads = threads
+        self._pool: Optional[tuple[int, ThreadPoolExecutor]] = None  # (pid, pool)
+        self._pool_lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()  # a copy in another process makes its own pool
+        state["_pool"] = None
+        del state["_pool_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"threads": 1, **state})  # pickled before threads existed: one
+        self._pool = None
+        self._pool_lock = threading.Lock()
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None or self._pool[0] != os.getpid():
+                pool = ThreadPoolExecutor(self.threads, thread_name_prefix="gpuaug-decode")
+                weakref.finalize(self, pool.shutdown, wait=False)
+                self._pool = (os.getpid(), pool)
+            return self._pool[1]
+
+    def _load(self, path: str) -> Any:
+        """One file's pixels, or the exception that is that file's (an argument's is raised)."""
+        try:
+            return load_image(path, self.color_mode, self.target_size, self.interpolation,
+                              self.keep_aspect_ratio)
+        except ArgumentError:
+            raise
+        except Exception as exc:  # any other failure is this file's, reported by name
+            return exc
 
     def __call__(self, paths: list[str]) -> tuple[np.ndarray, dict[int, BaseException]]:
         """``(batch of the readable files, {position: error} of the others)``."""
-        images, failures = [], {}
-        for i, p in enumerate(paths):
-            try:
-                images.append(load_image(p, self.color_mode, self.target_size,
-                                         self.interpolation, self.keep_aspect_ratio))
-            except ArgumentError:
-                raise
-            except Exception as exc:  # any other failure is this file's, reported by name
-                failures[i] = exc
+        if self.threads > 1 and len(paths) > 1:
+            results = list(self._executor().map(self._load, paths))
+        else:
+            results = [self._load(p) for p in paths]
+        images = [r for r in results if not isinstance(r, BaseException)]
+        failures = {i: r for i, r in enumerate(results) if isinstance(r, BaseException)}
         if not images:
             shape = (0,) + self.target_size + (CHANNELS[self.color_mode],)
             return np.zeros(shape, np.uint8), failures
@@ -204,13 +260,13 @@ class DaliDecoder:
             return [cupy.asarray(decoded[i]) for i in range(len(encoded))]
         return [np.asarray(decoded[i]) for i in range(len(encoded))]
 
-    def _decode_each(self, encoded: dict[int, np.ndarray],
-                     failures: dict[int, BaseException]) -> dict[int, Any]:
+    def _decode_each(self, encoded: dict[int, np.ndarray], failures: dict[int, BaseException],
+                     paths: list[str]) -> dict[int, Any]:
         """After a failed batch: the files Pillow cannot read are the bad ones; the rest are
         decoded by DALI again (and a second failure is DALI's own, raised as is)."""
         for i, data in list(encoded.items()):
             try:
-                with Image.open(io.BytesIO(data.tobytes())) as img:
+                with open_image(data.tobytes(), paths[i]) as img:
                     img.load()
             except Exception as exc:
                 failures[i] = exc
@@ -249,7 +305,7 @@ class DaliDecoder:
             try:
                 decoded = dict(zip(encoded, self._decode(list(encoded.values())), strict=True))
             except Exception:
-                decoded = self._decode_each(dict(encoded), failures)
+                decoded = self._decode_each(dict(encoded), failures, paths)
         out = xp.empty((len(decoded), h, w, c), dtype=np.uint8)
         for k, i in enumerate(sorted(decoded)):
             img = decoded[i]

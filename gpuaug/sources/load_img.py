@@ -14,7 +14,7 @@ import stat
 from typing import Optional
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from ..errors import ArgumentError
 
@@ -57,10 +57,22 @@ def read_regular_file(path: str) -> bytes:
         return f.read()
 
 
+def open_image(data: bytes, path: str) -> Image.Image:
+    """``Image.open`` of a file's bytes; a file Pillow cannot identify is named by its path.
+
+    (Pillow names an in-memory file by its object's address: ``<_io.BytesIO object at
+    0x7f...>``, which tells the user nothing and differs at every call.)
+    """
+    try:
+        return Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise UnidentifiedImageError(f"cannot identify image file {path!r}") from None
+
+
 def load_image(path: str, color_mode: str = "rgb", target_size: Optional[tuple[int, int]] = None,
                interpolation: str = "nearest", keep_aspect_ratio: bool = False) -> np.ndarray:
     """One image as an (H, W, C) array, decoded and resized as Keras's ``load_img`` does."""
-    img = Image.open(io.BytesIO(read_regular_file(path)))
+    img = open_image(read_regular_file(path), path)
     if color_mode == "grayscale":
         if img.mode not in ("L", "I;16", "I"):
             img = img.convert("L")
