@@ -30,6 +30,21 @@ from ..validation import check_choice, check_positive_int
 from .load_img import CHANNELS, load_image, open_image, read_regular_file
 
 DECODERS = ("auto", "dali", "pillow")
+
+#: Decoders alive in this process, told when it forks (os.register_at_fork below).
+_LIVE: "weakref.WeakSet[Any]" = weakref.WeakSet()
+#: DALI pipelines a forked child inherited: never run (their threads stayed in the
+#: parent, so a run waits forever) and never freed (freeing one joins those threads).
+_INHERITED: list[Any] = []
+
+
+def _after_fork_in_child() -> None:
+    for decoder in list(_LIVE):
+        decoder.after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 ON_ERROR = ("raise", "skip")
 _DALI_FILTERS = ("nearest", "bilinear", "bicubic", "lanczos")
 
@@ -142,6 +157,12 @@ class PillowDecoder:
         self.threads = threads
         self._pool: Optional[tuple[int, ThreadPoolExecutor]] = None  # (pid, pool)
         self._pool_lock = threading.Lock()
+        _LIVE.add(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's pool has no threads here, its lock may be held."""
+        self._pool = None
+        self._pool_lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()  # a copy in another process makes its own pool
@@ -153,6 +174,7 @@ class PillowDecoder:
         self.__dict__.update({"threads": 1, **state})  # pickled before threads existed: one
         self._pool = None
         self._pool_lock = threading.Lock()
+        _LIVE.add(self)
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._pool_lock:
@@ -209,6 +231,8 @@ class DaliDecoder:
         self.num_threads = num_threads
         self._pipe = None
         self._lock = threading.Lock()  # one feed_input / run at a time: threads share it
+        self._forked_after_cuda = False  # see after_fork
+        _LIVE.add(self)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()  # a copy in another process builds its own pipeline
@@ -217,8 +241,22 @@ class DaliDecoder:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update({"_forked_after_cuda": False, **state})
         self._lock = threading.Lock()
+        _LIVE.add(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: never touch the parent's pipeline; make one here if that works.
+
+        A CPU pipeline is made again on first use.  A ``mixed`` one means the parent
+        initialised CUDA, which a forked child cannot use: the next batch raises an
+        error that says what to do instead of waiting forever.
+        """
+        self._lock = threading.Lock()  # another thread may have held it at the fork
+        if self._pipe is not None:
+            _INHERITED.append(self._pipe)
+            self._pipe = None
+            self._forked_after_cuda = self.device == "mixed"
 
     def _build(self):
         from nvidia.dali import fn, pipeline_def, types
@@ -279,6 +317,13 @@ class DaliDecoder:
 
     def __call__(self, paths: list[str]) -> tuple[Any, dict[int, BaseException]]:
         """``(batch of the readable files, {position: error} of the others)``."""
+        if self._forked_after_cuda:
+            raise RuntimeError(
+                f"gpuaug: decoder='dali' decoded on cuda:{self.device_id} in the process this "
+                "one was forked from, and CUDA cannot be used in a forked child. Start worker "
+                "processes with 'spawn' (torch: DataLoader(..., multiprocessing_context="
+                "'spawn'); multiprocessing.set_start_method('spawn')), or use none: gpuaug "
+                "batches on the GPU already")
         if self.device != "mixed":
             with self._lock:
                 return self._call(paths)
