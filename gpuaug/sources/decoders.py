@@ -11,11 +11,17 @@ grayscale conversion and nearest-neighbour resize do *not* follow Pillow's rules
 gpuaug does both itself after DALI's RGB decode (Pillow's integer luma, Pillow's
 accumulated nearest-neighbour positions) and stays exact.  The antialiased filters
 (bilinear, bicubic, lanczos) are DALI's own and differ from Pillow's by a few levels.
+DALI gets only the files whose decode was shown equal to Pillow's (8-bit JPEG and PNG,
+read from their headers by :mod:`.sniff`, EXIF orientation ignored as Pillow does);
+16-bit, 1-bit, TIFF, BMP and any file DALI fails on are decoded by Pillow, and a
+declared size over Pillow's decompression-bomb limit is refused before DALI decodes it.
+(DALI's GPU JPEG decoder, nvJPEG, is not libjpeg-turbo: its pixels differ, see README.)
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
 import weakref
@@ -23,11 +29,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional
 
 import numpy as np
+from PIL import Image
 
 from ..environment import cuda_index, dali_status
 from ..errors import ArgumentError, Unavailable
 from ..validation import check_choice, check_positive_int
-from .load_img import CHANNELS, load_image, open_image, read_regular_file
+from .load_img import CHANNELS, decode_image, load_image, read_regular_file
+from .sniff import check_pixels, sniff
+
+_log = logging.getLogger("gpuaug")
 
 DECODERS = ("auto", "dali", "pillow")
 
@@ -46,6 +56,8 @@ def _after_fork_in_child() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 ON_ERROR = ("raise", "skip")
+#: The most files one DALI pipeline run decodes; a larger batch takes several runs.
+MAX_DALI_BATCH = 1024
 _DALI_FILTERS = ("nearest", "bilinear", "bicubic", "lanczos")
 
 
@@ -227,7 +239,9 @@ class DaliDecoder:
         self.color_mode = color_mode
         self.target_size = tuple(target_size)
         self.interpolation = interpolation
-        self.max_batch = max(1, max_batch)
+        # A run's batch: the iterator's, bounded (DALI allocates for the whole batch size:
+        # batch_size=10**9 on a small folder is std::bad_alloc), in runs of this many.
+        self.max_batch = max(1, min(max_batch, MAX_DALI_BATCH))
         self.num_threads = num_threads
         self._pipe = None
         self._lock = threading.Lock()  # one feed_input / run at a time: threads share it
@@ -269,7 +283,9 @@ class DaliDecoder:
                       exec_pipelined=False)
         def pipe():
             encoded = fn.external_source(name="files", device="cpu")
-            images = fn.decoders.image(encoded, device=self.device, output_type=types.RGB)
+            # adjust_orientation off: Pillow and Keras ignore a JPEG's EXIF orientation.
+            images = fn.decoders.image(encoded, device=self.device, output_type=types.RGB,
+                                       adjust_orientation=False)
             if self.interpolation != "nearest":
                 images = fn.resize(images, size=self.target_size, interp_type=filters[
                     self.interpolation], antialias=True)
@@ -280,7 +296,11 @@ class DaliDecoder:
         return p
 
     def _decode(self, encoded: list[np.ndarray]) -> list[Any]:
-        """DALI's RGB decode (and filter resize) of every buffer; raises if any fails."""
+        """DALI's decode of every buffer, finished (Pillow's nearest and luma); raises if any fails.
+
+        Each image comes back as an array of its own: DALI's outputs are views of its
+        buffers, which its next run overwrites.
+        """
         if self._pipe is None:
             self._pipe = self._build()
         try:
@@ -289,31 +309,50 @@ class DaliDecoder:
         except Exception:
             self._pipe = None  # a DALI pipeline is unusable after an error: rebuild next time
             raise
-        # Views of DALI's buffers, valid until its next run: _call copies out of them and
-        # finishes before the lock lets another run start.
         if self.device == "mixed":
             import cupy
 
             cupy.cuda.runtime.deviceSynchronize()  # DALI works on its own stream
-            return [cupy.asarray(decoded[i]) for i in range(len(encoded))]
-        return [np.asarray(decoded[i]) for i in range(len(encoded))]
+            return [self._finish(cupy.asarray(decoded[i]), cupy) for i in range(len(encoded))]
+        return [self._finish(np.asarray(decoded[i]), np) for i in range(len(encoded))]
 
-    def _decode_each(self, encoded: dict[int, np.ndarray], failures: dict[int, BaseException],
-                     paths: list[str]) -> dict[int, Any]:
-        """After a failed batch: the files Pillow cannot read are the bad ones; the rest are
-        decoded by DALI again (and a second failure is DALI's own, raised as is)."""
-        for i, data in list(encoded.items()):
+    def _finish(self, img: Any, xp: Any) -> Any:
+        """DALI's RGB image at the target size, with Pillow's nearest positions and luma."""
+        h, w = self.target_size
+        resized = self.interpolation == "nearest" and img.shape[:2] != (h, w)
+        if resized:
+            rows = xp.asarray(pil_nearest_indices(img.shape[0], h))
+            cols = xp.asarray(pil_nearest_indices(img.shape[1], w))
+            img = img[rows[:, None], cols[None, :]]  # a copy
+        if CHANNELS[self.color_mode] == 1:
+            return pil_luma(img, xp)  # a copy
+        return img if resized else img.copy()
+
+    def _decode_batch(self, for_dali: dict[int, np.ndarray],
+                      for_pillow: dict[int, bytes], paths: list[str]) -> dict[int, Any]:
+        """DALI's images of ``for_dali``, at most a pipeline batch a run.
+
+        A run that fails is narrowed down file by file: a file DALI cannot decode moves
+        to ``for_pillow``, which decodes it as Keras does or names it as unreadable.
+        """
+        items = list(for_dali.items())
+        images: dict[int, Any] = {}
+        for start in range(0, len(items), self.max_batch):
+            chunk = items[start:start + self.max_batch]
             try:
-                with open_image(data.tobytes(), paths[i]) as img:
-                    img.load()
-            except Exception as exc:
-                failures[i] = exc
-                del encoded[i]
-        if not encoded:
-            return {}
-        # Pillow reads every remaining file, yet DALI fails: not a bad file but a failure of
-        # DALI itself (out of memory, a broken install): raise it, mark no file bad.
-        return dict(zip(encoded, self._decode(list(encoded.values())), strict=True))
+                images.update(zip([i for i, _ in chunk], self._decode([d for _, d in chunk]),
+                                  strict=True))
+                continue
+            except Exception:
+                pass
+            for i, data in chunk:
+                try:
+                    images[i] = self._decode([data])[0]
+                except Exception as exc:
+                    _log.info("gpuaug: DALI could not decode %s (%s: %s); Pillow reads it",
+                              paths[i], type(exc).__name__, exc)
+                    for_pillow[i] = data.tobytes()
+        return images
 
     def __call__(self, paths: list[str]) -> tuple[Any, dict[int, BaseException]]:
         """``(batch of the readable files, {position: error} of the others)``."""
@@ -336,29 +375,37 @@ class DaliDecoder:
         xp = np
         if self.device == "mixed":
             import cupy as xp  # noqa: N813
-        h, w = self.target_size
-        c = CHANNELS[self.color_mode]
         failures: dict[int, BaseException] = {}
-        encoded: dict[int, np.ndarray] = {}
+        for_dali: dict[int, np.ndarray] = {}
+        for_pillow: dict[int, bytes] = {}
         for i, p in enumerate(paths):
             try:
-                encoded[i] = np.frombuffer(read_regular_file(p), dtype=np.uint8)
-            except OSError as exc:
+                data = read_regular_file(p)
+                header = sniff(data)
+                if header is not None:
+                    check_pixels(header)  # before DALI allocates it
+            except (OSError, Image.DecompressionBombError) as exc:
                 failures[i] = exc
-        decoded: dict[int, Any] = {}
-        if encoded:
+                continue
+            if header is not None and header.dali_equals_pillow:
+                for_dali[i] = np.frombuffer(data, dtype=np.uint8)
+            else:  # 16-bit, 1-bit, TIFF, BMP, CMYK...: Pillow's answer, not DALI's
+                for_pillow[i] = data
+        images = self._decode_batch(for_dali, for_pillow, paths) if for_dali else {}
+        for i, data in for_pillow.items():
             try:
-                decoded = dict(zip(encoded, self._decode(list(encoded.values())), strict=True))
-            except Exception:
-                decoded = self._decode_each(dict(encoded), failures, paths)
-        out = xp.empty((len(decoded), h, w, c), dtype=np.uint8)
-        for k, i in enumerate(sorted(decoded)):
-            img = decoded[i]
-            if self.interpolation == "nearest" and img.shape[:2] != (h, w):
-                rows = xp.asarray(pil_nearest_indices(img.shape[0], h))
-                cols = xp.asarray(pil_nearest_indices(img.shape[1], w))
-                img = img[rows[:, None], cols[None, :]]
-            out[k] = pil_luma(img, xp) if c == 1 else img
-        if self.device == "mixed":  # the copies out of DALI's buffers are done before its next run
+                images[i] = xp.asarray(decode_image(data, paths[i], self.color_mode,
+                                                    self.target_size, self.interpolation))
+            except ArgumentError:
+                raise
+            except Exception as exc:  # any other failure is this file's, reported by name
+                failures[i] = exc
+        h, w = self.target_size
+        dtypes = {img.dtype for img in images.values()}
+        dtype = np.uint8 if dtypes <= {np.dtype(np.uint8)} else np.float32  # 16-bit grayscale
+        out = xp.empty((len(images), h, w, CHANNELS[self.color_mode]), dtype=dtype)
+        for k, i in enumerate(sorted(images)):
+            out[k] = images[i]
+        if self.device == "mixed":  # the copies into `out` are done before the next batch
             xp.cuda.get_current_stream().synchronize()
-        return out, failures
+        return out, dict(sorted(failures.items()))  # the first bad file first, as Pillow's

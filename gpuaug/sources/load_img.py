@@ -72,7 +72,15 @@ def open_image(data: bytes, path: str) -> Image.Image:
 def load_image(path: str, color_mode: str = "rgb", target_size: Optional[tuple[int, int]] = None,
                interpolation: str = "nearest", keep_aspect_ratio: bool = False) -> np.ndarray:
     """One image as an (H, W, C) array, decoded and resized as Keras's ``load_img`` does."""
-    img = open_image(read_regular_file(path), path)
+    return decode_image(read_regular_file(path), path, color_mode, target_size, interpolation,
+                        keep_aspect_ratio)
+
+
+def decode_image(data: bytes, path: str, color_mode: str = "rgb",
+                 target_size: Optional[tuple[int, int]] = None, interpolation: str = "nearest",
+                 keep_aspect_ratio: bool = False) -> np.ndarray:
+    """:func:`load_image` of a file's bytes already read (``path`` names it in errors)."""
+    img = open_image(data, path)
     if color_mode == "grayscale":
         if img.mode not in ("L", "I;16", "I"):
             img = img.convert("L")
