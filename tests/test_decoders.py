@@ -132,3 +132,28 @@ def test_dali_mixed_decode_feeds_the_gpu_and_torch_without_copies(tmp_path):
 
     t = convert(x, "torch")
     assert t.is_cuda and t.data_ptr() == x.data.ptr  # the same memory
+
+
+@pytest.mark.gpu
+def test_dali_mixed_decode_does_not_wait_for_work_on_other_streams(tmp_path):
+    """A training step running on another stream is not waited for while a batch decodes."""
+    import cupy
+
+    pytest.importorskip("nvidia.dali", reason="NVIDIA DALI not installed")
+    spin = cupy.RawKernel(r"""
+    extern "C" __global__ void spin(long long cycles) {
+        long long start = clock64();
+        while (clock64() - start < cycles) {}
+    }""", "spin")
+    directory = _tree(tmp_path, np.random.default_rng(3))
+    gen = gpuaug.ImageDataGenerator(rotation_range=20, device="cuda")
+    with contextlib.redirect_stdout(io.StringIO()):
+        it = gen.flow_from_directory(directory, target_size=(24, 20), batch_size=4, seed=3,
+                                     decoder="dali")
+    it[0]  # the pipeline and the kernels are built
+    other = cupy.cuda.Stream(non_blocking=True)
+    with other:
+        spin((1,), (1,), (np.int64(4_000_000_000),))  # about two seconds at 2 GHz
+    it[1]
+    assert not other.done, "decoding a batch waited for another stream's work"
+    other.synchronize()

@@ -29,7 +29,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional
 
 import numpy as np
-from PIL import Image
 
 from ..environment import cuda_index, dali_status
 from ..errors import ArgumentError, Unavailable
@@ -149,13 +148,59 @@ def pil_luma(rgb: Any, xp: Any = np) -> Any:
     return luma.astype(xp.uint8)[..., None]
 
 
+class FilePool:
+    """``map`` over a batch's files on ``threads`` threads, results in the files' order.
+
+    Pillow releases the GIL while it decodes and resizes, and file reads release it
+    too, so a batch's files are read on every core.  The threads are made on first use
+    in each process (a pool inherited through ``fork`` has none) and never pickled.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self._pool: Optional[tuple[int, ThreadPoolExecutor]] = None  # (pid, pool)
+        self._lock = threading.Lock()
+        _LIVE.add(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's threads are not here, and its lock may be held."""
+        self._pool = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"threads": self.threads}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["threads"])
+
+    def map(self, fn: Any, items: list[Any]) -> list[Any]:
+        if self.threads <= 1 or len(items) <= 1:
+            return [fn(item) for item in items]
+        with self._lock:
+            if self._pool is None or self._pool[0] != os.getpid():
+                pool = ThreadPoolExecutor(self.threads, thread_name_prefix="gpuaug-decode")
+                weakref.finalize(self, pool.shutdown, wait=False)
+                self._pool = (os.getpid(), pool)
+            executor = self._pool[1]
+        return list(executor.map(fn, items))
+
+
+def _file_error(fn: Any) -> Any:
+    """``fn`` that returns a file's own failure instead of raising it (an argument's is raised)."""
+    def call(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except ArgumentError:
+            raise
+        except Exception as exc:  # any other failure is this file's, reported by name
+            return exc
+    return call
+
+
 class PillowDecoder:
     """Keras's ``load_img`` for every file, stacked on the host, on ``threads`` threads.
 
-    Pillow releases the GIL while it decodes and resizes, so a batch's files decode on
-    every core; the images come back in the files' order, whatever thread read them.
-    The pool is made on first use in each process (a pool inherited through ``fork``
-    has no threads) and never pickled.
+    The images come back in the files' order, whatever thread read them.
     """
 
     name = "pillow"
@@ -166,52 +211,24 @@ class PillowDecoder:
         self.target_size = target_size
         self.interpolation = interpolation
         self.keep_aspect_ratio = keep_aspect_ratio
-        self.threads = threads
-        self._pool: Optional[tuple[int, ThreadPoolExecutor]] = None  # (pid, pool)
-        self._pool_lock = threading.Lock()
-        _LIVE.add(self)
+        self.pool = FilePool(threads)
 
-    def after_fork(self) -> None:
-        """In a forked child: the parent's pool has no threads here, its lock may be held."""
-        self._pool = None
-        self._pool_lock = threading.Lock()
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()  # a copy in another process makes its own pool
-        state["_pool"] = None
-        del state["_pool_lock"]
-        return state
+    @property
+    def threads(self) -> int:
+        return self.pool.threads
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({"threads": 1, **state})  # pickled before threads existed: one
-        self._pool = None
-        self._pool_lock = threading.Lock()
-        _LIVE.add(self)
-
-    def _executor(self) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._pool is None or self._pool[0] != os.getpid():
-                pool = ThreadPoolExecutor(self.threads, thread_name_prefix="gpuaug-decode")
-                weakref.finalize(self, pool.shutdown, wait=False)
-                self._pool = (os.getpid(), pool)
-            return self._pool[1]
+        self.__dict__.update(state)
+        if "pool" not in state:  # pickled before the pool existed: one thread
+            self.pool = FilePool(1)
 
     def _load(self, path: str) -> Any:
-        """One file's pixels, or the exception that is that file's (an argument's is raised)."""
-        try:
-            return load_image(path, self.color_mode, self.target_size, self.interpolation,
-                              self.keep_aspect_ratio)
-        except ArgumentError:
-            raise
-        except Exception as exc:  # any other failure is this file's, reported by name
-            return exc
+        return load_image(path, self.color_mode, self.target_size, self.interpolation,
+                          self.keep_aspect_ratio)
 
     def __call__(self, paths: list[str]) -> tuple[np.ndarray, dict[int, BaseException]]:
         """``(batch of the readable files, {position: error} of the others)``."""
-        if self.threads > 1 and len(paths) > 1:
-            results = list(self._executor().map(self._load, paths))
-        else:
-            results = [self._load(p) for p in paths]
+        results = self.pool.map(_file_error(self._load), paths)
         images = [r for r in results if not isinstance(r, BaseException)]
         failures = {i: r for i, r in enumerate(results) if isinstance(r, BaseException)}
         if not images:
@@ -225,9 +242,12 @@ class PillowDecoder:
 class DaliDecoder:
     """DALI's image decoder (``cpu`` or ``mixed``) with Pillow's luma and nearest rules.
 
-    One pipeline per iterator, built on first use, fed the encoded bytes of each
-    batch through ``external_source``.  With ``mixed`` the decoded batch is a CuPy
-    array on the generator's GPU and never visits host memory.
+    One pipeline per iterator, built on first use, with DALI's default (asynchronous)
+    executor, fed the encoded bytes of each batch through ``external_source``; the
+    files are read on ``num_threads`` threads, DALI decodes on as many.  With ``mixed``
+    the decoded batch is a CuPy array on the generator's GPU that never visits host
+    memory, ordered on the caller's current stream: no device-wide synchronisation, so
+    a training step on another stream runs on while a batch decodes.
     """
 
     def __init__(self, device: str, device_id: Optional[int], color_mode: str,
@@ -243,19 +263,22 @@ class DaliDecoder:
         # batch_size=10**9 on a small folder is std::bad_alloc), in runs of this many.
         self.max_batch = max(1, min(max_batch, MAX_DALI_BATCH))
         self.num_threads = num_threads
+        self.pool = FilePool(num_threads)  # reads the files, and decodes those Pillow's to
         self._pipe = None
-        self._lock = threading.Lock()  # one feed_input / run at a time: threads share it
+        self._lock = threading.Lock()  # one run at a time: threads share the decoder
+        self._copied: Any = None  # a CUDA event: the last batch is out of DALI's buffers
         self._forked_after_cuda = False  # see after_fork
         _LIVE.add(self)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()  # a copy in another process builds its own pipeline
-        state["_pipe"] = None
+        state["_pipe"] = state["_copied"] = None
         del state["_lock"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({"_forked_after_cuda": False, **state})
+        self.__dict__.update({"_forked_after_cuda": False, "_copied": None,
+                              "pool": FilePool(state.get("num_threads", 1)), **state})
         self._lock = threading.Lock()
         _LIVE.add(self)
 
@@ -267,6 +290,7 @@ class DaliDecoder:
         error that says what to do instead of waiting forever.
         """
         self._lock = threading.Lock()  # another thread may have held it at the fork
+        self._copied = None
         if self._pipe is not None:
             _INHERITED.append(self._pipe)
             self._pipe = None
@@ -278,9 +302,9 @@ class DaliDecoder:
         filters = {"bilinear": types.INTERP_LINEAR, "bicubic": types.INTERP_CUBIC,
                    "lanczos": types.INTERP_LANCZOS3}
 
+        # One batch in flight: each run's files are only known when the batch is asked for.
         @pipeline_def(batch_size=self.max_batch, num_threads=self.num_threads,
-                      device_id=self.device_id, prefetch_queue_depth=1, exec_async=False,
-                      exec_pipelined=False)
+                      device_id=self.device_id, prefetch_queue_depth=1)
         def pipe():
             encoded = fn.external_source(name="files", device="cpu")
             # adjust_orientation off: Pillow and Keras ignore a JPEG's EXIF orientation.
@@ -303,18 +327,26 @@ class DaliDecoder:
         """
         if self._pipe is None:
             self._pipe = self._build()
+        if self.device != "mixed":
+            decoded = self._run(encoded, None)
+            return [self._finish(np.asarray(decoded[i]), np) for i in range(len(encoded))]
+        import cupy
+
+        stream = cupy.cuda.get_current_stream()
+        if self._copied is not None:  # DALI reuses its buffers: the last copies out are done
+            self._copied.synchronize()
+        decoded = self._run(encoded, stream)  # ordered before what `stream` does next
+        images = [self._finish(cupy.asarray(decoded[i]), cupy) for i in range(len(encoded))]
+        self._copied = stream.record()
+        return images
+
+    def _run(self, encoded: list[np.ndarray], stream: Any) -> Any:
         try:
-            self._pipe.feed_input("files", encoded)
-            (decoded,) = self._pipe.run()
+            (decoded,) = self._pipe.run(stream, files=encoded)
         except Exception:
             self._pipe = None  # a DALI pipeline is unusable after an error: rebuild next time
             raise
-        if self.device == "mixed":
-            import cupy
-
-            cupy.cuda.runtime.deviceSynchronize()  # DALI works on its own stream
-            return [self._finish(cupy.asarray(decoded[i]), cupy) for i in range(len(encoded))]
-        return [self._finish(np.asarray(decoded[i]), np) for i in range(len(encoded))]
+        return decoded
 
     def _finish(self, img: Any, xp: Any) -> Any:
         """DALI's RGB image at the target size, with Pillow's nearest positions and luma."""
@@ -371,6 +403,14 @@ class DaliDecoder:
         with self._lock, cupy.cuda.Device(self.device_id):
             return self._call(paths)
 
+    def _read(self, path: str) -> tuple[bytes, Any]:
+        """A file's bytes and header, refused if it declares a decompression bomb."""
+        data = read_regular_file(path)
+        header = sniff(data)
+        if header is not None:
+            check_pixels(header)  # before DALI allocates it
+        return data, header
+
     def _call(self, paths: list[str]) -> tuple[Any, dict[int, BaseException]]:
         xp = np
         if self.device == "mixed":
@@ -378,34 +418,26 @@ class DaliDecoder:
         failures: dict[int, BaseException] = {}
         for_dali: dict[int, np.ndarray] = {}
         for_pillow: dict[int, bytes] = {}
-        for i, p in enumerate(paths):
-            try:
-                data = read_regular_file(p)
-                header = sniff(data)
-                if header is not None:
-                    check_pixels(header)  # before DALI allocates it
-            except (OSError, Image.DecompressionBombError) as exc:
-                failures[i] = exc
-                continue
-            if header is not None and header.dali_equals_pillow:
-                for_dali[i] = np.frombuffer(data, dtype=np.uint8)
+        for i, read in enumerate(self.pool.map(_file_error(self._read), paths)):
+            if isinstance(read, BaseException):
+                failures[i] = read
+            elif read[1] is not None and read[1].dali_equals_pillow:
+                for_dali[i] = np.frombuffer(read[0], dtype=np.uint8)
             else:  # 16-bit, 1-bit, TIFF, BMP, CMYK...: Pillow's answer, not DALI's
-                for_pillow[i] = data
+                for_pillow[i] = read[0]
         images = self._decode_batch(for_dali, for_pillow, paths) if for_dali else {}
-        for i, data in for_pillow.items():
-            try:
-                images[i] = xp.asarray(decode_image(data, paths[i], self.color_mode,
-                                                    self.target_size, self.interpolation))
-            except ArgumentError:
-                raise
-            except Exception as exc:  # any other failure is this file's, reported by name
-                failures[i] = exc
+        by_pillow = self.pool.map(_file_error(lambda i: decode_image(
+            for_pillow[i], paths[i], self.color_mode, self.target_size, self.interpolation)),
+            list(for_pillow))
+        for i, image in zip(for_pillow, by_pillow, strict=True):
+            if isinstance(image, BaseException):
+                failures[i] = image
+            else:
+                images[i] = xp.asarray(image)
         h, w = self.target_size
         dtypes = {img.dtype for img in images.values()}
         dtype = np.uint8 if dtypes <= {np.dtype(np.uint8)} else np.float32  # 16-bit grayscale
         out = xp.empty((len(images), h, w, CHANNELS[self.color_mode]), dtype=dtype)
         for k, i in enumerate(sorted(images)):
-            out[k] = images[i]
-        if self.device == "mixed":  # the copies into `out` are done before the next batch
-            xp.cuda.get_current_stream().synchronize()
+            out[k] = images[i]  # on the current stream, as the caller's next steps
         return out, dict(sorted(failures.items()))  # the first bad file first, as Pillow's
