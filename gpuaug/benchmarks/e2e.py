@@ -16,9 +16,10 @@ timed epoch (wall clock, device synchronised):
 
 ``--cpu`` compares the CPU paths instead, no GPU needed (default 512 images, batch 64):
 
-- gpuaug decode, 1 thread / N threads: Pillow's decode and resize alone (a generator
-  with no augmentation), one thread, then ``decode_threads`` = the usable CPUs;
-- gpuaug, 1 thread / N threads: the same with the classic augmentation (NumPy);
+- gpuaug decode, 1 thread / N threads: Pillow's decode and resize alone (the file
+  iterator without a generator), one thread, then ``decode_threads`` = the usable CPUs;
+- gpuaug, 1 thread / N threads: with the classic augmentation (NumPy, on the CPU);
+- gpuaug, N threads + prefetch: the next batch decoded in a background thread;
 - keras 1 process / keras N workers: as above, without the copy to a GPU.
 
 A missing library is reported as "not installed".  ``--smoke`` runs a tiny data set
@@ -61,10 +62,10 @@ def _sync(device: str) -> None:
 
 
 def gpuaug_setup(data: str, batch: int, size: int, device: str, prefetch: bool = False,
-                 augment: bool = True, decode_threads: Optional[int] = None):
+                 decode_threads: Optional[int] = None):
     import gpuaug
 
-    gen = gpuaug.ImageDataGenerator(**(CLASSIC if augment else {}), device=device)
+    gen = gpuaug.ImageDataGenerator(**CLASSIC, device=device)
     with _quiet():
         it = gen.flow_from_directory(data, target_size=(size, size), batch_size=batch, seed=0,
                                      decode_threads=decode_threads)
@@ -82,6 +83,21 @@ def gpuaug_setup(data: str, batch: int, size: int, device: str, prefetch: bool =
             it.on_epoch_end()
             _sync(device)
     return epoch, f"device {gen.device}, decoder {it.decoder}, {it.decode_threads} thread(s)"
+
+
+def gpuaug_decode_setup(data: str, batch: int, size: int, device: str, decode_threads: int):
+    """The file iterator without a generator: Pillow's decode and resize, nothing else."""
+    from ..iterators import DirectoryIterator
+
+    with _quiet():
+        it = DirectoryIterator(data, None, target_size=(size, size), batch_size=batch, seed=0,
+                               decoder="pillow", decode_threads=decode_threads)
+
+    def epoch():
+        for i in range(len(it)):
+            it[i]
+        it.on_epoch_end()
+    return epoch, f"decoder {it.decoder}, {it.decode_threads} thread(s), no augmentation"
 
 
 def _keras_iterator(data: str, batch: int, size: int):
@@ -222,16 +238,20 @@ def torchvision_setup(data: str, batch: int, size: int, device: str):
     return epoch, "decode_jpeg(device='cuda') + interpolate + grid_sample"
 
 
-def _gpuaug_cpu(threads: int, augment: bool):
+def _gpuaug_cpu(threads: int, decode_only: bool = False, prefetch: bool = False):
+    if decode_only:
+        return lambda data, batch, size, device: gpuaug_decode_setup(
+            data, batch, size, device, threads)
     return lambda data, batch, size, device: gpuaug_setup(
-        data, batch, size, device, augment=augment, decode_threads=threads)
+        data, batch, size, device, prefetch=prefetch, decode_threads=threads)
 
 
 CPU_CONTENDERS = [
-    ("gpuaug decode, 1 thread", _gpuaug_cpu(1, False)),
-    ("gpuaug decode, N threads", _gpuaug_cpu(usable_cpus(), False)),
-    ("gpuaug, 1 thread", _gpuaug_cpu(1, True)),
-    ("gpuaug, N threads", _gpuaug_cpu(usable_cpus(), True)),
+    ("gpuaug decode, 1 thread", _gpuaug_cpu(1, decode_only=True)),
+    ("gpuaug decode, N threads", _gpuaug_cpu(usable_cpus(), decode_only=True)),
+    ("gpuaug, 1 thread", _gpuaug_cpu(1)),
+    ("gpuaug, N threads", _gpuaug_cpu(usable_cpus())),
+    ("gpuaug, N threads + prefetch", _gpuaug_cpu(usable_cpus(), prefetch=True)),
     ("keras 1 process", keras_setup),
     ("keras N workers", keras_workers_setup),
 ]
