@@ -459,6 +459,8 @@ class ImageDataGenerator:
         save_prefix: str = "", save_format: str = "png", ignore_class_split: bool = False,
         subset: Optional[str] = None, *, output: str = "auto", shard_id: ShardArg = None,
         num_shards: ShardArg = None, equal_shards: bool = False,
+        workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10,
+        numpy_labels: bool = False,
     ) -> "NumpyArrayIterator":
         """Keras's ``flow``: seeded batches of an in-memory dataset (``x``, ``y``).
 
@@ -467,7 +469,9 @@ class ImageDataGenerator:
         iterable (PyTorch loops) either way.
 
         ``output`` (gpuaug only): "auto" (NumPy on CPU, CuPy on CUDA), "numpy",
-        "cupy", "torch", "jax" or "tf"; labels stay NumPy.
+        "cupy", "torch", "jax" or "tf".  With "torch", "jax" and "tf" the labels and
+        sample weights follow: that library, on the batch's device (``numpy_labels=True``
+        keeps them NumPy); otherwise they are NumPy, as Keras gives them.
 
         ``shard_id`` / ``num_shards`` (gpuaug only) split every epoch between
         data-parallel workers: shard k gets positions k, k + num_shards, ... of the
@@ -482,6 +486,11 @@ class ImageDataGenerator:
         as data-parallel training needs) by repeating the first ``num_shards *
         ceil(n / num_shards) - n`` samples of the epoch's order, as torch's
         ``DistributedSampler`` pads: at least once, those few twice.
+
+        ``workers``, ``use_multiprocessing`` and ``max_queue_size``: Keras 3's
+        ``PyDataset`` settings, read by ``model.fit`` (threads or processes that call
+        ``it[i]``; in worker processes each batch is still the one a single process
+        yields, see the README).
         """
         from .iterators import NumpyArrayIterator, keras_compatible
 
@@ -490,7 +499,9 @@ class ImageDataGenerator:
             seed=seed, data_format=self.data_format, save_to_dir=save_to_dir,
             save_prefix=save_prefix, save_format=save_format,
             ignore_class_split=ignore_class_split, subset=subset, dtype=self.dtype,
-            output=output, shard_id=shard_id, num_shards=num_shards, equal_shards=equal_shards)
+            output=output, shard_id=shard_id, num_shards=num_shards, equal_shards=equal_shards,
+            workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
+            numpy_labels=numpy_labels)
 
     def flow_from_directory(
         self, directory: str, target_size: tuple[int, int] = (256, 256), color_mode: str = "rgb",
@@ -501,6 +512,8 @@ class ImageDataGenerator:
         keep_aspect_ratio: bool = False, *, output: str = "auto", decoder: str = "auto",
         on_error: str = "raise", shard_id: ShardArg = None, num_shards: ShardArg = None,
         equal_shards: bool = False, decode_threads: Optional[int] = None,
+        workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10,
+        numpy_labels: bool = False,
     ) -> "DirectoryIterator":
         """Keras's ``flow_from_directory``: seeded batches of images in class sub-folders.
 
@@ -512,8 +525,9 @@ class ImageDataGenerator:
         count.  ``on_error`` (gpuaug only): "raise" an
         :class:`gpuaug.ImageFileError` naming an unreadable file and
         the cause, or "skip" it (its label goes too), log it once and list it in
-        ``it.skipped_files``.  ``output``, ``shard_id``, ``num_shards`` and ``equal_shards``
-        as for :meth:`flow`.
+        ``it.skipped_files``.  ``output``, ``shard_id``, ``num_shards``, ``equal_shards``,
+        ``workers``, ``use_multiprocessing``, ``max_queue_size`` and ``numpy_labels`` as
+        for :meth:`flow`.
         """
         from .iterators import DirectoryIterator, keras_compatible
 
@@ -524,7 +538,9 @@ class ImageDataGenerator:
             save_format=save_format, follow_links=follow_links, subset=subset,
             interpolation=interpolation, keep_aspect_ratio=keep_aspect_ratio, dtype=self.dtype,
             output=output, decoder=decoder, on_error=on_error, shard_id=shard_id,
-            num_shards=num_shards, equal_shards=equal_shards, decode_threads=decode_threads)
+            num_shards=num_shards, equal_shards=equal_shards, decode_threads=decode_threads,
+            workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
+            numpy_labels=numpy_labels)
 
     def flow_from_dataframe(
         self, dataframe: Any, directory: Optional[str] = None, x_col: str = "filename",
@@ -537,14 +553,17 @@ class ImageDataGenerator:
         validate_filenames: bool = True, *, output: str = "auto", decoder: str = "auto",
         on_error: str = "raise", shard_id: ShardArg = None,
         num_shards: ShardArg = None, equal_shards: bool = False,
-        decode_threads: Optional[int] = None, **kwargs: Any,
+        decode_threads: Optional[int] = None,
+        workers: int = 1, use_multiprocessing: bool = False,
+        max_queue_size: int = 10, numpy_labels: bool = False, **kwargs: Any,
     ) -> "DataFrameIterator":
         """Keras's ``flow_from_dataframe``: seeded batches of the files a DataFrame lists.
 
         Keras's deprecated ``has_ext``, ``sort`` and ``drop_duplicates`` only warn, and
         ``class_mode="other"`` becomes ``"raw"``, as in Keras.  ``decoder``,
         ``decode_threads`` and ``on_error`` as for :meth:`flow_from_directory`; ``output``,
-        ``shard_id``, ``num_shards`` and ``equal_shards`` as for :meth:`flow`.
+        ``shard_id``, ``num_shards``, ``equal_shards``, ``workers``, ``use_multiprocessing``,
+        ``max_queue_size`` and ``numpy_labels`` as for :meth:`flow`.
         """
         from .iterators import DataFrameIterator, keras_compatible
 
@@ -575,7 +594,9 @@ class ImageDataGenerator:
             save_format=save_format, subset=subset, interpolation=interpolation,
             validate_filenames=validate_filenames, dtype=self.dtype, output=output,
             decoder=decoder, on_error=on_error, shard_id=shard_id, num_shards=num_shards,
-            equal_shards=equal_shards, decode_threads=decode_threads)
+            equal_shards=equal_shards, decode_threads=decode_threads,
+            workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
+            numpy_labels=numpy_labels)
 
     # ------------------------------------------------------ batched gpuaug API
     def random_transform_batch(

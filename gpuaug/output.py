@@ -41,6 +41,47 @@ def to_host(x: Any) -> np.ndarray:
     return x.get() if _on_gpu(x) else np.asarray(x)
 
 
+def _torch_from_host(a: np.ndarray) -> Any:
+    """``torch.from_numpy``, bfloat16 included (torch does not know ml_dtypes' type)."""
+    import torch
+
+    a = np.ascontiguousarray(a)
+    if a.dtype.name == "bfloat16":
+        return torch.from_numpy(a.view(np.uint16)).view(torch.bfloat16)
+    return torch.from_numpy(a)
+
+
+#: Outputs whose labels follow the batch: the same library, on the batch's device.
+LABELS_FOLLOW = ("torch", "jax", "tf")
+
+
+def convert_labels(y: Any, x: Any, output: str) -> Any:
+    """Labels (or sample weights) for batch ``x``, already converted to ``output``.
+
+    For "torch", "jax" and "tf", the same library on ``x``'s device, so that
+    ``loss(model(x), y)`` needs no conversion; otherwise, and for labels no framework
+    holds (strings, objects), NumPy as Keras gives them.  A list (``multi_output``)
+    is converted item by item.
+    """
+    if y is None or output not in LABELS_FOLLOW:
+        return y
+    if isinstance(y, list):
+        return [convert_labels(v, x, output) for v in y]
+    y = np.asarray(y)
+    if y.dtype.kind in "OUSV":
+        return y
+    if output == "torch":
+        t = _torch_from_host(y)
+        return t if x.device.type == "cpu" else t.to(x.device)
+    if output == "jax":
+        import jax
+
+        return jax.device_put(y, next(iter(x.devices())))
+    import tensorflow as tf
+
+    return tf.convert_to_tensor(y)
+
+
 def convert(x: Any, output: str) -> Any:
     """``x`` (NumPy or CuPy) as the requested library's array."""
     if output == "auto":
@@ -54,7 +95,7 @@ def convert(x: Any, output: str) -> Any:
     if output == "torch":
         import torch
 
-        return torch.from_dlpack(x) if _on_gpu(x) else torch.from_numpy(np.ascontiguousarray(x))
+        return torch.from_dlpack(x) if _on_gpu(x) else _torch_from_host(x)
     if output == "jax":
         import jax.numpy as jnp
 

@@ -13,6 +13,8 @@ import math
 import numbers
 from typing import Any, Sequence
 
+import numpy as np
+
 
 def _is_choice(value: Any, choice: Any) -> bool:
     # Compared with ==, never hashed (an unhashable value is a wrong value, not a crash);
@@ -92,6 +94,13 @@ def check_shift_range(name: str, value: Any) -> None:
         check_real(name, value, limit=RANGE_LIMIT)
     else:
         check_reals(name, value)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` as a bool; anything but True or False (NumPy's included) is refused by name."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be True or False. Received: {value!r}")
+    return bool(value)
 
 
 def check_positive_int(name: str, value: Any) -> None:

@@ -141,15 +141,18 @@ def test_bad_shard_arguments_name_the_argument(kwargs, error, match):
 
 
 def test_output_adapters_on_the_cpu():
-    """output= hands the batch to the named library; labels stay NumPy."""
+    """output= hands the batch to the named library; labels follow it (or stay NumPy, asked)."""
     x = np.random.default_rng(0).integers(0, 256, (5, 4, 4, 3), dtype=np.uint8)
     gen = gpuaug.ImageDataGenerator(rotation_range=10, device="cpu")
-    ref, _ = gen.flow(x, np.arange(5), batch_size=5, seed=1, output="numpy")[0]
+    ref, ref_y = gen.flow(x, np.arange(5), batch_size=5, seed=1, output="numpy")[0]
     assert isinstance(ref, np.ndarray)
     jnp = pytest.importorskip("jax.numpy")
     out, y = gen.flow(x, np.arange(5), batch_size=5, seed=1, output="jax")[0]
-    assert isinstance(out, jnp.ndarray) and isinstance(y, np.ndarray)
+    assert isinstance(out, jnp.ndarray) and isinstance(y, jnp.ndarray)
     np.testing.assert_array_equal(np.asarray(out), ref)
+    np.testing.assert_array_equal(np.asarray(y), ref_y)
+    _, y = gen.flow(x, np.arange(5), batch_size=5, seed=1, output="jax", numpy_labels=True)[0]
+    assert isinstance(y, np.ndarray)
     with pytest.raises(ValueError, match="output"):
         gen.flow(x, output="pandas")
 

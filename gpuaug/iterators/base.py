@@ -21,7 +21,10 @@ draws, and warns.
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import logging
+import numbers
 import os
 import sys
 import threading
@@ -83,8 +86,10 @@ class Iterator:
 
     def __init__(self, n: int, batch_size: int, shuffle: bool, seed: Optional[int], *,
                  shard_id: ShardArg = None, num_shards: ShardArg = None,
-                 equal_shards: bool = False) -> None:
+                 equal_shards: bool = False, workers: int = 1, use_multiprocessing: bool = False,
+                 max_queue_size: int = 10) -> None:
         validation.check_positive_int("batch_size", batch_size)
+        _check_pydataset_settings(workers, use_multiprocessing, max_queue_size)
         if not isinstance(equal_shards, (bool, np.bool_)):
             raise TypeError(f"`equal_shards` must be True or False. Received: {equal_shards!r}")
         validation.check_seed(seed)
@@ -128,9 +133,40 @@ class Iterator:
         self._prefetcher: Any = None  # a weak reference to the prefetcher that owns it
         self.random_state = np.random.RandomState()
         self.index_generator = self._flow_index()
-        super().__init__()  # keras.utils.PyDataset's defaults when it is mixed in
+        super().__init__()  # keras.utils.PyDataset's, when it is mixed in
+        # PyDataset's settings, kept here whether or not it is mixed in (it may be later,
+        # when the program imports Keras: see keras_compatible).
+        self._workers = int(workers)
+        self._use_multiprocessing = bool(use_multiprocessing)
+        self._max_queue_size = int(max_queue_size)
+        _remember_until_keras(self)
 
     # ------------------------------------------------------------- Keras's contract
+    # PyDataset's settings (its own properties, where it is mixed in, read the same fields).
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    @workers.setter
+    def workers(self, value: int) -> None:
+        self._workers = value
+
+    @property
+    def use_multiprocessing(self) -> bool:
+        return self._use_multiprocessing
+
+    @use_multiprocessing.setter
+    def use_multiprocessing(self, value: bool) -> None:
+        self._use_multiprocessing = value
+
+    @property
+    def max_queue_size(self) -> int:
+        return self._max_queue_size
+
+    @max_queue_size.setter
+    def max_queue_size(self, value: int) -> None:
+        self._max_queue_size = value
+
     @property
     def _keras_order(self) -> bool:
         """Whether epochs are ordered by Keras's rule (one shard, Keras's draws)."""
@@ -349,6 +385,20 @@ class Iterator:
 
     next = __next__  # Keras 2 and keras-preprocessing spell it it.next()
 
+    def one_epoch(self) -> _PyIterator[Any]:
+        """The batches left in the current epoch of :meth:`next`, then stop: a finite loop.
+
+        ``for x, y in it:`` never ends (Keras's iterators are endless); PyTorch-style
+        loops write ``for x, y in it.one_epoch():`` instead, ``len(it)`` batches from an
+        epoch's start.  They are the batches ``next(it)`` gives, so the epoch after it
+        (the next call) is reshuffled by Keras's rule, and a prefetcher's ``next()``
+        yields the same sequence.
+        """
+        with self.lock:
+            left = len(self) - self.batch_index  # batch_index: the epoch's batches given
+        for _ in range(left):
+            yield next(self)
+
     # ------------------------------------------------------- copies in other processes
     def __getstate__(self) -> dict[str, Any]:
         """Everything but the lock and next()'s generator, which are made again on arrival.
@@ -372,7 +422,8 @@ class Iterator:
         # Caches and marks an older gpuaug did not pickle start empty.
         self.__dict__.update(_ahead=None, _stream_owed=None, _fresh_seed=None,
                              equal_shards=False, _prefetcher=None, _copy_epoch=None,
-                             _read_this_epoch=0)
+                             _read_this_epoch=0, _workers=1, _use_multiprocessing=False,
+                             _max_queue_size=10)
         self.__dict__.update(state)
         self.lock = threading.Lock()
         self.index_generator = self._flow_index(resume=self._flow_started)
@@ -574,6 +625,16 @@ class Iterator:
         raise NotImplementedError
 
 
+def _check_pydataset_settings(workers: Any, use_multiprocessing: Any, max_queue_size: Any) -> None:
+    """Keras 3's PyDataset settings, checked by name (Keras takes anything, and fails later)."""
+    if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 0:
+        raise ValueError(f"`workers` must be a whole number >= 0. Received: {workers!r}")
+    if not isinstance(use_multiprocessing, (bool, np.bool_)):
+        raise TypeError("`use_multiprocessing` must be True or False. "
+                        f"Received: {use_multiprocessing!r}")
+    validation.check_positive_int("max_queue_size", max_queue_size)
+
+
 #: ``shard_id`` / ``num_shards`` value that asks for torch.distributed's RANK / WORLD_SIZE.
 FROM_ENVIRONMENT = "env"
 
@@ -640,7 +701,8 @@ def keras_compatible(cls: type) -> type:
 
     ``model.fit(it)`` accepts only PyDataset instances.  Importing Keras here would
     import its backend (TensorFlow, JAX or PyTorch) into programs that never asked
-    for it, so the mix-in happens only where the program has imported Keras itself.
+    for it, so the mix-in happens only where the program has imported Keras itself;
+    iterators made before that are mixed in when it does (:class:`_WhenKerasIsImported`).
     """
     keras = sys.modules.get("keras")
     base = getattr(getattr(keras, "utils", None), "PyDataset", None)
@@ -650,3 +712,59 @@ def keras_compatible(cls: type) -> type:
         _keras_classes[cls] = type(cls.__name__, (cls, base),
                                    {"__module__": cls.__module__, "__doc__": cls.__doc__})
     return _keras_classes[cls]
+
+
+#: Iterators made before the program imported Keras: mixed with PyDataset when it does.
+_BEFORE_KERAS: "weakref.WeakSet[Iterator]" = weakref.WeakSet()
+_keras_hook_lock = threading.Lock()
+
+
+class _WhenKerasIsImported(importlib.abc.MetaPathFinder):
+    """Mixes PyDataset into the iterators made before ``import keras``, right after it.
+
+    Keras's ``model.fit`` checks ``isinstance(x, PyDataset)`` before it touches ``x``, so
+    an iterator made first would be refused ("Unrecognized data type").  This finder
+    sits in ``sys.meta_path`` until Keras is imported: it lets the other finders find
+    Keras and wraps the loader so that, once Keras's module has run, the live iterators
+    become PyDatasets.  It never imports anything itself.
+    """
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "keras":
+            return None
+        with _keras_hook_lock:
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)  # one import of Keras: the others find it now
+        spec = importlib.util.find_spec(name)
+        loader = getattr(spec, "loader", None)
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        run_keras = loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            run_keras(module)
+            _mix_keras_into_earlier_iterators()
+
+        loader.exec_module = exec_module  # this spec's own loader object
+        return spec
+
+
+_hook = _WhenKerasIsImported()
+
+
+def _remember_until_keras(iterator: "Iterator") -> None:
+    """Have ``iterator`` mixed with PyDataset if the program imports Keras later."""
+    if "keras" in sys.modules:
+        return
+    with _keras_hook_lock:
+        _BEFORE_KERAS.add(iterator)
+        if _hook not in sys.meta_path:
+            sys.meta_path.insert(0, _hook)
+
+
+def _mix_keras_into_earlier_iterators() -> None:
+    for iterator in list(_BEFORE_KERAS):
+        mixed = keras_compatible(type(iterator))
+        if type(iterator) is not mixed:
+            iterator.__class__ = mixed
+    _BEFORE_KERAS.clear()

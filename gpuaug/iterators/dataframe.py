@@ -42,11 +42,13 @@ class DataFrameIterator(FileBatchIterator):
                  dtype: Any = "float32", validate_filenames: bool = True, *,
                  output: str = "auto", decoder: str = "auto", on_error: str = "raise",
                  shard_id: ShardArg = None, num_shards: ShardArg = None,
-                 equal_shards: bool = False, decode_threads: Optional[int] = None) -> None:
+                 equal_shards: bool = False, decode_threads: Optional[int] = None,
+                 workers: int = 1, use_multiprocessing: bool = False,
+                 max_queue_size: int = 10, numpy_labels: bool = False) -> None:
         self._set_processing_attrs(image_data_generator, target_size, color_mode, data_format,
                                    save_to_dir, save_prefix, save_format, subset, interpolation,
                                    keep_aspect_ratio, output, decoder, batch_size, on_error,
-                                   decode_threads)
+                                   decode_threads, numpy_labels)
         df = dataframe.copy()
         self.directory = directory or ""
         self.class_mode = class_mode
@@ -74,7 +76,9 @@ class DataFrameIterator(FileBatchIterator):
         validated = "validated" if validate_filenames else "non-validated"
         self._filepaths = [os.path.join(self.directory, f) for f in self.filenames]
         super().__init__(self.samples, batch_size, shuffle, seed,
-                         shard_id=shard_id, num_shards=num_shards, equal_shards=equal_shards)
+                         shard_id=shard_id, num_shards=num_shards, equal_shards=equal_shards,
+                         workers=workers, use_multiprocessing=use_multiprocessing,
+                         max_queue_size=max_queue_size)
         note = shard_note(self.shard_id, self.num_shards, self.n)
         if class_mode in _NO_CLASS_MODES:
             print(f"Found {self.samples} {validated} image filenames.{note}")

@@ -32,7 +32,9 @@ class DirectoryIterator(FileBatchIterator):
                  keep_aspect_ratio: bool = False, dtype: Any = None, *,
                  output: str = "auto", decoder: str = "auto", on_error: str = "raise",
                  shard_id: ShardArg = None, num_shards: ShardArg = None,
-                 equal_shards: bool = False, decode_threads: Optional[int] = None) -> None:
+                 equal_shards: bool = False, decode_threads: Optional[int] = None,
+                 workers: int = 1, use_multiprocessing: bool = False,
+                 max_queue_size: int = 10, numpy_labels: bool = False) -> None:
         if not isinstance(directory, (str, os.PathLike)):  # None listed the working directory
             raise TypeError(f"`directory` must be a path (str or os.PathLike). "
                             f"Received: {directory!r}")
@@ -42,7 +44,7 @@ class DirectoryIterator(FileBatchIterator):
         self._set_processing_attrs(image_data_generator, target_size, color_mode, data_format,
                                    save_to_dir, save_prefix, save_format, subset, interpolation,
                                    keep_aspect_ratio, output, decoder, batch_size, on_error,
-                                   decode_threads)
+                                   decode_threads, numpy_labels)
         self.directory = directory
         self.classes = classes
         if (not isinstance(class_mode, (str, type(None)))
@@ -64,7 +66,9 @@ class DirectoryIterator(FileBatchIterator):
         self.samples = len(self.filenames)
         self._filepaths = [os.path.join(directory, f) for f in self.filenames]
         super().__init__(self.samples, batch_size, shuffle, seed,
-                         shard_id=shard_id, num_shards=num_shards, equal_shards=equal_shards)
+                         shard_id=shard_id, num_shards=num_shards, equal_shards=equal_shards,
+                         workers=workers, use_multiprocessing=use_multiprocessing,
+                         max_queue_size=max_queue_size)
         print(f"Found {self.samples} images belonging to {self.num_classes} classes."
               + shard_note(self.shard_id, self.num_shards, self.n))
 

@@ -19,7 +19,7 @@ from ..backends.reference.output_format import to_output
 from ..drawn import DrawnBatch
 from ..engine import array_module, augment_on
 from ..errors import EmptyBatchError, ImageFileError
-from ..output import check_output, convert, to_host
+from ..output import check_output, convert, convert_labels, to_host
 from ..sources.decoders import check_decode_threads, check_on_error, make_decoder
 from ..sources.load_img import CHANNELS, COLOR_MODES, check_interpolation
 from .base import BatchDraws, Iterator
@@ -56,7 +56,8 @@ class FileBatchIterator(Iterator):
                               subset: Optional[str], interpolation: str,
                               keep_aspect_ratio: bool, output: str, decoder: str = "auto",
                               batch_size: int = 32, on_error: str = "raise",
-                              decode_threads: Optional[int] = None) -> None:
+                              decode_threads: Optional[int] = None,
+                              numpy_labels: bool = False) -> None:
         """Keras's ``set_processing_attrs``: checks and messages in Keras's order."""
         self.image_data_generator = image_data_generator
         validation.check_target_size(target_size)
@@ -97,6 +98,7 @@ class FileBatchIterator(Iterator):
         self.split = split
         self.subset = subset
         self.output = check_output(output)
+        self.numpy_labels = validation.check_bool("numpy_labels", numpy_labels)
         self.on_error = check_on_error(on_error)
         self._skipped: dict[str, str] = {}
         self._skip_log = SkipLog()  # files that copies in worker processes skip
@@ -206,7 +208,10 @@ class FileBatchIterator(Iterator):
         if y is None:
             return x
         weights = self.sample_weight
-        return (x, y) if weights is None else (x, y, weights[index_array])
+        out = (x, y) if weights is None else (x, y, weights[index_array])
+        if self.numpy_labels or self.class_mode == "input":  # "input": y is x's copy
+            return out
+        return out[:1] + tuple(convert_labels(v, x, self.output) for v in out[1:])
 
 
 def _augment_in_float32(generator: Any, batch: Any, params: Optional[DrawnBatch],

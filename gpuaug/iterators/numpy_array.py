@@ -11,7 +11,7 @@ from .. import validation
 from ..backends.reference import SUPPORTED_INPUT_DTYPES
 from ..engine import augment_gathered
 from ..environment import cuda_index
-from ..output import check_output, convert, to_host
+from ..output import check_output, convert, convert_labels, to_host
 from .base import BatchDraws, Iterator, ShardArg
 from .saving import save_batch
 from .state import array_fingerprint
@@ -39,7 +39,9 @@ class NumpyArrayIterator(Iterator):
                  save_prefix: str = "", save_format: str = "png", subset: Optional[str] = None,
                  ignore_class_split: bool = False, dtype: Any = None, *,
                  output: str = "auto", shard_id: ShardArg = None,
-                 num_shards: ShardArg = None, equal_shards: bool = False) -> None:
+                 num_shards: ShardArg = None, equal_shards: bool = False,
+                 workers: int = 1, use_multiprocessing: bool = False,
+                 max_queue_size: int = 10, numpy_labels: bool = False) -> None:
         data_format = data_format or "channels_last"
         self.dtype = np.dtype(dtype or "float32").name
         if isinstance(x, (tuple, list)):
@@ -108,9 +110,12 @@ class NumpyArrayIterator(Iterator):
         if save_to_dir:
             validation.check_save_format(save_format)
         self.output = check_output(output)
+        self.numpy_labels = validation.check_bool("numpy_labels", numpy_labels)
         self.image_shape = tuple(self.x.shape[1:])
         super().__init__(self.x.shape[0], batch_size, shuffle, seed,
-                         shard_id=shard_id, num_shards=num_shards, equal_shards=equal_shards)
+                         shard_id=shard_id, num_shards=num_shards, equal_shards=equal_shards,
+                         workers=workers, use_multiprocessing=use_multiprocessing,
+                         max_queue_size=max_queue_size)
 
     def _data_fingerprint(self) -> str:
         if getattr(self, "_fingerprint", None) is None:
@@ -134,7 +139,9 @@ class NumpyArrayIterator(Iterator):
         out += (self.y[index_array],)
         if self.sample_weight is not None:
             out += (self.sample_weight[index_array],)
-        return out
+        if self.numpy_labels:
+            return out
+        return out[:1] + tuple(convert_labels(v, batch, self.output) for v in out[1:])
 
 
 def _shape(a: Any) -> tuple:
