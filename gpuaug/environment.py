@@ -64,10 +64,30 @@ def cuda_status() -> tuple[bool, str]:
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CUDARuntimeError: no driver, insufficient driver, ...
-        return False, f"CUDA is not usable: {exc}"
+        return False, _why_cuda_fails(cupy, exc)
     if count == 0:
         return False, "no CUDA device is visible"
     return True, f"{count} CUDA device(s)"
+
+
+def _cuda_version(code: int) -> str:
+    return f"{code // 1000}.{code % 1000 // 10}"  # 13020 -> "13.2"
+
+
+def _why_cuda_fails(cupy: Any, exc: Exception) -> str:
+    """What stops CUDA here, in words: no driver, a driver older than CuPy's CUDA, or else."""
+    try:
+        driver = cupy.cuda.runtime.driverGetVersion()  # 0: no driver installed
+        runtime = cupy.cuda.runtime.runtimeGetVersion()
+    except Exception:
+        return f"CUDA is not usable ({exc})"
+    if driver == 0:
+        return "no NVIDIA driver is installed"
+    if driver < runtime:
+        return (f"the NVIDIA driver supports CUDA {_cuda_version(driver)}, older than the CUDA "
+                f"{_cuda_version(runtime)} this CuPy was built for: update the driver, or "
+                "install the CuPy (and DALI) built for your CUDA (see the README's Install)")
+    return f"CUDA is not usable ({exc})"
 
 
 def dali_status() -> tuple[bool, str]:

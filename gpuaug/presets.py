@@ -14,3 +14,7 @@ CLASSIC: dict[str, Any] = dict(
 
 CLASSIC_DESCRIPTION = ("rotation 40, shifts / shear / zoom 0.2, horizontal flip, "
                        "rescale 1/255")
+
+#: The named starting points of the command line's generator arguments: "keras" is
+#: Keras's own defaults (no augmentation at all), "classic" the configuration above.
+PRESETS: dict[str, dict[str, Any]] = {"keras": {}, "classic": CLASSIC}

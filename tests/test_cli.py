@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -72,9 +73,30 @@ def test_config_files_give_generator_arguments_and_flags_override_them(tmp_path,
     add_generator_flags(parser)
     args = parser.parse_args(["--config", str(path), "--fill-mode", "reflect",
                               "--horizontal-flip"])
-    kwargs = generator_kwargs(args, {"rotation_range": 40, "rescale": 1 / 255})
+    # A file's missing keys are Keras's defaults (not the command's classic preset) ...
+    kwargs = generator_kwargs(args, default_preset="classic")
     assert kwargs == {"rotation_range": 90, "fill_mode": "reflect", "zoom_range": [0.5, 1.0],
-                      "horizontal_flip": True, "rescale": 1 / 255}
+                      "horizontal_flip": True}
+    # ... unless a preset is asked for; the file then overrides it, the flags the file.
+    args = parser.parse_args(["--config", str(path), "--preset", "classic"])
+    kwargs = generator_kwargs(args, default_preset="keras")
+    assert kwargs["rotation_range"] == 90 and kwargs["zoom_range"] == [0.5, 1.0]
+    assert kwargs["shear_range"] == 0.2 and kwargs["rescale"] == 1 / 255
+
+
+def test_without_a_config_file_the_commands_preset_applies():
+    import argparse
+
+    from gpuaug.cli.generator_args import add_generator_flags, generator_kwargs
+    from gpuaug.presets import CLASSIC
+
+    parser = argparse.ArgumentParser()
+    add_generator_flags(parser, default_preset="classic")
+    assert generator_kwargs(parser.parse_args([]), "classic") == CLASSIC
+    assert generator_kwargs(parser.parse_args(["--preset", "keras"]), "classic") == {}
+    kwargs = generator_kwargs(parser.parse_args(["--rotation-range", "0"]), "classic")
+    assert kwargs == {**CLASSIC, "rotation_range": 0}
+    assert "classic preset: 40" in parser.format_help()
 
 
 def test_unknown_config_key_is_a_one_line_error_naming_it(data, tmp_path, capsys):
@@ -212,3 +234,52 @@ def test_the_console_script_is_installed():
         __import__("pathlib").Path(sys.executable).with_name("gpuaug"))
     done = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.startswith("gpuaug ")
+
+
+def test_make_dataset_refuses_a_folder_that_is_not_empty(tmp_path, capsys):
+    (tmp_path / "old.txt").write_text("mine")
+    assert main(["make-dataset", str(tmp_path), "--quiet", "--per-class", "1"]) == 2
+    assert "is not empty" in capsys.readouterr().err and sorted(os.listdir(tmp_path)) == [
+        "old.txt"]
+    assert main(["make-dataset", str(tmp_path), "--quiet", "--per-class", "1", "--force"]) == 0
+    assert len(os.listdir(tmp_path)) == 5  # old.txt and 4 class folders
+    fresh = tmp_path / "new"
+    assert main(["make-dataset", str(fresh), "--quiet", "--per-class", "1"]) == 0
+
+
+@pytest.mark.parametrize("command, needles", [
+    (["demo"], ["(default: 128)", "(default: 32)", "(default: 3)"]),
+    (["make-dataset"], ["(default: 4)", "(default: 8)", "(default: jpg)"]),
+    (["preview"], ["(default: 8)", "(default: 4)", "(default: grid.png)", "Default: 0 (classic"]),
+    (["bench", "host"], ["(default: bench/out)", "(default 20)"]),
+])
+def test_help_shows_every_default_once(command, needles, capsys):
+    with pytest.raises(SystemExit):
+        main(command + ["--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for needle in needles:
+        assert needle in text, needle
+    assert "(default: None)" not in text and ") (default:" not in text
+
+
+def test_info_says_why_cuda_is_not_usable_in_words():
+    from gpuaug.environment import _why_cuda_fails
+
+    class Runtime:
+        def __init__(self, driver):
+            self.driver = driver
+
+        def driverGetVersion(self):  # noqa: N802 (CuPy's name)
+            return self.driver
+
+        def runtimeGetVersion(self):  # noqa: N802
+            return 13020
+
+    def cupy_with(driver):
+        return type("cupy", (), {"cuda": type("cuda", (), {"runtime": Runtime(driver)})})
+
+    error = RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient")
+    assert _why_cuda_fails(cupy_with(0), error) == "no NVIDIA driver is installed"
+    older = _why_cuda_fails(cupy_with(12040), error)
+    assert older.startswith("the NVIDIA driver supports CUDA 12.4, older than the CUDA 13.2")
+    assert "cudaError" in _why_cuda_fails(cupy_with(13020), error)  # anything else: as is

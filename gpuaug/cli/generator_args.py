@@ -5,7 +5,10 @@ Flags are generated from the one declaration of the arguments
 flag and a new config key without further code: ``rotation_range`` is
 ``--rotation-range`` on the command line and ``rotation_range`` in TOML, JSON or
 YAML.  Values are Python literals (``0.2``, ``[0.8, 1.2]``, ``'reflect'``); booleans
-are ``--horizontal-flip`` / ``--no-horizontal-flip``.  Flags override the file.
+are ``--horizontal-flip`` / ``--no-horizontal-flip``.  Flags override the file, which
+overrides the preset (``--preset``): a file describes a generator as Keras's
+constructor would read it, so with ``--config`` the keys it leaves out are Keras's
+defaults unless ``--preset classic`` is asked for.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..options import GENERATOR_OPTIONS
+from ..presets import CLASSIC_DESCRIPTION, PRESETS
 
 #: Arguments that cannot come from a command line or a file (they are code or per run).
 _EXCLUDED = {"preprocessing_function", "device"}
@@ -35,12 +39,17 @@ def _literal(text: str) -> Any:
 NOT_GIVEN = argparse.SUPPRESS
 
 
-def add_generator_flags(parser: argparse.ArgumentParser,
-                        defaults: dict[str, Any] | None = None) -> None:
-    """One flag per generator argument; ``defaults`` are the command's own (shown in --help)."""
-    defaults = defaults or {}
+def add_generator_flags(parser: argparse.ArgumentParser, default_preset: str = "keras") -> None:
+    """``--preset``, ``--config`` and one flag per generator argument.
+
+    ``default_preset``: the command's starting point where no ``--config`` is given.
+    """
     group = parser.add_argument_group(
         "generator arguments (Keras's names; see `help(gpuaug.ImageDataGenerator)`)")
+    group.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                       help="what --config and the flags start from: 'keras' (Keras's defaults, "
+                       f"no augmentation) or 'classic' ({CLASSIC_DESCRIPTION}). Default: "
+                       f"'{default_preset}' without --config, 'keras' with it")
     group.add_argument("--config", type=Path, metavar="FILE",
                        help="generator arguments from a .toml, .json, .yaml or .yml file")
     for option in GENERATOR_OPTIONS:
@@ -48,13 +57,15 @@ def add_generator_flags(parser: argparse.ArgumentParser,
             continue
         flag = "--" + option.name.replace("_", "-")
         doc = option.doc.replace("%", "%%")
-        default = defaults.get(option.name, option.default)
+        default = f"Default: {option.default!r}"
+        if option.name in PRESETS["classic"]:
+            default += f" (classic preset: {PRESETS['classic'][option.name]!r})"
         if isinstance(option.default, bool):
             group.add_argument(flag, dest=option.name, action=argparse.BooleanOptionalAction,
-                               default=NOT_GIVEN, help=f"{doc} Default: {default!r}.")
+                               default=NOT_GIVEN, help=f"{doc} {default}.")
         else:
             group.add_argument(flag, dest=option.name, type=_literal, default=NOT_GIVEN,
-                               metavar="VALUE", help=f"{doc} Default: {default!r}.")
+                               metavar="VALUE", help=f"{doc} {default}.")
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
@@ -74,11 +85,8 @@ def load_config_file(path: Path) -> dict[str, Any]:
         elif suffix == ".json":
             data = json.loads(text)
         elif suffix in (".yaml", ".yml"):
-            try:
-                import yaml
-            except ImportError:
-                raise ValueError(f"--config {path}: YAML needs PyYAML (pip install pyyaml)") \
-                    from None
+            import yaml  # a dependency of gpuaug
+
             data = yaml.safe_load(text) or {}
         else:
             raise ValueError(f"--config {path}: use a .toml, .json, .yaml or .yml file")
@@ -95,11 +103,17 @@ def load_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def generator_kwargs(args: argparse.Namespace, defaults: dict[str, Any]) -> dict[str, Any]:
-    """``defaults``, then the config file, then the flags given on the command line."""
-    kwargs = dict(defaults)
-    if getattr(args, "config", None) is not None:
-        kwargs.update(load_config_file(args.config))
+def generator_kwargs(args: argparse.Namespace, default_preset: str = "keras") -> dict[str, Any]:
+    """The preset, then the config file, then the flags given on the command line.
+
+    The preset is ``--preset``; else "keras" with ``--config`` (a file's missing keys are
+    Keras's defaults), else ``default_preset`` (the command's own).
+    """
+    config = getattr(args, "config", None)
+    preset = getattr(args, "preset", None) or ("keras" if config is not None else default_preset)
+    kwargs = dict(PRESETS[preset])
+    if config is not None:
+        kwargs.update(load_config_file(config))
     for name in OPTION_NAMES:
         if hasattr(args, name):  # given on the command line (None included)
             kwargs[name] = getattr(args, name)

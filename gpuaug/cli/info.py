@@ -33,7 +33,7 @@ def report() -> list[tuple[str, str]]:
     lines.append(("decoder pillow", "usable (Keras's load_img exactly)"))
     lines.append(("decoder dali cpu", "usable" if dali_ok else f"not usable: {dali_reason}"))
     mixed = "usable" if (dali_ok and usable) else (
-        f"not usable: {dali_reason if not dali_ok else reason}")
+        f"not usable: {dali_reason if not dali_ok else 'needs a usable CUDA device (above)'}")
     lines.append(("decoder dali mixed", mixed))
     default = "cuda:0" if usable else "cpu"
     lines.append(("device='auto' picks", default))

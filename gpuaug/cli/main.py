@@ -16,10 +16,23 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import ImageFileError, Unavailable
-from ..presets import CLASSIC, CLASSIC_DESCRIPTION
+from ..presets import CLASSIC_DESCRIPTION
 from . import generator_args
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+
+
+class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` shows each option's default, unless its text says it or there is none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text.lower() or action.default in (None, False):
+            return text
+        return super()._get_help_string(action)
+
+
+_HELP = _HelpWithDefaults
 EPILOG = ("exit codes: 0 success, 1 failure, 2 bad argument or input, "
           "3 not possible here (no CUDA device, CuPy or DALI)")
 
@@ -57,7 +70,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _preview_generator(args: argparse.Namespace, **overrides):
     from ..generator import ImageDataGenerator
 
-    kwargs = generator_args.generator_kwargs(args, CLASSIC)
+    kwargs = generator_args.generator_kwargs(args, default_preset="classic")
     kwargs.update(overrides)
     return ImageDataGenerator(**kwargs, device=args.device)
 
@@ -165,6 +178,10 @@ def cmd_make_dataset(args: argparse.Namespace) -> int:
 
     names = [SHAPES[i % len(SHAPES)] + (f"_{i // len(SHAPES)}" if i >= len(SHAPES) else "")
              for i in range(args.classes)]
+    if args.directory.is_dir() and any(args.directory.iterdir()) and not args.force:
+        raise ValueError(f"{args.directory} is not empty: its files would mix with the new "
+                         "ones (a listing would count both); choose an empty or new folder, or "
+                         "pass --force to write into it anyway")
     with tqdm(total=args.classes * args.per_class, desc="writing", unit="img",
               disable=args.quiet, leave=False) as bar:
         make_sample(args.directory, classes=names, per_class=args.per_class,
@@ -185,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gpuaug {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", epilog=EPILOG, help="the main job: augment the built-in "
+    demo = sub.add_parser("demo", epilog=EPILOG, formatter_class=_HELP,
+                           help="the main job: augment the built-in "
                           "sample (or --data), report images/s, write a preview",
                           description="Stream the data (--epochs, 3 by default) through the "
                           f"classic configuration ({CLASSIC_DESCRIPTION}) on the best device, "
@@ -195,17 +213,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("gpuaug-demo"), help="output folder")
     demo.add_argument("--size", type=_positive, default=128,
                       help="images are resized to size x size")
-    demo.add_argument("--batch-size", type=_positive, default=32)
+    demo.add_argument("--batch-size", type=_positive, default=32, help="images per batch")
     demo.add_argument("--epochs", type=_positive, default=3, help="passes over the data to time")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=int, default=0, help="seed of the iterator's draws")
     demo.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda' or 'cuda:N'")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=cmd_demo)
 
-    prev = sub.add_parser("preview", epilog=EPILOG, help="a grid of augmented samples with "
+    prev = sub.add_parser("preview", epilog=EPILOG, formatter_class=_HELP,
+                           help="a grid of augmented samples with "
                           "their class names", description="Write a PNG grid of augmented "
                           "images from a class-folder dataset. Generator arguments come from "
-                          "--config and/or flags (default: the classic configuration).")
+                          "--preset, --config and flags (default: the classic preset; with "
+                          "--config, Keras's defaults for the keys it leaves out).")
     prev.add_argument("directory", type=Path, help="class-folder dataset")
     prev.add_argument("--out", type=Path, default=Path("grid.png"), help="PNG to write")
     mode = prev.add_mutually_exclusive_group()
@@ -218,9 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     prev.add_argument("--columns", type=_positive, default=4,
                       help="tiles per row in the plain grid")
     prev.add_argument("--size", type=_positive, default=128, help="tile side in pixels")
-    prev.add_argument("--seed", type=int, default=0)
+    prev.add_argument("--seed", type=int, default=0, help="seed of the picks and the draws")
     prev.add_argument("--device", default="cpu", help="'auto', 'cpu', 'cuda' or 'cuda:N'")
-    generator_args.add_generator_flags(prev, defaults=CLASSIC)
+    generator_args.add_generator_flags(prev, default_preset="classic")
     prev.set_defaults(func=cmd_preview)
 
     bench = sub.add_parser("bench", epilog=EPILOG, help="run the benchmarks (kernel and e2e "
@@ -241,12 +261,14 @@ def build_parser() -> argparse.ArgumentParser:
             ("sass", "the kernels' machine code: registers, occupancy, instructions per "
              "element, predicted time per GPU (no GPU)", [sass]),
             ("all", "kernel, e2e, host and sass", [])):
-        p = bench_sub.add_parser(which, help=help_text, epilog=EPILOG)
+        p = bench_sub.add_parser(which, help=help_text, epilog=EPILOG,
+                                formatter_class=_HELP)
         for module in modules:
             module.add_arguments(p)
         p.add_argument("--json", type=Path, help="JSON results (default <out-dir>/<which>.json)")
         p.add_argument("--plot", type=Path, help="PNG plot (default <out-dir>/<which>.png)")
-        p.add_argument("--out-dir", type=Path, default=Path("bench/out"))
+        p.add_argument("--out-dir", type=Path, default=Path("bench/out"),
+                       help="where the JSON, Markdown and plot go")
         p.set_defaults(func=cmd_bench, which=which)
     bench.set_defaults(func=lambda a: (bench.print_help(), EXIT_USAGE)[1])
 
@@ -255,15 +277,19 @@ def build_parser() -> argparse.ArgumentParser:
                           "which devices and decoders are usable here, and why not.")
     info.set_defaults(func=cmd_info)
 
-    make = sub.add_parser("make-dataset", epilog=EPILOG, help="write a synthetic class-folder "
+    make = sub.add_parser("make-dataset", epilog=EPILOG, formatter_class=_HELP,
+                           help="write a synthetic class-folder "
                           "dataset", description="Write K class folders of N synthetic "
                           "images (textured shapes) for trials and benchmarks.")
-    make.add_argument("directory", type=Path)
-    make.add_argument("--classes", type=_positive, default=4)
-    make.add_argument("--per-class", type=_positive, default=8)
-    make.add_argument("--size", type=_size, default=(128, 128), metavar="WxH")
-    make.add_argument("--format", choices=("jpg", "png"), default="jpg")
-    make.add_argument("--seed", type=int, default=0)
+    make.add_argument("directory", type=Path, help="where the class folders go (new or empty)")
+    make.add_argument("--classes", type=_positive, default=4, help="class folders")
+    make.add_argument("--per-class", type=_positive, default=8, help="images per class")
+    make.add_argument("--size", type=_size, default=(128, 128), metavar="WxH",
+                      help="image width x height")
+    make.add_argument("--format", choices=("jpg", "png"), default="jpg", help="file format")
+    make.add_argument("--seed", type=int, default=0, help="seed of the shapes and textures")
+    make.add_argument("--force", action="store_true",
+                      help="write into a folder that is not empty (same names are replaced)")
     make.add_argument("--quiet", action="store_true", help="no progress bar")
     make.set_defaults(func=cmd_make_dataset)
     return parser
