@@ -127,3 +127,19 @@ def test_import_gpuaug_loads_neither_pillow_nor_the_iterators():
                           timeout=120, cwd=PACKAGE.parent)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_license_and_the_type_hints_ship():
+    """pyproject says Apache-2.0 and the package is typed: the wheel carries both files."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    root = PACKAGE.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "Apache-2.0"
+    assert "LICENSE" in project["project"]["license-files"]
+    assert "Apache License" in (root / "LICENSE").read_text()[:200]
+    assert (PACKAGE / "py.typed").exists()
+    assert "py.typed" in project["tool"]["setuptools"]["package-data"]["gpuaug"]
