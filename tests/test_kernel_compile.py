@@ -68,3 +68,14 @@ def test_one_variant_compiles_quickly_with_the_runtime_options():
     compiled = compile_for_arch(variant.names(), "sm_90")
     assert compiled.cubin[:4] == b"\x7fELF" and "warning" not in compiled.log.lower()
     assert all(name.startswith("_Z") for name in compiled.lowered.values())  # mangled symbols
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_batch_resize_kernel_compiles(arch):
+    _nvrtc_or_skip()
+    from gpuaug.backends.cuda.nvrtc import compile_for_arch
+    from gpuaug.sources.batch_resize import KERNEL
+
+    compiled = compile_for_arch([KERNEL], arch, "resize.cu")
+    assert compiled.cubin[:4] == b"\x7fELF" and "warning" not in compiled.log.lower()
+    assert compiled.lowered[KERNEL].startswith("_Z")

@@ -162,9 +162,17 @@ EPILOGUE_RECORD = CppStruct("Epilogue", "The batch-wide part of a launch, first 
     Field("std_strides", "i64", "its element strides over (row, col, channel)", 3),
 ))
 
+#: One per decoded image of a batch that resize.cu resizes (Pillow's nearest) in one launch.
+RESIZE_SOURCE_RECORD = CppStruct("ResizeSource", "A decoded image and its index maps.", (
+    Field("pixels", "u64", "device address of its (height, width, 3) uint8 pixels"),
+    Field("width", "i64", "its width: the row stride is width * 3"),
+    Field("row_map", "i64", "offset in the maps of its row map (source row of each output row)"),
+    Field("col_map", "i64", "offset in the maps of its column map"),
+))
+
 ENUMS: Sequence[CppEnum] = (FILL_MODE, COMPAT, WORK_DTYPE, PRECISION)
 FLAGS: Sequence[CppFlags] = (SAMPLE_FLAGS, STANDARDIZE_FLAGS)
-RECORDS: Sequence[CppStruct] = (EPILOGUE_RECORD, SAMPLE_RECORD)
+RECORDS: Sequence[CppStruct] = (EPILOGUE_RECORD, SAMPLE_RECORD, RESIZE_SOURCE_RECORD)
 
 
 def cuda_header() -> str:

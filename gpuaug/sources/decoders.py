@@ -20,7 +20,6 @@ declared size over Pillow's decompression-bomb limit is refused before DALI deco
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import threading
@@ -33,7 +32,9 @@ import numpy as np
 from ..environment import cuda_index, dali_status
 from ..errors import ArgumentError, Unavailable
 from ..validation import check_choice, check_positive_int
+from . import batch_resize
 from .load_img import CHANNELS, decode_image, load_image, read_regular_file
+from .pillow_rules import pil_luma, pil_nearest_indices
 from .sniff import check_pixels, sniff
 
 _log = logging.getLogger("gpuaug")
@@ -123,29 +124,6 @@ def make_decoder(decoder: Any, device: str, color_mode: str, target_size: tuple[
     return DaliDecoder("mixed" if chosen == "dali-mixed" else "cpu", cuda_index(device),
                        color_mode, target_size, interpolation, max_batch,
                        num_threads=decode_threads)
-
-
-@functools.lru_cache(maxsize=256)
-def pil_nearest_indices(n_in: int, n_out: int) -> np.ndarray:
-    """Source index of each output position under Pillow's NEAREST rule (docs/semantics.md §7).
-
-    Positions start at ``scale / 2`` and are accumulated in float64, ``pos += scale``;
-    the closed form ``floor((i + 0.5) * scale)`` differs on about 0.7 % of pixels.
-    """
-    scale = n_in / n_out
-    out = np.empty(n_out, dtype=np.int64)
-    pos = scale * 0.5
-    for i in range(n_out):
-        out[i] = min(int(pos), n_in - 1)
-        pos += scale
-    return out
-
-
-def pil_luma(rgb: Any, xp: Any = np) -> Any:
-    """Pillow's RGB -> L: ``(R*19595 + G*38470 + B*7471 + 0x8000) >> 16``, as (H, W, 1) uint8."""
-    v = rgb.astype(xp.uint32)
-    luma = (v[..., 0] * 19595 + v[..., 1] * 38470 + v[..., 2] * 7471 + 0x8000) >> 16
-    return luma.astype(xp.uint8)[..., None]
 
 
 class FilePool:
@@ -267,17 +245,18 @@ class DaliDecoder:
         self._pipe = None
         self._lock = threading.Lock()  # one run at a time: threads share the decoder
         self._copied: Any = None  # a CUDA event: the last batch is out of DALI's buffers
+        self._resize_launch: Any = None  # batch_resize's kernel on this device, loaded once
         self._forked_after_cuda = False  # see after_fork
         _LIVE.add(self)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()  # a copy in another process builds its own pipeline
-        state["_pipe"] = state["_copied"] = None
+        state["_pipe"] = state["_copied"] = state["_resize_launch"] = None
         del state["_lock"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({"_forked_after_cuda": False, "_copied": None,
+        self.__dict__.update({"_forked_after_cuda": False, "_copied": None, "_resize_launch": None,
                               "pool": FilePool(state.get("num_threads", 1)), **state})
         self._lock = threading.Lock()
         _LIVE.add(self)
@@ -290,7 +269,7 @@ class DaliDecoder:
         error that says what to do instead of waiting forever.
         """
         self._lock = threading.Lock()  # another thread may have held it at the fork
-        self._copied = None
+        self._copied = self._resize_launch = None
         if self._pipe is not None:
             _INHERITED.append(self._pipe)
             self._pipe = None
@@ -319,26 +298,32 @@ class DaliDecoder:
         p.build()
         return p
 
-    def _decode(self, encoded: list[np.ndarray]) -> list[Any]:
-        """DALI's decode of every buffer, finished (Pillow's nearest and luma); raises if any fails.
+    def _decode(self, encoded: list[np.ndarray]) -> Any:
+        """DALI's decode of every buffer, finished (Pillow's nearest and luma), as one batch.
 
-        Each image comes back as an array of its own: DALI's outputs are views of its
-        buffers, which its next run overwrites.
+        Raises if any buffer fails.  The batch is an array of its own: DALI's outputs are
+        views of its buffers, which its next run overwrites.  On the GPU the whole batch
+        is resized (and converted to luma) by one launch (:mod:`.batch_resize`).
         """
         if self._pipe is None:
             self._pipe = self._build()
         if self.device != "mixed":
             decoded = self._run(encoded, None)
-            return [self._finish(np.asarray(decoded[i]), np) for i in range(len(encoded))]
+            return np.stack([self._finish(np.asarray(decoded[i])) for i in range(len(encoded))])
         import cupy
 
         stream = cupy.cuda.get_current_stream()
-        if self._copied is not None:  # DALI reuses its buffers: the last copies out are done
+        if self._copied is not None:  # DALI reuses its buffers: the last reads of them are done
             self._copied.synchronize()
         decoded = self._run(encoded, stream)  # ordered before what `stream` does next
-        images = [self._finish(cupy.asarray(decoded[i]), cupy) for i in range(len(encoded))]
+        samples = [decoded[i] for i in range(len(encoded))]
+        if self._resize_launch is None:
+            self._resize_launch = batch_resize.cuda_launch(self.device_id)
+        batch = batch_resize.resize([t.data_ptr() for t in samples],
+                                    [tuple(t.shape()[:2]) for t in samples], self.target_size,
+                                    CHANNELS[self.color_mode], cupy, self._resize_launch)
         self._copied = stream.record()
-        return images
+        return batch
 
     def _run(self, encoded: list[np.ndarray], stream: Any) -> Any:
         try:
@@ -348,43 +333,41 @@ class DaliDecoder:
             raise
         return decoded
 
-    def _finish(self, img: Any, xp: Any) -> Any:
-        """DALI's RGB image at the target size, with Pillow's nearest positions and luma."""
-        h, w = self.target_size
-        resized = self.interpolation == "nearest" and img.shape[:2] != (h, w)
-        if resized:
-            rows = xp.asarray(pil_nearest_indices(img.shape[0], h))
-            cols = xp.asarray(pil_nearest_indices(img.shape[1], w))
-            img = img[rows[:, None], cols[None, :]]  # a copy
-        if CHANNELS[self.color_mode] == 1:
-            return pil_luma(img, xp)  # a copy
-        return img if resized else img.copy()
+    def _finish(self, img: np.ndarray) -> np.ndarray:
+        """DALI's RGB image (host) at the target size, with Pillow's nearest positions and luma.
 
-    def _decode_batch(self, for_dali: dict[int, np.ndarray],
-                      for_pillow: dict[int, bytes], paths: list[str]) -> dict[int, Any]:
-        """DALI's images of ``for_dali``, at most a pipeline batch a run.
+        A view where nothing is left to do: the caller copies it out before DALI's next run.
+        """
+        h, w = self.target_size
+        if self.interpolation == "nearest" and img.shape[:2] != (h, w):
+            img = img[pil_nearest_indices(img.shape[0], h)[:, None],
+                      pil_nearest_indices(img.shape[1], w)[None, :]]
+        return pil_luma(img) if CHANNELS[self.color_mode] == 1 else img
+
+    def _decode_batch(self, for_dali: dict[int, np.ndarray], for_pillow: dict[int, bytes],
+                      paths: list[str]) -> list[tuple[list[int], Any]]:
+        """DALI's images of ``for_dali`` as ``(positions, batch)`` runs, at most a pipeline each.
 
         A run that fails is narrowed down file by file: a file DALI cannot decode moves
         to ``for_pillow``, which decodes it as Keras does or names it as unreadable.
         """
         items = list(for_dali.items())
-        images: dict[int, Any] = {}
+        runs: list[tuple[list[int], Any]] = []
         for start in range(0, len(items), self.max_batch):
             chunk = items[start:start + self.max_batch]
             try:
-                images.update(zip([i for i, _ in chunk], self._decode([d for _, d in chunk]),
-                                  strict=True))
+                runs.append(([i for i, _ in chunk], self._decode([d for _, d in chunk])))
                 continue
             except Exception:
                 pass
             for i, data in chunk:
                 try:
-                    images[i] = self._decode([data])[0]
+                    runs.append(([i], self._decode([data])))
                 except Exception as exc:
                     _log.info("gpuaug: DALI could not decode %s (%s: %s); Pillow reads it",
                               paths[i], type(exc).__name__, exc)
                     for_pillow[i] = data.tobytes()
-        return images
+        return runs
 
     def __call__(self, paths: list[str]) -> tuple[Any, dict[int, BaseException]]:
         """``(batch of the readable files, {position: error} of the others)``."""
@@ -425,7 +408,10 @@ class DaliDecoder:
                 for_dali[i] = np.frombuffer(read[0], dtype=np.uint8)
             else:  # 16-bit, 1-bit, TIFF, BMP, CMYK...: Pillow's answer, not DALI's
                 for_pillow[i] = read[0]
-        images = self._decode_batch(for_dali, for_pillow, paths) if for_dali else {}
+        runs = self._decode_batch(for_dali, for_pillow, paths) if for_dali else []
+        if len(runs) == 1 and not failures and not for_pillow:
+            return runs[0][1], {}  # the usual batch: DALI's run is the batch, no copy
+        images = {i: batch[k] for positions, batch in runs for k, i in enumerate(positions)}
         by_pillow = self.pool.map(_file_error(lambda i: decode_image(
             for_pillow[i], paths[i], self.color_mode, self.target_size, self.interpolation)),
             list(for_pillow))

@@ -33,6 +33,7 @@ COMPILER = shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
 
 def _sources_digest() -> str:
     h = hashlib.sha256(kernel_source().encode())
+    h.update(kernel_source("resize.cu").encode())
     for path in sorted([*HERE.glob("*.cpp"), *HERE.glob("*.h")]):
         h.update(path.name.encode())
         h.update(path.read_bytes())
@@ -125,3 +126,35 @@ def _c_arg(value: Any) -> Any:
 
 def emulated_backend(build_dir: Path) -> FusedBackend:
     return FusedBackend(EmulatedLauncher(build_dir), name="cuda-emulated")
+
+
+def resize_launch(build_dir: Path):
+    """:mod:`gpuaug.sources.batch_resize`'s ``launch`` for the host build of resize.cu.
+
+    The ResizeSource records hold host addresses here (NumPy arrays' data).
+    """
+    if COMPILER is None:
+        raise RuntimeError("no C++ compiler (g++, c++ or clang++) on PATH")
+    build_dir = Path(build_dir)
+    digest = _sources_digest()
+    source_dir = build_dir / f"resize-source-{digest}"
+    source_dir.mkdir(parents=True, exist_ok=True)
+    source = source_dir / "resize_source.cu"
+    if not source.exists():
+        partial = source.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(kernel_source("resize.cu"))
+        os.replace(partial, source)
+    path = build_dir / f"resize-{digest}.so"
+    if not path.exists():
+        partial = path.with_suffix(f".{os.getpid()}.tmp.so")
+        subprocess.run([COMPILER, "-std=c++17", "-O1", "-shared", "-fPIC", f"-I{source_dir}",
+                        f"-I{HERE}", str(HERE / "emulate_resize.cpp"), "-o", str(partial)],
+                       check=True, capture_output=True, text=True)
+        os.replace(partial, path)
+    fn = ctypes.CDLL(str(path)).emulate_resize_nearest
+    fn.restype = None
+
+    def launch(grid, block, args):
+        fn(ctypes.c_uint(grid[0]), ctypes.c_uint(grid[1]), *map(_c_arg, args))
+
+    return launch

@@ -22,10 +22,11 @@ from .disk_cache import Compiled
 from .source import NVRTC_OPTIONS, kernel_source
 from .variants import KernelVariant
 
-__all__ = ["Compiled", "compile_cached", "compile_for_arch", "get_kernel", "whole_elf"]
+__all__ = ["Compiled", "compile_cached", "compile_for_arch", "get_kernel", "get_plain_kernel",
+           "whole_elf"]
 
 _lock = threading.Lock()
-_modules: dict[tuple[int, KernelVariant], "LoadedModule"] = {}
+_modules: dict[tuple[int, Any], "LoadedModule"] = {}  # (device, variant or entry file)
 
 
 @dataclass
@@ -34,16 +35,17 @@ class LoadedModule:
     lowered: dict[str, str]
 
 
-def compile_for_arch(name_expressions: Iterable[str], arch: str) -> Compiled:
+def compile_for_arch(name_expressions: Iterable[str], arch: str,
+                     entry: str = "augment.cu") -> Compiled:
     """Compile kernel instantiations to SASS for ``arch`` (e.g. ``"sm_90"``), no GPU needed.
 
-    NVRTC with the kernel source and :data:`NVRTC_OPTIONS` plus ``-arch``.  Raises
-    RuntimeError with NVRTC's log on failure.
+    NVRTC with the source of ``gpuaug/kernels/<entry>`` and :data:`NVRTC_OPTIONS` plus
+    ``-arch``.  Raises RuntimeError with NVRTC's log on failure.
     """
     from cupy.cuda import nvrtc
 
     names = list(name_expressions)
-    program = nvrtc.createProgram(kernel_source(), "augment.cu", (), ())
+    program = nvrtc.createProgram(kernel_source(entry), entry, (), ())
     try:
         for name in names:
             nvrtc.addNameExpression(program, name)
@@ -75,13 +77,15 @@ def whole_elf(cubin: bytes) -> bytes:
     return cubin + bytes(max(0, extent - len(cubin)))
 
 
-def compile_cached(name_expressions: Iterable[str], arch: str) -> Compiled:
+def compile_cached(name_expressions: Iterable[str], arch: str,
+                   entry: str = "augment.cu") -> Compiled:
     """:func:`compile_for_arch`, kept on disk between processes (:mod:`.disk_cache`)."""
     from cupy.cuda import nvrtc
 
     names = list(name_expressions)
-    return disk_cache.cached(names, arch, kernel_source(), NVRTC_OPTIONS,
-                             tuple(nvrtc.getVersion()), lambda: compile_for_arch(names, arch))
+    return disk_cache.cached(names, arch, kernel_source(entry), NVRTC_OPTIONS,
+                             tuple(nvrtc.getVersion()),
+                             lambda: compile_for_arch(names, arch, entry))
 
 
 def get_kernel(variant: KernelVariant, kernel_pass: str, device_id: int) -> Any:
@@ -89,16 +93,26 @@ def get_kernel(variant: KernelVariant, kernel_pass: str, device_id: int) -> Any:
 
     Returns a ``cupy.cuda.function.Function``: call it as ``kernel(grid, block, args)``.
     """
+    loaded = _load(device_id, variant, variant.names(), "augment.cu")
+    return loaded.module.get_function(loaded.lowered[variant.name(kernel_pass)])
+
+
+def get_plain_kernel(entry: str, name: str, device_id: int) -> Any:
+    """Kernel ``name`` (a C++ name expression) of ``gpuaug/kernels/<entry>``, compiled once."""
+    loaded = _load(device_id, entry, [name], entry)
+    return loaded.module.get_function(loaded.lowered[name])
+
+
+def _load(device_id: int, key: Any, names: list[str], entry: str) -> LoadedModule:
     import cupy
     from cupy.cuda.function import Module
 
-    key = (device_id, variant)
     with _lock:
-        loaded = _modules.get(key)
+        loaded = _modules.get((device_id, key))
         if loaded is None:
             with cupy.cuda.Device(device_id) as device:  # compute_capability: "90" for sm_90
-                compiled = compile_cached(variant.names(), f"sm_{device.compute_capability}")
+                compiled = compile_cached(names, f"sm_{device.compute_capability}", entry)
                 module = Module()
                 module.load(compiled.cubin)
-            loaded = _modules[key] = LoadedModule(module, compiled.lowered)
-    return loaded.module.get_function(loaded.lowered[variant.name(kernel_pass)])
+            loaded = _modules[(device_id, key)] = LoadedModule(module, compiled.lowered)
+    return loaded
