@@ -60,7 +60,7 @@ def cuda_status() -> tuple[bool, str]:
     try:
         import cupy
     except ImportError as exc:
-        return False, f"CuPy is not installed ({exc}); pip install 'gpuaug[cuda]'"
+        return False, f"CuPy is not installed ({exc}); {install_hint()}"
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CUDARuntimeError: no driver, insufficient driver, ...
@@ -68,6 +68,40 @@ def cuda_status() -> tuple[bool, str]:
     if count == 0:
         return False, "no CUDA device is visible"
     return True, f"{count} CUDA device(s)"
+
+
+def driver_cuda_version() -> Optional[int]:
+    """The CUDA version the NVIDIA driver supports (12040: 12.4), from libcuda; None without one.
+
+    Asked of the driver library itself (``cuDriverGetVersion``), so it answers where CuPy
+    is not installed, or is built for another CUDA: what ``gpuaug info`` needs to say
+    which extras fit this machine.
+    """
+    import ctypes
+
+    for name in ("libcuda.so.1", "libcuda.so", "nvcuda.dll"):
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError:
+            continue
+        version = ctypes.c_int(0)
+        if lib.cuDriverGetVersion(ctypes.byref(version)) == 0 and version.value:
+            return version.value
+    return None
+
+
+def install_hint(driver: Optional[int] = None) -> str:
+    """Which extras fit this machine's driver, as a ``pip install`` line or a reason."""
+    driver = driver_cuda_version() if driver is None else driver
+    if not driver:
+        return "no NVIDIA driver found: the CPU engine needs no extras"
+    if driver >= 13000:
+        return f"the driver supports CUDA {_cuda_version(driver)}: pip install 'gpuaug[cuda,dali]'"
+    if driver >= 12000:
+        return (f"the driver supports CUDA {_cuda_version(driver)}: "
+                "pip install 'gpuaug[cuda12,dali12]'")
+    return (f"the driver supports CUDA {_cuda_version(driver)}, older than 12.0: update the "
+            "NVIDIA driver (gpuaug needs CUDA 12 or 13)")
 
 
 def _cuda_version(code: int) -> str:
@@ -86,7 +120,7 @@ def _why_cuda_fails(cupy: Any, exc: Exception) -> str:
     if driver < runtime:
         return (f"the NVIDIA driver supports CUDA {_cuda_version(driver)}, older than the CUDA "
                 f"{_cuda_version(runtime)} this CuPy was built for: update the driver, or "
-                "install the CuPy (and DALI) built for your CUDA (see the README's Install)")
+                f"install the CuPy and DALI built for it ({install_hint(driver)})")
     return f"CUDA is not usable ({exc})"
 
 
@@ -95,7 +129,7 @@ def dali_status() -> tuple[bool, str]:
     try:
         import nvidia.dali as dali
     except ImportError as exc:
-        return False, f"NVIDIA DALI is not installed ({exc}); pip install 'gpuaug[dali]'"
+        return False, f"NVIDIA DALI is not installed ({exc}); {install_hint()}"
     return True, f"DALI {dali.__version__}"
 
 

@@ -283,3 +283,22 @@ def test_info_says_why_cuda_is_not_usable_in_words():
     older = _why_cuda_fails(cupy_with(12040), error)
     assert older.startswith("the NVIDIA driver supports CUDA 12.4, older than the CUDA 13.2")
     assert "cudaError" in _why_cuda_fails(cupy_with(13020), error)  # anything else: as is
+
+
+@pytest.mark.parametrize("driver, needle", [
+    (0, "no NVIDIA driver found"), (13010, "CUDA 13.1: pip install 'gpuaug[cuda,dali]'"),
+    (12040, "CUDA 12.4: pip install 'gpuaug[cuda12,dali12]'"), (11080, "update the NVIDIA driver"),
+])
+def test_info_names_the_extras_that_fit_the_driver(driver, needle):
+    from gpuaug.environment import install_hint
+
+    assert needle in install_hint(driver)
+
+
+def test_info_reads_the_driver_without_cupy(capsys):
+    from gpuaug.environment import driver_cuda_version, install_hint
+
+    version = driver_cuda_version()  # None here without a driver; an int with one
+    assert version is None or version >= 1000
+    assert main(["info"]) == 0
+    assert install_hint() in capsys.readouterr().out

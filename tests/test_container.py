@@ -68,12 +68,17 @@ def test_final_stage_is_small_non_root_with_health_check_and_demo(dockerfile):
 
 def test_image_installs_the_extras_the_readme_names(dockerfile):
     build = "\n".join(i["value"] for i in _stages(dockerfile)["build"] if i["instruction"] == "RUN")
-    installed = set(re.findall(r"\[([a-z,]+)\]", build))
-    readme = (ROOT / "README.md").read_text()
-    named = set(re.findall(r"gpuaug\[([a-z,]+)\]", readme.split("## Container image")[1]))
-    assert installed == {"cuda,dali"} and named == installed
+    assert '[${GPUAUG_EXTRAS}]' in build  # the extras come from a build argument ...
+    args = {i["value"].split("=", 1)[0]: i["value"].split("=", 1)[1]
+            for i in dockerfile.structure if i["instruction"] == "ARG" and "=" in i["value"]}
+    assert args["GPUAUG_EXTRAS"] == "cuda,dali"  # ... CUDA 13's by default
+    readme = (ROOT / "README.md").read_text().split("## Container image")[1]
+    named = set(re.findall(r"gpuaug\[([a-z0-9,]+)\]", readme))
+    assert named == {"cuda,dali", "cuda12,dali12"}
+    assert "--build-arg GPUAUG_EXTRAS=cuda12,dali12" in readme
     extras = (ROOT / "pyproject.toml").read_text()
-    assert re.search(r"^cuda = \[", extras, re.M) and re.search(r"^dali = \[", extras, re.M)
+    for extra in ("cuda", "dali", "cuda12", "dali12"):
+        assert re.search(rf"^{extra} = \[", extras, re.M), extra
 
 
 def test_dockerignore_keeps_local_state_out_of_the_build():

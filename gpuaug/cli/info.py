@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import platform
 
-from ..environment import cuda_status, dali_status, distribution_version, module_version
+from ..environment import (
+    cuda_status,
+    dali_status,
+    distribution_version,
+    install_hint,
+    module_version,
+)
 
 
 def report() -> list[tuple[str, str]]:
@@ -17,6 +23,7 @@ def report() -> list[tuple[str, str]]:
         # Importing Keras would import its backend: report the metadata instead.
         value = distribution_version(label) if module is None else module_version(module)
         lines.append((label, value or "not installed"))
+    lines.append(("nvidia driver", install_hint()))
     usable, reason = cuda_status()
     if usable:
         import cupy
