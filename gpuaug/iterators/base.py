@@ -399,6 +399,41 @@ class Iterator:
         for _ in range(left):
             yield next(self)
 
+    def tf_dataset(self) -> Any:
+        """The epochs as a ``tf.data.Dataset``: ``from_generator`` with an ``output_signature``.
+
+        One pass over the dataset is one epoch (``it[i]`` for every batch, then
+        ``on_epoch_end()``); iterate it again, or ``.repeat()`` it, for more.  The
+        elements are what the iterator yields (``(x, y)``, ``(x, y, w)`` or ``x``), with
+        a batch dimension of None (the last batch may be shorter); the signature comes
+        from the first batch, read and then undone (:meth:`state_dict`), so the batches
+        are the iterator's own.  Arrays on a GPU (CuPy) are handed over through the host;
+        ``output="tf"`` hands tensors over as they are.
+        """
+        import tensorflow as tf
+
+        state = self.state_dict()
+        first = self[0]
+        self.load_state_dict(state)
+
+        def spec(value: Any) -> Any:
+            if isinstance(value, (tuple, list)):
+                return tuple(spec(v) for v in value)
+            return tf.TensorSpec(shape=(None, *value.shape[1:]), dtype=tf.as_dtype(value.dtype))
+
+        def host(value: Any) -> Any:
+            if isinstance(value, (tuple, list)):
+                return tuple(host(v) for v in value)
+            is_cupy = hasattr(value, "__cuda_array_interface__") and hasattr(value, "get")
+            return value.get() if is_cupy else value
+
+        def epoch() -> Any:
+            for i in range(len(self)):
+                yield host(self[i])
+            self.on_epoch_end()
+
+        return tf.data.Dataset.from_generator(epoch, output_signature=spec(first))
+
     # ------------------------------------------------------- copies in other processes
     def __getstate__(self) -> dict[str, Any]:
         """Everything but the lock and next()'s generator, which are made again on arrival.
