@@ -302,3 +302,15 @@ def test_info_reads_the_driver_without_cupy(capsys):
     assert version is None or version >= 1000
     assert main(["info"]) == 0
     assert install_hint() in capsys.readouterr().out
+
+
+def test_bench_numpy_times_both_engines_without_a_gpu(tmp_path, capsys):
+    assert main(["bench", "numpy", "--batch", "2", "--size", "16", "--repeats", "1",
+                 "--out-dir", str(tmp_path)]) == 0
+    payload = json.loads((tmp_path / "numpy.json").read_text())
+    assert payload["metadata"]["benchmark"] == "numpy"
+    result = payload["results"]
+    assert result["gpuaug_images_per_s"] > 0
+    assert result.get("keras") == "not installed" or result["ratio"] > 0
+    assert "| gpuaug NumPy batch engine |" in capsys.readouterr().out
+    assert (tmp_path / "numpy.png").exists()

@@ -171,11 +171,36 @@ def plot_fast_error(payload: dict, out: Path) -> Path:
     return out
 
 
+def plot_numpy(payload: dict, out: Path) -> Path:
+    """The two engines' images/s side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    meta, result = payload["metadata"], payload["results"]
+    names, rates = ["gpuaug NumPy"], [result["gpuaug_images_per_s"]]
+    if "keras_images_per_s" in result:
+        names.append(f"Keras {result['keras']}")
+        rates.append(result["keras_images_per_s"])
+    fig, ax = plt.subplots(figsize=(6, 2.6))
+    ax.barh(names, rates, color=["tab:green", "tab:gray"][:len(names)])
+    ax.set_xlabel("images/s")
+    ax.invert_yaxis()
+    ax.set_title(f"CPU, batch {meta['batch']} of {meta['size']}x{meta['size']}x3, one process",
+                 fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
 def plot_payload(payload: dict, out: Path) -> Path:
     """The plot for a benchmark's JSON payload, by its ``metadata.benchmark``."""
     kind = payload["metadata"]["benchmark"]
     return {"kernel": plot_kernel, "e2e": plot_e2e, "host": plot_host,
-            "sass": plot_sass, "fast_error": plot_fast_error}[kind](payload, Path(out))
+            "sass": plot_sass, "fast_error": plot_fast_error,
+            "numpy": plot_numpy}[kind](payload, Path(out))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -132,10 +132,10 @@ def cmd_preview(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     import json
 
-    from ..benchmarks import e2e, harness, host, kernel, sass
+    from ..benchmarks import e2e, harness, host, kernel, numpy_engine, sass
 
     chosen = {"kernel": [("kernel", kernel)], "e2e": [("e2e", e2e)], "host": [("host", host)],
-              "sass": [("sass", sass)],
+              "sass": [("sass", sass)], "numpy": [("numpy", numpy_engine)],
               "all": [("kernel", kernel), ("e2e", e2e), ("host", host), ("sass", sass)]
               }[args.which]
     payloads, texts = {}, []
@@ -251,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "writes JSON (with metadata) "
                            "and PNG plots.")
     bench_sub = bench.add_subparsers(dest="which", metavar="WHICH")
-    from ..benchmarks import e2e, host, kernel, sass
+    from ..benchmarks import e2e, host, kernel, numpy_engine, sass
 
     for which, help_text, modules in (
             ("kernel", "fused kernel vs torch / cupyx / DALI / Kornia / copy", [kernel]),
@@ -260,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
              [host]),
             ("sass", "the kernels' machine code: registers, occupancy, instructions per "
              "element, predicted time per GPU (no GPU)", [sass]),
+            ("numpy", "the NumPy engine against Keras on the CPU, one process (no GPU)",
+             [numpy_engine]),
             ("all", "kernel, e2e, host and sass", [])):
         p = bench_sub.add_parser(which, help=help_text, epilog=EPILOG,
                                 formatter_class=_HELP)
