@@ -27,7 +27,8 @@ def _run(args: list[str], **env: str) -> str:
 
 
 def test_every_example_is_tested_here():
-    tested = {"keras_fit.py", "torch_loop.py", "torchrun_shards.py", "bench_your_folder.py"}
+    tested = {"keras_fit.py", "torch_loop.py", "torchrun_shards.py", "bench_your_folder.py",
+              "tf_data.py"}
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -67,3 +68,10 @@ def test_benchmarking_your_own_folder_runs(tmp_path):
                 "4", "--out-dir", str(tmp_path / "out")])
     assert "| gpuaug decode, 1 thread | ok |" in out
     assert (tmp_path / "out" / "e2e.json").exists()
+
+
+def test_a_tf_data_pipeline_trains_keras_on_tensorflow():
+    pytest.importorskip("tensorflow", reason="TensorFlow not installed (not in the test extra)")
+    out = _run([str(EXAMPLES / "tf_data.py"), "--epochs", "1", "--size", "32"],
+               KERAS_BACKEND="tensorflow")
+    assert "Found 48 images belonging to 4 classes." in out and "final accuracy" in out
