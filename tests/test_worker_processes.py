@@ -259,3 +259,20 @@ def test_kerass_multiprocessing_enqueuer_yields_the_batches_of_one_process(keras
         return out
 
     _assert_same_epochs(epochs(3), epochs(0))
+
+
+@pytest.mark.parametrize("rng", ["keras", "keyed"])
+def test_a_torch_dataloader_with_workers_yields_the_batches_of_one_process(rng):
+    """The README's way: DataLoader(it, batch_size=None), on_epoch_end() between epochs."""
+    torch = pytest.importorskip("torch")
+    x, y = _data()
+    gen = gpuaug.ImageDataGenerator(**CONFIG, rng=rng, device="cpu")
+    expected = _epochs_here(gen.flow(x, y, batch_size=5, seed=13), 2)
+    it = gen.flow(x, y, batch_size=5, seed=13)
+    loader = torch.utils.data.DataLoader(it, batch_size=None, num_workers=2,
+                                         multiprocessing_context="fork")
+    got = []
+    for _ in range(2):
+        got.append([(xb.numpy(), yb.numpy()) for xb, yb in loader])
+        it.on_epoch_end()
+    _assert_same_epochs(got, expected)
