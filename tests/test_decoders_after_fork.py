@@ -86,15 +86,20 @@ def test_a_decoder_lock_held_at_the_fork_is_free_in_the_child(folder):
     np.testing.assert_array_equal(got, expected)
 
 
-def test_a_child_forked_after_a_cuda_pipeline_gets_a_clear_error(folder):
-    """The rule, with a stand-in for the parent's CUDA pipeline (no GPU needed)."""
+@pytest.mark.parametrize("ran", [True, False])
+def test_a_child_forked_after_a_cuda_pipeline_gets_a_clear_error(folder, ran):
+    """The rule, with a stand-in for the parent's CUDA pipeline (no GPU needed).
+
+    A ``mixed`` decoder that never ran counts too: its generator initialised CUDA.
+    """
     decoder = DaliDecoder("mixed", 0, "rgb", (12, 14), "nearest", max_batch=3)
-    decoder._pipe = object()  # built and run on cuda:0 in this process
+    if ran:
+        decoder._pipe = object()  # built and run on cuda:0 in this process
     _SHARED["decoder"] = decoder
     message = _run_in_forked_child(("decode", [f"{folder}/a/0.jpg"]))
     assert message.startswith("RuntimeError: gpuaug: decoder='dali' decoded on cuda:0")
     assert "'spawn'" in message
-    assert decoder._pipe is not None and not decoder._forked_after_cuda  # the parent's is kept
+    assert (decoder._pipe is not None) == ran and not decoder._forked_after_cuda  # unchanged
 
 
 @pytest.mark.gpu

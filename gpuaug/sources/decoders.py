@@ -241,7 +241,7 @@ class DaliDecoder:
         # batch_size=10**9 on a small folder is std::bad_alloc), in runs of this many.
         self.max_batch = max(1, min(max_batch, MAX_DALI_BATCH))
         self.num_threads = num_threads
-        self.pool = FilePool(num_threads)  # reads the files, and decodes those Pillow's to
+        self.pool = FilePool(num_threads)  # reads the files; decodes those routed to Pillow
         self._pipe = None
         self._lock = threading.Lock()  # one run at a time: threads share the decoder
         self._copied: Any = None  # a CUDA event: the last batch is out of DALI's buffers
@@ -264,16 +264,17 @@ class DaliDecoder:
     def after_fork(self) -> None:
         """In a forked child: never touch the parent's pipeline; make one here if that works.
 
-        A CPU pipeline is made again on first use.  A ``mixed`` one means the parent
-        initialised CUDA, which a forked child cannot use: the next batch raises an
-        error that says what to do instead of waiting forever.
+        A CPU pipeline is made again on first use.  A ``mixed`` decoder exists only for a
+        generator on CUDA, which initialised CUDA in the parent (resolving its device did),
+        and a forked child cannot use CUDA: the next batch raises an error that says what
+        to do instead of failing in the driver or waiting forever.
         """
         self._lock = threading.Lock()  # another thread may have held it at the fork
         self._copied = self._resize_launch = None
+        self._forked_after_cuda = self.device == "mixed"
         if self._pipe is not None:
             _INHERITED.append(self._pipe)
             self._pipe = None
-            self._forked_after_cuda = self.device == "mixed"
 
     def _build(self):
         from nvidia.dali import fn, pipeline_def, types
