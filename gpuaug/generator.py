@@ -24,6 +24,7 @@ from .engine import augment_on, transform_batch
 from .environment import cuda_status, parse_device
 from .errors import Unavailable
 from .fit_statistics import feature_statistics, zca_matrix
+from .host_memory import keep_heap_top
 from .options import render_options
 from .params import TransformParams
 from .rng import RNG_MODES, epoch_key
@@ -126,6 +127,7 @@ class ImageDataGenerator:
         output_dtype: Optional[str] = None,
         output_data_format: Optional[str] = None,
     ) -> None:
+        keep_heap_top()  # the per-batch host work reuses its memory (gpuaug.host_memory)
         if data_format is None:
             data_format = "channels_last"
         if dtype is None:

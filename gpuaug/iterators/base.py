@@ -38,6 +38,7 @@ import numpy as np
 
 from .. import validation
 from ..drawn import DrawnBatch, DrawnSpan
+from ..host_memory import keep_heap_top
 from ..params import TransformParams
 from ..rng import epoch_key, keyed_uniforms, new_seed
 from ..sources.listing import WHITE_LIST_FORMATS
@@ -104,6 +105,7 @@ class Iterator:
             seed = new_seed()  # recorded in `seed` (and in state_dict), so a run can resume
             _log.info("gpuaug: rng='keyed' without a seed: this iterator uses seed=%d", seed)
         self._creator_pid = os.getpid()
+        keep_heap_top()  # the per-batch host work reuses its memory (gpuaug.host_memory)
         # In a copy in another process (Keras's mode): (pid, batches seen when copied,
         # whether the copy draws the epoch's order), see _seed_copy_batch.
         self._copy_epoch: Optional[tuple[int, int, bool]] = None
