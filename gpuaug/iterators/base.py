@@ -297,7 +297,12 @@ class Iterator:
             self._read_this_epoch = 0
 
     def on_epoch_end(self) -> None:
-        """A new order for the next epoch (not reseeded, as in Keras)."""
+        """A new order for the next epoch (not reseeded, as in Keras).
+
+        In Keras's mode, when no batch of the ending epoch was drawn in this process
+        (copies in worker processes read it), the batch count and stream first move to
+        where reading it here would have left them (:meth:`_catch_up_with_copies`).
+        """
         self._refuse_while_prefetching("on_epoch_end()")
         with self.lock:
             self._collect_from_copies()
