@@ -70,16 +70,14 @@ def convert_labels(y: Any, x: Any, output: str) -> Any:
     y = np.asarray(y)
     if y.dtype.kind in "OUSV":
         return y
-    if output == "torch":
-        t = _torch_from_host(y)
-        return t if x.device.type == "cpu" else t.to(x.device)
-    if output == "jax":
+    labels = convert(y, output)  # on the host's (or the library's default) device
+    if output == "torch" and labels.device != x.device:
+        return labels.to(x.device)
+    if output == "jax" and labels.devices() != x.devices():
         import jax
 
-        return jax.device_put(y, next(iter(x.devices())))
-    import tensorflow as tf
-
-    return tf.convert_to_tensor(y)
+        return jax.device_put(labels, next(iter(x.devices())))
+    return labels
 
 
 def convert(x: Any, output: str) -> Any:

@@ -39,6 +39,7 @@ import numpy as np
 from .. import validation
 from ..drawn import DrawnBatch, DrawnSpan
 from ..host_memory import keep_heap_top
+from ..output import to_host
 from ..params import TransformParams
 from ..rng import epoch_key, keyed_uniforms, new_seed
 from ..sources.listing import WHITE_LIST_FORMATS
@@ -72,6 +73,12 @@ class BatchDraws:
     @property
     def params(self) -> Optional[TransformParams]:
         return self.drawn.params if self.drawn is not None else None
+
+
+def _pydataset_setting(field: str) -> property:
+    """A read-write property over ``field``, as keras.utils.PyDataset declares its settings."""
+    return property(lambda self: getattr(self, field),
+                    lambda self, value: setattr(self, field, value))
 
 
 class Iterator:
@@ -145,29 +152,9 @@ class Iterator:
 
     # ------------------------------------------------------------- Keras's contract
     # PyDataset's settings (its own properties, where it is mixed in, read the same fields).
-    @property
-    def workers(self) -> int:
-        return self._workers
-
-    @workers.setter
-    def workers(self, value: int) -> None:
-        self._workers = value
-
-    @property
-    def use_multiprocessing(self) -> bool:
-        return self._use_multiprocessing
-
-    @use_multiprocessing.setter
-    def use_multiprocessing(self, value: bool) -> None:
-        self._use_multiprocessing = value
-
-    @property
-    def max_queue_size(self) -> int:
-        return self._max_queue_size
-
-    @max_queue_size.setter
-    def max_queue_size(self, value: int) -> None:
-        self._max_queue_size = value
+    workers = _pydataset_setting("_workers")
+    use_multiprocessing = _pydataset_setting("_use_multiprocessing")
+    max_queue_size = _pydataset_setting("_max_queue_size")
 
     @property
     def _keras_order(self) -> bool:
@@ -221,8 +208,7 @@ class Iterator:
         if self.seed is None or self.rng == "keyed":  # keyed draws use no stream
             return
         seed = self._seed_for(self.total_batches_seen)
-        self._stream.seed(seed)
-        self._stream_owed = None  # a reseed overwrites whatever the stream was owed
+        self._reseed(seed)  # a reseed overwrites whatever the stream was owed
         self._fresh_seed = seed  # nothing has drawn since: draws made ahead may serve
 
     def _seed_for(self, batches_seen: int) -> Any:
@@ -428,11 +414,12 @@ class Iterator:
                 return tuple(spec(v) for v in value)
             return tf.TensorSpec(shape=(None, *value.shape[1:]), dtype=tf.as_dtype(value.dtype))
 
+        on_device = getattr(self, "output", "auto") in ("auto", "cupy")  # CuPy: via the host
+
         def host(value: Any) -> Any:
             if isinstance(value, (tuple, list)):
                 return tuple(host(v) for v in value)
-            is_cupy = hasattr(value, "__cuda_array_interface__") and hasattr(value, "get")
-            return value.get() if is_cupy else value
+            return to_host(value) if on_device else value
 
         def epoch() -> Any:
             for i in range(len(self)):
