@@ -31,6 +31,7 @@ import numpy as np
 
 from .compat import check_compat
 from .params import TransformParams
+from .trig import sincos_degrees
 
 
 def compose_matrices(
@@ -41,8 +42,9 @@ def compose_matrices(
 
     ``keras_rounding`` (default) gives Keras's matrices to the last bit, as its 3x3
     BLAS products round them; False computes the same entries with plain float64
-    arithmetic (each within an ulp of Keras's), about three times faster: what keyed
-    draws use, since they have no Keras to match.
+    arithmetic and :func:`~gpuaug.trig.sincos_degrees` (each within a few ulps of
+    Keras's), about three times faster: what keyed draws use, since they have no Keras
+    to match.
     """
     check_compat(compat)
     if not keras_rounding:
@@ -70,11 +72,18 @@ def _shifts(params: TransformParams, compat: str) -> tuple[np.ndarray, np.ndarra
     return params.tx, params.ty
 
 
-def _trig(params: TransformParams) -> tuple[np.ndarray, np.ndarray]:
-    """``(cos, sin)``, each ``(2, B)``: row 0 of the rotation, row 1 of the shear."""
+def _trig(params: TransformParams, keras_rounding: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``(cos, sin)``, each ``(2, B)``: row 0 of the rotation, row 1 of the shear.
+
+    ``keras_rounding``: NumPy's ``deg2rad``, ``cos`` and ``sin``, as Keras calls them;
+    False: :func:`~gpuaug.trig.sincos_degrees` (as accurate, and about twice as fast
+    where NumPy's float64 trigonometry is not vectorised).
+    """
     angles = np.empty((2, len(params)))
     angles[0] = params.theta
     angles[1] = params.shear
+    if not keras_rounding:
+        return sincos_degrees(angles)
     np.deg2rad(angles, out=angles)  # elementwise: as Keras's one by one
     return np.cos(angles), np.sin(angles)
 
@@ -98,15 +107,16 @@ def compose_by_entries(params: TransformParams, height: int, width: int,
                        compat: str = "keras", *, blas: bool = True) -> np.ndarray:
     """Keras's chain entry by entry (see the module docstring).
 
-    ``blas`` leaves the six sums of two products to BLAS (Keras's rounding, checked by
-    :func:`entries_match_the_chain`); False computes them in plain float64.
+    ``blas`` leaves the six sums of two products to BLAS and takes NumPy's trigonometry
+    (Keras's rounding, checked by :func:`entries_match_the_chain`); False computes the sums
+    in plain float64 and the sines and cosines with :func:`~gpuaug.trig.sincos_degrees`.
 
     Both rows of the centred matrix are computed at once, as ``(2, B)`` arrays: row
     ``r`` of ``R`` is ``(a[r], b[r])`` with ``a = (cos, sin)`` and ``b = (-sin, cos)``.
     A batch is then a few dozen array operations whatever its size.
     """
     count = len(params)
-    cos, sin = _trig(params)
+    cos, sin = _trig(params, keras_rounding=blas)
     x, y = _shifts(params, compat)
     o_x, o_y = _pivot(height, width, compat)
     a = np.empty((2, count))  # R's first column, row by row

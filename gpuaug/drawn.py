@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .backends.cuda.launch_args import pack_sample_words  # NumPy only: no CUDA
 from .compose import compose_matrices
 from .params import TransformParams
 
@@ -54,8 +55,6 @@ class DrawnSpan:
 
         ``precision`` "fast" packs the float32 geometry the fast kernels read.
         """
-        from .backends.cuda.launch_args import pack_sample_words  # NumPy only: no CUDA
-
         key = ("records", height, width, compat, keras_rounding, work_dtype, precision)
         return self._once(key, lambda: pack_sample_words(
             self.matrices(height, width, compat, keras_rounding), self.params, work_dtype,

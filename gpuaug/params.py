@@ -68,8 +68,9 @@ class TransformParams:
         bool arrays, and converting them again would cost more than drawing them.
         """
         params = object.__new__(cls)
-        for name in PARAM_KEYS:  # the fields, in order (dataclasses.fields() is slow)
-            object.__setattr__(params, name, columns[name])
+        # The fields, in order (dataclasses.fields() is slow), written where the frozen
+        # dataclass's own __init__ puts them: one dict update instead of ten __setattr__s.
+        params.__dict__.update({name: columns[name] for name in PARAM_KEYS})
         return params
 
     def __len__(self) -> int:
@@ -84,8 +85,11 @@ class TransformParams:
 
     def view(self, start: int, stop: int) -> "TransformParams":
         """Samples ``start:stop`` as views of these columns (no copy, no conversion)."""
-        return TransformParams.from_columns({
-            name: getattr(self, name)[start:stop] for name in PARAM_KEYS})
+        rows = slice(start, stop)
+        params = object.__new__(TransformParams)  # as from_columns, without a second dict
+        columns = self.__dict__
+        params.__dict__.update({name: columns[name][rows] for name in PARAM_KEYS})
+        return params
 
     @classmethod
     def from_dicts(cls, dicts: Iterable[Mapping[str, Any]]) -> "TransformParams":

@@ -1,5 +1,5 @@
 """The composer's fast paths give Keras's matrices: bit for bit with Keras's rounding,
-within an ulp or two of them without it.
+within rounding of them without it.
 
 :func:`compose_by_matmul` is Keras's chain literally (stacked 3x3 products, as Keras's
 ``np.dot`` calls); the default path works entry by entry and must agree with it on every
@@ -53,13 +53,19 @@ def test_the_entry_by_entry_path_is_the_one_in_use_on_this_machine():
 
 
 @pytest.mark.parametrize("compat", COMPATS)
-def test_plain_rounding_stays_within_two_ulps_of_kerass(compat):
+def test_plain_rounding_stays_within_rounding_of_kerass(compat):
     params = _random_params(11, 2000)
     keras = compose_by_matmul(params, 224, 160, compat)
     plain = compose_matrices(params, 224, 160, compat, keras_rounding=False)
-    # Each entry is a sum of at most three rounded terms: bounded by ulps of the terms.
+    # Each entry is a sum of at most three rounded terms, bounded by ulps of the terms, and
+    # a sum of products of sines and cosines that the two paths compute apart (NumPy's and
+    # gpuaug.trig's, each within 6e-16 of the exact value): bounded by those differences
+    # times the largest factors (shifts, pivot, zooms).
     scale = np.maximum(np.abs(keras), 224.0 * np.abs(keras[..., :2]).sum(-1, keepdims=True))
-    assert (np.abs(plain - keras) <= 4 * np.spacing(scale)).all()
+    factors = (np.abs(params.tx) + np.abs(params.ty) + 224 + 160) * (
+        np.abs(params.zx) + np.abs(params.zy) + 1)
+    bound = 4 * np.spacing(scale) + 1.2e-15 * factors[:, None, None]
+    assert (np.abs(plain - keras) <= bound).all()
 
 
 def test_an_empty_batch_composes_to_no_matrices():

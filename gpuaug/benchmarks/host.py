@@ -119,8 +119,9 @@ def _steps(mode: str, batch: int):
     rounding = mode == "keras"
 
     def derive_drawn(drawn: DrawnBatch) -> Any:
-        return (drawn.matrices(SIZE, SIZE, config.compat, rounding),
-                drawn.records(SIZE, SIZE, config.compat, rounding, config.dtype))
+        # The span's matrices and records (made at its first batch); each batch's slices of
+        # them are taken in the call, as the iterators take them.
+        return drawn.span.records(SIZE, SIZE, config.compat, rounding, config.dtype)
 
     def call_drawn(drawn: DrawnBatch, derived: Any) -> Any:
         return engine._run("augment", x, drawn, gen.config(), backend)  # derived: made once
