@@ -56,13 +56,16 @@ def _mutable_settings(state: dict[str, Any]) -> tuple[str, ...]:
                         and name not in _STATISTICS and isinstance(value, _MUTABLE)))
 
 
+_PLAIN_NUMBERS = frozenset((int, float))
+
+
 def _frozen(value: Any) -> Any:
     """A value to compare with ``==``: sequences and arrays as tuples (copies, not views)."""
     if isinstance(value, (int, float, str, type(None))):
         return value.__class__, value  # the type too: Keras treats 2 and 2.0 differently
     if isinstance(value, (list, tuple)):
         types = tuple(map(type, value))
-        if all(t in (int, float) for t in types):  # the usual ranges: no recursion per batch
+        if _PLAIN_NUMBERS.issuperset(types):  # the usual ranges: no recursion per batch
             return ("seq", types, tuple(value))
         return ("seq", tuple(_frozen(v) for v in value))
     if isinstance(value, np.ndarray):

@@ -14,9 +14,10 @@ launcher that copies and launches nothing, so no GPU is needed:
   records packed per batch, as gpuaug did before, in the same run for the ratio.
 
 Classic configuration, 224x224x3 uint8 in, float32 out, an epoch of 64 batches.
-Batches are timed in blocks of 16 (a keyed stretch at B=256); each figure is the
-median over blocks of the block's mean per batch, so work made once per stretch is
-counted in full and a busy moment of the machine moves one block, not the result.
+Batches are timed in blocks of one epoch; each figure is the median over blocks of the
+block's mean per batch, so work made once per stretch of draws or once per epoch (the
+shuffle) is counted in full and a busy moment of the machine moves one block, not the
+result.
 Prints a table of microseconds per batch (draws, matrices and records, fused call,
 total; the total's best block) and images/s, then a last line
 ``host: B=256 keras <us> us, keyed <us> us per batch``.  Writes ``<out>/host.json``
@@ -47,7 +48,7 @@ from . import harness
 SIZE = 224
 MODES = ("keras", "keyed", "keras, image by image")
 EPOCH_BATCHES = 64
-BLOCK = 16  # batches per timed block: a keyed stretch (AHEAD_SAMPLES) at B=256
+BLOCK = EPOCH_BATCHES  # batches per timed block: an epoch, its shuffle and every stretch in it
 
 
 class NullLauncher:

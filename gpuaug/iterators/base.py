@@ -56,8 +56,11 @@ if TYPE_CHECKING:
 
 
 #: Draws are made about this many samples ahead, in whole batches (gpuaug.iterators.ahead):
-#: a batch's host work is a few dozen NumPy calls whatever its size (gpuaug.drawn)...
-AHEAD_SAMPLES = 4096
+#: a batch's host work is a few dozen NumPy calls whatever its size (gpuaug.drawn).  A
+#: stretch's calls cost about 150 us however long it is; at 8192 samples (about 1 ms of
+#: work, 2 MB of arrays) keyed B=256 batches took 72 us each against 80 at 4096
+#: (bench/RESULTS.md, host benchmark)...
+AHEAD_SAMPLES = 8192
 #: ... and at most this many batches ahead in Keras's mode, whose stream is drawn batch by
 #: batch (small batches gain little more, and a stream moved elsewhere wastes them).
 AHEAD_KERAS_BATCHES = 16
@@ -141,6 +144,9 @@ class Iterator:
         self._ahead: Any = None  # draws made ahead: a KeyedAhead or a KerasAhead
         self._prefetcher: Any = None  # a weak reference to the prefetcher that owns it
         self.random_state = np.random.RandomState()
+        # Reseeded at every keyed or sharded epoch: the order RandomState(seed + epoch) gives,
+        # without a new generator's cost (its OS-entropy seeding, 115 us on the CI machine).
+        self._order_stream = np.random.RandomState()
         self.index_generator = self._flow_index()
         super().__init__()  # keras.utils.PyDataset's, when it is mixed in
         # PyDataset's settings, kept here whether or not it is mixed in (it may be later,
@@ -176,8 +182,8 @@ class Iterator:
         self._order_epoch = self.epoch
         order = np.arange(self.n_total)
         if self.shuffle:
-            order = np.random.RandomState((self.seed + self.epoch) % 2**32).permutation(
-                self.n_total)
+            self._order_stream.seed((self.seed + self.epoch) % 2**32)
+            order = self._order_stream.permutation(self.n_total)
         if self.equal_shards:  # at least once: the first samples of the order again
             order = np.resize(order, self.n * self.num_shards)
         self.index_array = order[self.shard_id::self.num_shards]
@@ -443,6 +449,7 @@ class Iterator:
         state.pop("_prefetcher", None)  # a weak reference to this process's thread
         state.pop("index_generator", None)
         state.pop("_ahead", None)  # a cache of keyed draws, made again where it is needed
+        state.pop("_order_stream", None)  # scratch, reseeded before every use
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -454,6 +461,7 @@ class Iterator:
                              _read_this_epoch=0, _workers=1, _use_multiprocessing=False,
                              _max_queue_size=10)
         self.__dict__.update(state)
+        self._order_stream = np.random.RandomState()
         self.lock = threading.Lock()
         self.index_generator = self._flow_index(resume=self._flow_started)
 
