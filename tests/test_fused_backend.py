@@ -122,6 +122,56 @@ def test_image_sizes_and_channel_counts(backend, shape, fill_mode):
     _compare(backend, x, _draw(gen, x, 11), gen.config(), brightness=1.4)
 
 
+@pytest.mark.parametrize("fill_mode", ["nearest", "reflect", "wrap", "constant"])
+@pytest.mark.parametrize("order", [0, 1])
+@pytest.mark.parametrize("layouts", [("channels_last", "channels_last"),
+                                     ("channels_first", "channels_last"),
+                                     ("channels_last", "channels_first")])
+def test_the_plain_kernel_is_the_reference_without_optional_steps(backend, fill_mode, order,
+                                                                   layouts):
+    """The usual batch (warp, flips, rescale) takes augment_write_plain: RGB in straight-line
+    code, 1 and 4 channels in its loop, a sample Keras leaves unwarped, uint8 and float
+    input, every working dtype."""
+    data_format, out_format = layouts
+    rng = np.random.default_rng(zlib.crc32(repr((fill_mode, order, layouts)).encode()))
+    for in_dtype, work, channels in (("uint8", "float32", 3), ("uint8", "float64", 3),
+                                     ("float32", "float32", 3), ("uint8", "float16", 4),
+                                     ("float16", "float32", 1)):
+        gen = gpuaug.ImageDataGenerator(
+            **CLASSIC, fill_mode=fill_mode, cval=11.25, interpolation_order=order,
+            rescale=1 / 255, dtype=work, data_format=data_format, compat="fixed",
+            device="cpu")
+        shape = (5, 14, 11, channels)
+        if data_format == "channels_first":
+            shape = (5, channels, 14, 11)
+        x = _images(rng, shape, in_dtype)
+        params = _draw(gen, x, int(rng.integers(1 << 31)))
+        params.theta[0] = params.tx[0] = params.ty[0] = params.shear[0] = 0.0  # unwarped
+        params.zx[0] = params.zy[0] = 1.0
+        config = dataclasses.replace(gen.config(), output_data_format=out_format)
+        launches = getattr(backend.launcher, "launches", None)  # the emulation's record
+        if launches is not None:
+            launches.clear()
+        _compare(backend, x, params, config)
+        if launches is not None:
+            assert launches == ["write_plain"]
+
+
+@pytest.mark.parametrize("shape", [(2, 4100, 3, 3), (2, 2100, 1, 3), (2, 1500, 7, 3),
+                                   (1, 3, 4000, 3)])
+def test_tall_and_wide_images_where_a_threads_pixels_skip_rows(backend, shape):
+    """A thread walks its pixels by the grid's stride without dividing: on a GPU the stride
+    spans rows; here (one thread per block) images with fewer columns than blocks make it
+    span rows too, with and without a remainder.  Every pass: min/max, moments, write."""
+    rng = np.random.default_rng(shape[1])
+    x = _images(rng, shape, np.uint8)
+    for kwargs in (dict(rescale=1 / 255), dict(channel_shift_range=20.0, samplewise_center=True,
+                                                samplewise_std_normalization=True)):
+        gen = gpuaug.ImageDataGenerator(**CLASSIC, **kwargs, device="cpu")
+        _compare(backend, x, _draw(gen, x, 4), gen.config(),
+                 exact=False if "samplewise_center" in kwargs else None)
+
+
 def test_more_samples_than_one_grid_column(backend):
     """70,000 samples: more than CUDA's 65,535 grid rows, so the sample loop must stride."""
     rng = np.random.default_rng(70)
@@ -195,7 +245,12 @@ def test_pil_brightness_needs_one_three_or_four_channels(backend):
 
 
 @pytest.mark.parametrize("kwargs,passes", [
-    (dict(CLASSIC, rescale=1 / 255), ["write"]),
+    (dict(CLASSIC, rescale=1 / 255), ["write_plain"]),
+    (dict(CLASSIC), ["write_plain"]),
+    (dict(CLASSIC, rescale=1 / 255, dtype="float64"), ["write_plain"]),
+    # NumPy multiplies a float32 batch by a float64 scalar in float64: the general kernel.
+    (dict(CLASSIC, rescale=np.float64(1 / 255)), ["write"]),
+    (dict(CLASSIC, rescale=1 / 255, featurewise_center=True), ["write"]),
     (dict(CLASSIC, channel_shift_range=10.0), ["minmax", "write"]),
     (dict(CLASSIC, brightness_range=(0.5, 1.5)), ["minmax", "write"]),
     (dict(CLASSIC, brightness_range=(0.5, 1.5), compat="fixed"), ["write"]),
@@ -204,12 +259,21 @@ def test_pil_brightness_needs_one_three_or_four_channels(backend):
           samplewise_center=True), ["minmax", "moments", "write"]),
 ])
 def test_one_launch_unless_whole_image_statistics_are_needed(build_dir, kwargs, passes):
-    """The classic configuration is one launch; min/max and moments add one pre-pass each."""
+    """The classic configuration is one launch of the plain kernel (the warp and the
+    rescale); the optional steps take the general one; min/max and moments add one
+    pre-pass each."""
     backend = make_backend("emulated", build_dir)
-    gen = gpuaug.ImageDataGenerator(**kwargs, device="cpu")
-    x = _images(np.random.default_rng(1), (2, 8, 8, 3), np.uint8)
-    params = _draw(gen, x, 1)
-    backend.augment(x, compose_matrices(params, 8, 8, gen.compat), params, gen.config())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # featurewise_center without fit(): Keras warns
+        gen = gpuaug.ImageDataGenerator(**kwargs, device="cpu")
+        x = _images(np.random.default_rng(1), (2, 8, 8, 3), np.uint8)
+        params = _draw(gen, x, 1)
+        config = gen.config()
+        if config.featurewise_center:
+            config = _featurewise(config, 3, np.random.default_rng(2))
+        samplewise = config.samplewise_center or config.samplewise_std_normalization
+        _compare(backend, x, params, config, exact=False if samplewise else None,  # sum order
+                 brightness=1.5)
     assert backend.launcher.launches == passes
 
 

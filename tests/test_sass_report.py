@@ -196,13 +196,13 @@ def test_the_registers_are_cuobjdumps(classic_report, tmp_path):
 
     from gpuaug.backends.cuda.nvrtc import compile_for_arch
 
-    variant = sass.VARIANTS[0][1]
+    _, variant, (timed_pass,) = sass.VARIANTS[0]
     compiled = compile_for_arch(variant.names(), "sm_90")
     path = tmp_path / "classic.cubin"
     path.write_bytes(compiled.cubin)
     usage = sass.parse_resources(subprocess.run(
         [sass.tool("cuobjdump"), "-res-usage", str(path)], check=True, capture_output=True,
         text=True).stdout)
-    write = usage[compiled.lowered[variant.name("write")]]
+    write = usage[compiled.lowered[variant.name(timed_pass)]]
     payload, _ = classic_report
     assert payload["results"][0]["registers"] == write["REG"]

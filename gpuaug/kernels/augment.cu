@@ -8,6 +8,8 @@
 //   augment_moments  sum / sum of squares before the     (samplewise center / std)
 //                    samplewise steps
 //   augment_write    everything, written in the output dtype and layout
+//   augment_write_plain  the usual batch: no channel shift or brightness, nothing after
+//                    the warp but the rescale (chosen by the host per batch)
 //   augment_write_float  precision="fast", float32 work, warp + rescale only: the
 //                    whole value chain in float32 (chosen by the host per batch)
 // Compile-time choices (template arguments, one instantiation per variant, compiled
@@ -84,24 +86,41 @@ GPUAUG_HD FeatureStatistics upload_statistics(const unsigned char* upload, const
     return f;
 }
 
-// Row and column of pixel q of a w-wide image.  Within an image everything is 32-bit
-// (the host guarantees h * w * c < 2^31): integer work is a single instruction where
-// 64-bit indices take two or three, and the division is several times cheaper.
-GPUAUG_HD void split_pixel(unsigned q, i64 w, int* r, int* c) {
-    const unsigned row = q / (unsigned)w;
-    *r = (int)row;
-    *c = (int)(q - row * (unsigned)w);
+// A thread's pixels of a w-wide image, q = q0, q0 + stride, ... (the grid-stride loop), as
+// (row, column): one division for the thread's first pixel and one for the stride, made
+// once, then two adds and a wrap per pixel, where dividing q by w costs about twenty
+// instructions per pixel.  The walk ends when the row passes the last one.  Within an
+// image everything is 32-bit (the host guarantees h * w * c < 2^31).
+struct PixelWalk {
+    unsigned r, c, dr, dc;  // unsigned: r + dr stays below 2^32 (r < h < 2^31, dr < 2^31)
+    GPUAUG_HD void next(unsigned w) {
+        r += dr;
+        c += dc;
+        if (c >= w) {  // dc < w: one wrap at most
+            c -= w;
+            ++r;
+        }
+    }
+};
+GPUAUG_HD PixelWalk pixel_walk(i64 w) {
+    const unsigned q = blockIdx.x * blockDim.x + threadIdx.x;
+    const unsigned stride = gridDim.x * blockDim.x;
+    PixelWalk p;
+    p.r = q / (unsigned)w;
+    p.c = q - p.r * (unsigned)w;
+    p.dr = stride / (unsigned)w;
+    p.dc = stride - p.dr * (unsigned)w;
+    return p;
 }
 
 #define GPUAUG_FOR_EACH_SAMPLE(b) for (i64 b = blockIdx.y; b < n; b += gridDim.y)
-// Unsigned: q stays below h * w + the grid's stride < 2^32.
-#define GPUAUG_FOR_EACH_PIXEL(q)                                                                \
-    for (unsigned q = blockIdx.x * blockDim.x + threadIdx.x; q < (unsigned)(h * w);            \
-         q += gridDim.x * blockDim.x)
+#define GPUAUG_FOR_EACH_PIXEL(px) \
+    for (PixelWalk px = pixel_walk(w); px.r < (unsigned)h; px.next((unsigned)w))
 
 template <typename InT, int WORK, int ORDER, int MODE, bool IN_CHW, int PRECISION>
 __global__ void augment_minmax(const InT* __restrict__ src, unsigned char* upload, i64 n, i64 h,
                                i64 w, i64 nc) {
+    const Layout in = image_layout<IN_CHW>(h, w, nc);
     const double cval = upload_epilogue(upload).cval;
     SampleParams* samples = upload_samples(upload);
     GPUAUG_FOR_EACH_SAMPLE(b) {
@@ -109,11 +128,10 @@ __global__ void augment_minmax(const InT* __restrict__ src, unsigned char* uploa
         const FastGeometry g = fast_geometry(p, h, w);  // read by precision="fast" only
         const InT* img = src + b * h * w * nc;
         double lo = bits_double(0x7ff0000000000000ull), hi = -lo;
-        GPUAUG_FOR_EACH_PIXEL(q) {
-            int r, c;
-            split_pixel(q, w, &r, &c);
+        GPUAUG_FOR_EACH_PIXEL(walk) {
+            const int r = (int)walk.r, c = (int)walk.c;
             const PixelTaps<InT, Coord<PRECISION>> t =
-                pixel_taps<InT, ORDER, MODE, IN_CHW, PRECISION>(img, p, g, h, w, nc, r, c);
+                pixel_taps<InT, ORDER, MODE, IN_CHW, PRECISION>(img, in, p, g, h, w, r, c);
             for (int k = 0; k < (int)nc; ++k) {
                 const double v = warp_value<InT, WORK, ORDER, PRECISION>(t, k, cval);
                 lo = v < lo ? v : lo;
@@ -168,6 +186,7 @@ GPUAUG_HD void finish_moments(SampleParams* samples, double* partials, i64 n, i6
 template <typename InT, int WORK, int ORDER, int MODE, bool IN_CHW, int PRECISION>
 __global__ void augment_moments(const InT* __restrict__ src, unsigned char* upload,
                                 double* __restrict__ partials, i64 n, i64 h, i64 w, i64 nc) {
+    const Layout in = image_layout<IN_CHW>(h, w, nc);
     const Epilogue e = upload_epilogue(upload);
     SampleParams* samples = upload_samples(upload);
     GPUAUG_FOR_EACH_SAMPLE(b) {
@@ -177,11 +196,10 @@ __global__ void augment_moments(const InT* __restrict__ src, unsigned char* uplo
         const bool pointwise = has_pointwise_steps(p);
         const InT* img = src + b * h * w * nc;
         double sum = 0.0, sumsq = 0.0;
-        GPUAUG_FOR_EACH_PIXEL(q) {
-            int r, c;
-            split_pixel(q, w, &r, &c);
+        GPUAUG_FOR_EACH_PIXEL(walk) {
+            const int r = (int)walk.r, c = (int)walk.c;
             const PixelTaps<InT, Coord<PRECISION>> t =
-                pixel_taps<InT, ORDER, MODE, IN_CHW, PRECISION>(img, p, g, h, w, nc, r, c);
+                pixel_taps<InT, ORDER, MODE, IN_CHW, PRECISION>(img, in, p, g, h, w, r, c);
             for (int k = 0; k < (int)nc; ++k) {
                 double v = warp_value<InT, WORK, ORDER, PRECISION>(t, k, e.cval);
                 if (pointwise) v = shift_and_brighten<WORK>(v, p, lo, hi, k, nc, e.compat);
@@ -205,6 +223,7 @@ template <typename InT, typename OutT, int WORK, int ORDER, int MODE, bool IN_CH
 __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ dst,
                               const unsigned char* __restrict__ upload,
                               const double* __restrict__ partials, i64 n, i64 h, i64 w, i64 nc) {
+    const Layout in = image_layout<IN_CHW>(h, w, nc);
     const Epilogue e = upload_epilogue(upload);
     const SampleParams* samples = upload_samples(upload);
     const FeatureStatistics f = upload_statistics(upload, e);
@@ -221,11 +240,10 @@ __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ ds
         }
         const InT* img = src + b * h * w * nc;
         OutT* o = dst + b * out.s_sample;
-        GPUAUG_FOR_EACH_PIXEL(q) {
-            int r, c;
-            split_pixel(q, w, &r, &c);
+        GPUAUG_FOR_EACH_PIXEL(walk) {
+            const int r = (int)walk.r, c = (int)walk.c;
             const PixelTaps<InT, Coord<PRECISION>> t =
-                pixel_taps<InT, ORDER, MODE, IN_CHW, PRECISION>(img, p, g, h, w, nc, r, c);
+                pixel_taps<InT, ORDER, MODE, IN_CHW, PRECISION>(img, in, p, g, h, w, r, c);
             OutT* px = o + r * out.s_row + c * out.s_col;
             for (int k = 0; k < (int)nc; ++k) {
                 double v = warp_value<InT, WORK, ORDER, PRECISION>(t, k, e.cval);
@@ -234,6 +252,67 @@ __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ ds
                 v = standardize_value<WORK>(v, e, f, s_mean, s_std_eps, r, c, k);
                 store_value(px + k * out.s_chan, v);
             }
+        }
+    }
+}
+
+// The usual batch: no sample has a channel shift or a brightness, and nothing follows the
+// warp but the rescale (the host checks, and launches augment_write otherwise).  Its own
+// kernel, so that the general kernel's optional steps weigh neither on its instructions
+// nor on its registers: the warp, the rescale, the store, in straight-line code for RGB.
+//
+// The rescale: with float32 work the value stays in float32, since NumPy's float32 batch
+// times a rescale that is a float32 number is the float32 product (one FMUL, where the
+// general path's float64 product and roundings take five FP64-rate instructions).  The
+// host launches this kernel only with such a rescale (gpuaug/backends/cuda/fused.py);
+// NumPy multiplies by a float64 scalar in float64, which augment_write does.
+template <int WORK> struct PlainRescale { typedef double type; };
+template <> struct PlainRescale<WORK_F32> { typedef float type; };
+
+template <typename InT, int WORK, int ORDER, int PRECISION, typename OutT>
+GPUAUG_HD void write_plain(OutT* dst, const PixelTaps<InT, Coord<PRECISION>>& t, int k,
+                           double cval, bool rescale, typename PlainRescale<WORK>::type factor) {
+    const double v = warp_value<InT, WORK, ORDER, PRECISION>(t, k, cval);
+    if constexpr (WORK == WORK_F32) {
+        const float v32 = to_float(v);  // exact: v is a float32 number
+        store_value(dst, rescale ? mul_rn(v32, factor) : v32);
+    } else {
+        store_value(dst, rescale ? round_work<WORK>(mul_rn(v, factor)) : v);
+    }
+}
+
+template <typename InT, typename OutT, int WORK, int ORDER, int MODE, bool IN_CHW, bool OUT_CHW,
+          int PRECISION>
+__global__ void augment_write_plain(const InT* __restrict__ src, OutT* __restrict__ dst,
+                                    const unsigned char* __restrict__ upload,
+                                    const double* __restrict__ partials, i64 n, i64 h, i64 w,
+                                    i64 nc) {
+    const Layout in = image_layout<IN_CHW>(h, w, nc);
+    const Epilogue e = upload_epilogue(upload);
+    const SampleParams* samples = upload_samples(upload);
+    const Layout out = image_layout<OUT_CHW>(h, w, nc);
+    const bool rescale = (e.flags & STD_RESCALE) != 0;
+    const typename PlainRescale<WORK>::type factor = (typename PlainRescale<WORK>::type)e.rescale;
+    GPUAUG_FOR_EACH_SAMPLE(b) {
+        const SampleParams p = load_params(samples, b);
+        const FastGeometry g = fast_geometry(p, h, w);  // read by precision="fast" only
+        const InT* img = src + b * h * w * nc;
+        OutT* o = dst + b * out.s_sample;
+        GPUAUG_FOR_EACH_PIXEL(walk) {
+            const int r = (int)walk.r, c = (int)walk.c;
+            const PixelTaps<InT, Coord<PRECISION>> t =
+                pixel_taps<InT, ORDER, MODE, IN_CHW, PRECISION>(img, in, p, g, h, w, r, c);
+            OutT* px = o + r * out.s_row + c * out.s_col;
+            if (nc == 3) {  // RGB: straight-line code; NHWC loads and stores at fixed offsets
+                for (int k = 0; k < 3; ++k)
+                    write_plain<InT, WORK, ORDER, PRECISION>(px + k * out.s_chan, t, k, e.cval,
+                                                             rescale, factor);
+                continue;
+            }
+#pragma unroll 1
+            for (int k = 0; k < (int)nc; ++k)
+                write_plain<InT, WORK, ORDER, PRECISION>(px + k * out.s_chan, t, k, e.cval,
+                                                         rescale, factor);
         }
     }
 }
@@ -247,6 +326,7 @@ __global__ void augment_write_float(const InT* __restrict__ src, OutT* __restric
                                     const unsigned char* __restrict__ upload,
                                     const double* __restrict__ partials, i64 n, i64 h, i64 w,
                                     i64 nc) {
+    const Layout in = image_layout<IN_CHW>(h, w, nc);
     const Epilogue e = upload_epilogue(upload);
     const SampleParams* samples = upload_samples(upload);
     const Layout out = image_layout<OUT_CHW>(h, w, nc);
@@ -258,11 +338,10 @@ __global__ void augment_write_float(const InT* __restrict__ src, OutT* __restric
         const FastGeometry g = fast_geometry(p, h, w);
         const InT* img = src + b * h * w * nc;
         OutT* o = dst + b * out.s_sample;
-        GPUAUG_FOR_EACH_PIXEL(q) {
-            int r, c;
-            split_pixel(q, w, &r, &c);
+        GPUAUG_FOR_EACH_PIXEL(walk) {
+            const int r = (int)walk.r, c = (int)walk.c;
             const PixelTaps<InT, float> t =
-                pixel_taps<InT, ORDER, MODE, IN_CHW, PRECISION_FAST>(img, p, g, h, w, nc, r, c);
+                pixel_taps<InT, ORDER, MODE, IN_CHW, PRECISION_FAST>(img, in, p, g, h, w, r, c);
             OutT* px = o + r * out.s_row + c * out.s_col;
             if (nc == 3) {  // RGB: straight-line code; NHWC loads and stores at fixed offsets
                 for (int k = 0; k < 3; ++k)

@@ -43,8 +43,11 @@ GPUAUG_HD T map_coordinate(T u, int n) {
 // Taps and sizes in 32 bits: n < 2^31 (the host checks) and taps lie within [-2, n + 2].
 template <int MODE>
 GPUAUG_HD int map_tap(int j, int n) {
+    if (MODE == MODE_NEAREST) {  // a clamp to [0, n - 1] (n >= 1): two min / max instructions
+        j = j > 0 ? j : 0;
+        return j < n - 1 ? j : n - 1;
+    }
     if (n <= 1) return 0;
-    if (MODE == MODE_NEAREST) return j < 0 ? 0 : (j > n - 1 ? n - 1 : j);
     if (MODE == MODE_REFLECT) {
         if (j < 0) j = -j - 1;
         if (j >= n) j = 2 * n - j - 1;

@@ -70,11 +70,11 @@ struct PixelTaps {
 };
 
 template <typename InT, int ORDER, int MODE, bool IN_CHW, int PRECISION>
-GPUAUG_HD PixelTaps<InT, Coord<PRECISION>> pixel_taps(const InT* img, const SampleParams& p,
+GPUAUG_HD PixelTaps<InT, Coord<PRECISION>> pixel_taps(const InT* img, const Layout& in,
+                                                      const SampleParams& p,
                                                       const FastGeometry& g, i64 h, i64 w,
-                                                      i64 nc, int r, int c) {
+                                                      int r, int c) {
     typedef Coord<PRECISION> T;
-    const Layout in = image_layout<IN_CHW>(h, w, nc);
     PixelTaps<InT, T> t;
     t.img = img;
     t.s_chan = in.s_chan;
@@ -109,6 +109,10 @@ GPUAUG_HD PixelTaps<InT, Coord<PRECISION>> pixel_taps(const InT* img, const Samp
     return t;
 }
 
+// Input types with no infinities or NaN.
+template <typename InT> struct AllFinite { static const bool value = false; };
+template <> struct AllFinite<unsigned char> { static const bool value = true; };
+
 // The warped value of channel k, rounded to the working dtype.  Inputs wider than the
 // working dtype are rounded to it first, as NumPy casts the batch before the warp.
 template <typename InT, int WORK, int ORDER>
@@ -122,6 +126,9 @@ GPUAUG_HD double warp_channel(const PixelTaps<InT, double>& t, int k, double cva
     acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.img[t.o01 + o]), t.wr0), t.wc1));
     acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.img[t.o10 + o]), t.wr1), t.wc0));
     acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.img[t.o11 + o]), t.wr1), t.wc1));
+    // An unwarped sample's taps have weights (1, 0) on both axes, so with finite inputs
+    // the sum is v00 itself, already in the working dtype: only float inputs need the select.
+    if (AllFinite<InT>::value) return round_work<WORK>(acc);
     return t.unwarped ? v00 : round_work<WORK>(acc);
 }
 

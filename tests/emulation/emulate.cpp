@@ -36,6 +36,16 @@ void emulate_write(unsigned gx, unsigned gy, const InT* src, OutT* dst, const un
     });
 }
 
+void emulate_write_plain(unsigned gx, unsigned gy, const InT* src, OutT* dst,
+                         const unsigned char* upload, const double* partials, i64 n, i64 h,
+                         i64 w, i64 nc) {
+    run_grid(gx, gy, [&] {
+        augment_write_plain<InT, OutT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW,
+                            GPUAUG_OUT_CHW, GPUAUG_PRECISION>(src, dst, upload, partials, n, h, w,
+                                                              nc);
+    });
+}
+
 void emulate_write_float(unsigned gx, unsigned gy, const InT* src, OutT* dst,
                          const unsigned char* upload, const double* partials, i64 n, i64 h,
                          i64 w, i64 nc) {

@@ -92,7 +92,10 @@ class FusedBackend:
             shifted = _any_sample_has(params.channel_shift_intensity)
             # Whole-image min / max: for the channel-shift clip and the PIL brightness.
             minmax = shifted or (brightened and config.compat != "fixed")
-            write = "write_float" if plan.float_write and not (shifted or brightened) else "write"
+            write = "write"  # the general kernel: every optional step
+            if not (shifted or brightened):  # the warp and at most the rescale
+                write = ("write_float" if plan.float_write
+                         else "write_plain" if plan.plain_write else "write")
             self._launch(x, out, plan, matrices, params, records, minmax, write)
         if plan.finish_here or not standardize:
             return out  # fused to the end, or apply(): Keras's transform in the working dtype
@@ -184,6 +187,10 @@ class Plan:
     #: precision="fast" with float32 work and nothing after the warp but the rescale: the
     #: all-float32 write kernel serves batches without channel shift or brightness.
     float_write: bool = False
+    #: Nothing after the warp but a rescale the plain kernel multiplies by as NumPy does
+    #: (with float32 work, a float32 number): augment_write_plain serves batches without
+    #: channel shift or brightness.
+    plain_write: bool = False
 
     @property
     def launches(self) -> bool:
@@ -237,4 +244,11 @@ def _make_plan(shape: tuple, dtype: Any, config: AugmentConfig, standardize: boo
         # array edited in place between batches is read again.
         cacheable=not missing and epilogue.mean is None and epilogue.std_eps is None,
         float_write=(variant.has_float_write
-                     and not epilogue.flags & ~STANDARDIZE_FLAGS.STD_RESCALE))
+                     and not epilogue.flags & ~STANDARDIZE_FLAGS.STD_RESCALE),
+        plain_write=(not epilogue.flags & ~STANDARDIZE_FLAGS.STD_RESCALE
+                     and _rescale_is_plain(float(epilogue.record["rescale"]), work)))
+
+
+def _rescale_is_plain(rescale: float, work: str) -> bool:
+    """Whether augment_write_plain's rescale gives NumPy's product (see augment.cu)."""
+    return work != "float32" or float(np.float32(rescale)) == rescale

@@ -145,7 +145,8 @@ def _in_numpy_precision(value: Any, work_dtype: str) -> float:
     A Python number is 'weak' (NEP 50) and rounds to the array's dtype; a NumPy
     scalar keeps its own precision and the product is rounded back.
     """
-    if isinstance(value, (bool, int, float)):
+    # np.float64 is a subclass of float, but not weak: test for NumPy scalars first.
+    if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
         return float(np.dtype(work_dtype).type(value))
     rt = np.result_type(np.dtype(work_dtype), np.asarray(value).dtype)
     return float(np.asarray(value, dtype=rt))

@@ -27,7 +27,7 @@ OUTPUT_TYPES = {"uint8": "unsigned char", "float16": "gpuaug::f16", "bfloat16": 
 #: Working dtypes (the generator's ``dtype``): every intermediate is rounded to it.
 WORK_TYPES = WORK_DTYPES
 
-PASSES = ("minmax", "moments", "write", "write_float")
+PASSES = ("minmax", "moments", "write", "write_plain", "write_float")
 
 
 def _flag(value: bool) -> str:
@@ -96,7 +96,7 @@ class KernelVariant:
         args = self.template_arguments()
         if kernel_pass == "write_float":  # float32 work and fast precision by definition
             del args["WORK"], args["PRECISION"]
-        elif kernel_pass != "write":  # the reader passes write no output
+        elif kernel_pass not in ("write", "write_plain"):  # the readers write no output
             del args["OutT"], args["OUT_CHW"]
         return f"gpuaug::augment_{kernel_pass}<{', '.join(args.values())}>"
 
