@@ -192,3 +192,17 @@ def test_the_cpu_path_is_exact_whatever_the_precision():
 def test_an_unknown_precision_is_refused_by_name():
     with pytest.raises(ValueError, match="precision"):
         gpuaug.ImageDataGenerator(precision="quick", device="cpu")
+
+
+@pytest.mark.parametrize("fill_mode", FILL_MODES)
+def test_samples_keras_leaves_unwarped_are_exact_in_fast_mode(backend, fill_mode):
+    """No geometry, flips only: every tap lands on a pixel with weights (1, 0), so even the
+    float32 warp gives the input's values exactly (uint8 input: no select is needed)."""
+    rng = np.random.default_rng(len(fill_mode))
+    x = rng.integers(0, 256, (4, 17, 23, 3), dtype=np.uint8)
+    for order in (0, 1):
+        gen, config = _fast(horizontal_flip=True, vertical_flip=True, rescale=1 / 255,
+                            fill_mode=fill_mode, interpolation_order=order)
+        params = _draws(gen, x, order)
+        out, ref, _ = _run(backend, x, params, config)
+        np.testing.assert_array_equal(out, ref)

@@ -143,7 +143,9 @@ GPUAUG_HD float warp_channel_fast(const PixelTaps<InT, float>& t, int k, float c
     const float top = fma_rn(load_fast(t.img[t.o01 + o]), t.wc1, mul_rn(v00, t.wc0));
     const float bottom = fma_rn(load_fast(t.img[t.o11 + o]), t.wc1,
                                 mul_rn(load_fast(t.img[t.o10 + o]), t.wc0));
-    return t.unwarped ? v00 : fma_rn(bottom, t.wr1, mul_rn(top, t.wr0));
+    const float acc = fma_rn(bottom, t.wr1, mul_rn(top, t.wr0));
+    if (AllFinite<InT>::value) return acc;  // weights (1, 0) when unwarped: acc is v00
+    return t.unwarped ? v00 : acc;
 }
 
 // The warped value in the working dtype, in either precision: what every pass reads, so
