@@ -1,7 +1,7 @@
 # Set-up from scratch: `make demo` runs the main job, `make test` the tests.
 # Both create the virtual environment .venv on first use: the demo needs the base install
-# only (~100 MB); the tests add the `test` extra (Keras, JAX, SciPy, NVRTC, DALI: ~2 GB) and
-# PyTorch's CPU build.
+# only (~100 MB); the tests add the `test` extra (Keras, JAX, SciPy, NVRTC, DALI, TensorFlow:
+# ~2.5 GB) and PyTorch's CPU build.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

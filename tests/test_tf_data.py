@@ -1,6 +1,7 @@
 """``it.tf_dataset()``: the iterator as a ``tf.data.Dataset`` in one call, with its own batches.
 
-Run where TensorFlow installs (it is not in the test extra: ~600 MB); elsewhere skipped.
+Runs where TensorFlow installs (the test extra has its CPU build on Linux x86-64); elsewhere
+skipped, saying so.
 """
 
 from __future__ import annotations
