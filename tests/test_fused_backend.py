@@ -157,6 +157,16 @@ def test_the_plain_kernel_is_the_reference_without_optional_steps(backend, fill_
             assert launches == ["write_plain"]
 
 
+@pytest.mark.parametrize("out_dtype", ["uint8", "float16", "bfloat16", "float32"])
+def test_the_plain_kernel_writes_every_output_dtype_as_the_reference(backend, out_dtype):
+    """Its float32 value chain ends in the same stores as the general kernel's float64 one."""
+    rng = np.random.default_rng(len(out_dtype))
+    gen = gpuaug.ImageDataGenerator(**CLASSIC, rescale=1 / 3, device="cpu")
+    x = _images(rng, (4, 15, 13, 3), np.uint8)
+    config = dataclasses.replace(gen.config(), output_dtype=out_dtype)
+    _compare(backend, x, _draw(gen, x, 8), config)
+
+
 @pytest.mark.parametrize("shape", [(2, 4100, 3, 3), (2, 2100, 1, 3), (2, 1500, 7, 3),
                                    (1, 3, 4000, 3)])
 def test_tall_and_wide_images_where_a_threads_pixels_skip_rows(backend, shape):
