@@ -30,7 +30,7 @@ options) for the architectures of the GPUs people train on, disassembled with
   occupancy column is for.
 
 Last line: ``sass: classic exact <n> instr/elem <r> regs, fast <n> instr/elem <r> regs <k>
-fp64`` (``precision="fast"``: its all-float32 write kernel).  Device constants are
+fp64`` (``precision="fast"``: the plain write kernel, all float32).  Device constants are
 public specifications (SMs, boost clock, FP64 lanes) and, for bandwidth, the copy rate
 measured on an H100 / H200 (``../shared/spec/gpu-notes.md``) or 85 % of the specified
 rate where none was measured; a GPU run confirms or corrects the model (issue 11).
@@ -80,7 +80,7 @@ GPUS = (
 
 #: The variants that matter: (label, variant, passes timed).  Classic = the demo's: no
 #: channel shift or brightness, nothing after the warp but the rescale, so the host launches
-#: the plain write kernel (the fast precision's all-float32 one); "general kernel" is the
+#: the plain write kernel (all-float32 in the fast precision); "general kernel" is the
 #: same configuration through the kernel that takes every optional step.
 _CLASSIC = dict(in_dtype="uint8", out_dtype="float32", work_dtype="float32", order=1,
                 fill_mode="nearest", in_chw=False, out_chw=False)
@@ -92,7 +92,7 @@ def _variant(**changes: Any) -> KernelVariant:
 
 VARIANTS = (
     ("classic exact", _variant(), ("write_plain",)),
-    ("classic fast", _variant(precision="fast"), ("write_float",)),
+    ("classic fast", _variant(precision="fast"), ("write_plain",)),
     ("general kernel", _variant(), ("write",)),
     ("reflect", _variant(fill_mode="reflect"), ("write_plain",)),
     ("wrap", _variant(fill_mode="wrap"), ("write_plain",)),

@@ -9,9 +9,8 @@
 //                    samplewise steps
 //   augment_write    everything, written in the output dtype and layout
 //   augment_write_plain  the usual batch: no channel shift or brightness, nothing after
-//                    the warp but the rescale (chosen by the host per batch)
-//   augment_write_float  precision="fast", float32 work, warp + rescale only: the
-//                    whole value chain in float32 (chosen by the host per batch)
+//                    the warp but the rescale (chosen by the host per batch); with
+//                    precision="fast" and float32 work the whole value chain is float32
 // Compile-time choices (template arguments, one instantiation per variant, compiled
 // on first use and cached per device by gpuaug/backends/cuda/nvrtc.py): input,
 // output and working dtypes, interpolation order, fill mode, input and output layout,
@@ -265,7 +264,9 @@ __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ ds
 // times a rescale that is a float32 number is the float32 product (one FMUL, where the
 // general path's float64 product and roundings take five FP64-rate instructions).  The
 // host launches this kernel only with such a rescale (gpuaug/backends/cuda/fused.py);
-// NumPy multiplies by a float64 scalar in float64, which augment_write does.
+// NumPy multiplies by a float64 scalar in float64, which augment_write does.  With
+// precision="fast" and float32 work no FP64 instruction is left per pixel: the warp is
+// float32 (warp.cuh), and its float32 result passes through double exactly.
 template <int WORK> struct PlainRescale { typedef double type; };
 template <> struct PlainRescale<WORK_F32> { typedef float type; };
 
@@ -313,47 +314,6 @@ __global__ void augment_write_plain(const InT* __restrict__ src, OutT* __restric
             for (int k = 0; k < (int)nc; ++k)
                 write_plain<InT, WORK, ORDER, PRECISION>(px + k * out.s_chan, t, k, e.cval,
                                                          rescale, factor);
-        }
-    }
-}
-
-// precision="fast" with float32 work when nothing follows the warp but the rescale (no
-// channel shift, brightness or standardization in the batch: the host checks): every
-// value stays in float32 registers, no FP64 instruction per pixel, and none of the
-// general kernel's optional steps weigh on the register budget.
-template <typename InT, typename OutT, int ORDER, int MODE, bool IN_CHW, bool OUT_CHW>
-__global__ void augment_write_float(const InT* __restrict__ src, OutT* __restrict__ dst,
-                                    const unsigned char* __restrict__ upload,
-                                    const double* __restrict__ partials, i64 n, i64 h, i64 w,
-                                    i64 nc) {
-    const Layout in = image_layout<IN_CHW>(h, w, nc);
-    const Epilogue e = upload_epilogue(upload);
-    const SampleParams* samples = upload_samples(upload);
-    const Layout out = image_layout<OUT_CHW>(h, w, nc);
-    // NumPy multiplies a float32 batch by the float32 rescale (a Python float) in float32.
-    const float rescale = (e.flags & STD_RESCALE) ? to_float(e.rescale) : 1.0f;
-    const float cval = to_float(e.cval);
-    GPUAUG_FOR_EACH_SAMPLE(b) {
-        const SampleParams p = load_params(samples, b);
-        const FastGeometry g = fast_geometry(p, h, w);
-        const InT* img = src + b * h * w * nc;
-        OutT* o = dst + b * out.s_sample;
-        GPUAUG_FOR_EACH_PIXEL(walk) {
-            const int r = (int)walk.r, c = (int)walk.c;
-            const PixelTaps<InT, float> t =
-                pixel_taps<InT, ORDER, MODE, IN_CHW, PRECISION_FAST>(img, in, p, g, h, w, r, c);
-            OutT* px = o + r * out.s_row + c * out.s_col;
-            if (nc == 3) {  // RGB: straight-line code; NHWC loads and stores at fixed offsets
-                for (int k = 0; k < 3; ++k)
-                    store_value(px + k * out.s_chan,
-                                mul_rn(warp_channel_fast<InT, ORDER>(t, k, cval), rescale));
-                continue;
-            }
-            // Any other channel count, one channel per iteration.
-#pragma unroll 1
-            for (int k = 0; k < (int)nc; ++k)
-                store_value(px + k * out.s_chan,
-                            mul_rn(warp_channel_fast<InT, ORDER>(t, k, cval), rescale));
         }
     }
 }

@@ -46,15 +46,6 @@ void emulate_write_plain(unsigned gx, unsigned gy, const InT* src, OutT* dst,
     });
 }
 
-void emulate_write_float(unsigned gx, unsigned gy, const InT* src, OutT* dst,
-                         const unsigned char* upload, const double* partials, i64 n, i64 h,
-                         i64 w, i64 nc) {
-    run_grid(gx, gy, [&] {
-        augment_write_float<InT, OutT, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW, GPUAUG_OUT_CHW>(
-            src, dst, upload, partials, n, h, w, nc);
-    });
-}
-
 // The element conversions on their own, for exhaustive checks against NumPy.
 void emulate_round_small_float(const double* x, unsigned short* out, i64 n, int exp_bits) {
     for (i64 i = 0; i < n; ++i)

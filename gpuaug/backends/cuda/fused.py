@@ -92,10 +92,8 @@ class FusedBackend:
             shifted = _any_sample_has(params.channel_shift_intensity)
             # Whole-image min / max: for the channel-shift clip and the PIL brightness.
             minmax = shifted or (brightened and config.compat != "fixed")
-            write = "write"  # the general kernel: every optional step
-            if not (shifted or brightened):  # the warp and at most the rescale
-                write = ("write_float" if plan.float_write
-                         else "write_plain" if plan.plain_write else "write")
+            # The warp and at most the rescale: the plain kernel; else the general one.
+            write = "write_plain" if plan.plain_write and not (shifted or brightened) else "write"
             self._launch(x, out, plan, matrices, params, records, minmax, write)
         if plan.finish_here or not standardize:
             return out  # fused to the end, or apply(): Keras's transform in the working dtype
@@ -184,9 +182,6 @@ class Plan:
     shape_args: tuple[np.int64, ...]
     partials: int
     cacheable: bool
-    #: precision="fast" with float32 work and nothing after the warp but the rescale: the
-    #: all-float32 write kernel serves batches without channel shift or brightness.
-    float_write: bool = False
     #: Nothing after the warp but a rescale the plain kernel multiplies by as NumPy does
     #: (with float32 work, a float32 number): augment_write_plain serves batches without
     #: channel shift or brightness.
@@ -243,8 +238,6 @@ def _make_plan(shape: tuple, dtype: Any, config: AugmentConfig, standardize: boo
         # Statistics are copied into the epilogue: a plan holding them is not kept, so an
         # array edited in place between batches is read again.
         cacheable=not missing and epilogue.mean is None and epilogue.std_eps is None,
-        float_write=(variant.has_float_write
-                     and not epilogue.flags & ~STANDARDIZE_FLAGS.STD_RESCALE),
         plain_write=(not epilogue.flags & ~STANDARDIZE_FLAGS.STD_RESCALE
                      and _rescale_is_plain(float(epilogue.record["rescale"]), work)))
 

@@ -27,7 +27,7 @@ OUTPUT_TYPES = {"uint8": "unsigned char", "float16": "gpuaug::f16", "bfloat16": 
 #: Working dtypes (the generator's ``dtype``): every intermediate is rounded to it.
 WORK_TYPES = WORK_DTYPES
 
-PASSES = ("minmax", "moments", "write", "write_plain", "write_float")
+PASSES = ("minmax", "moments", "write", "write_plain")
 
 
 def _flag(value: bool) -> str:
@@ -79,14 +79,9 @@ class KernelVariant:
             "PRECISION": PRECISION.enumerator(self.precision),
         }
 
-    @property
-    def has_float_write(self) -> bool:
-        """Whether the all-float32 write kernel exists: precision "fast", float32 work."""
-        return self.precision == "fast" and self.work_dtype == "float32"
-
     def passes(self) -> tuple[str, ...]:
-        """The kernel passes this variant has."""
-        return PASSES if self.has_float_write else PASSES[:-1]
+        """The kernel passes this variant has (every variant has them all)."""
+        return PASSES
 
     def name(self, kernel_pass: str) -> str:
         """The C++ name expression of this variant's kernel for ``kernel_pass``."""
@@ -94,9 +89,7 @@ class KernelVariant:
             raise ValueError(f"kernel pass {kernel_pass!r} does not exist for {self}; "
                              f"expected one of {self.passes()}")
         args = self.template_arguments()
-        if kernel_pass == "write_float":  # float32 work and fast precision by definition
-            del args["WORK"], args["PRECISION"]
-        elif kernel_pass not in ("write", "write_plain"):  # the readers write no output
+        if kernel_pass not in ("write", "write_plain"):  # the readers write no output
             del args["OutT"], args["OUT_CHW"]
         return f"gpuaug::augment_{kernel_pass}<{', '.join(args.values())}>"
 
