@@ -49,7 +49,7 @@ def to_device(backend: FusedBackend, x: np.ndarray) -> Any:
     return backend.xp.asarray(x)
 
 
-def _ulp16(values: np.ndarray, dtype_name: str) -> np.ndarray:
+def ulp16(values: np.ndarray, dtype_name: str) -> np.ndarray:
     """One unit in the last place of a float16 / bfloat16 value, elementwise."""
     mant = 10 if dtype_name == "float16" else 7
     mag = np.abs(values)
@@ -81,7 +81,7 @@ def assert_matches_reference(out: np.ndarray, ref: np.ndarray, *, order: int, fi
     if out.dtype == np.uint8:
         tol[...] = 1.0
     elif out.dtype.itemsize == 2:
-        tol = np.maximum(tol, _ulp16(b, out.dtype.name))
+        tol = np.maximum(tol, ulp16(b, out.dtype.name))
     diff = np.abs(a - b)
     off = ~(diff <= tol) & ~(np.isnan(a) & np.isnan(b))
     allowed = 0.0

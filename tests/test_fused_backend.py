@@ -23,7 +23,14 @@ from gpuaug.compose import compose_matrices
 from gpuaug.config import AugmentConfig
 from gpuaug.params import TransformParams
 
-from fused_backends import BACKENDS, assert_matches_reference, make_backend, to_device, to_host
+from fused_backends import (
+    BACKENDS,
+    assert_matches_reference,
+    make_backend,
+    to_device,
+    to_host,
+    ulp16,
+)
 
 # The classic configuration's geometry with a stronger shear and vertical flips as well;
 # fill_mode and rescale are left out because each test sets its own.
@@ -157,6 +164,83 @@ def test_the_plain_kernel_is_the_reference_without_optional_steps(backend, fill_
             assert launches == ["write_plain"]
 
 
+def _through_the_general_kernels(backend, x, params, config):
+    """``augment`` with the plain kernels turned off: augment_moments and augment_write."""
+    make_plan = backend._plan
+    backend._plan = lambda *args: dataclasses.replace(make_plan(*args), plain_write=False)
+    try:
+        h, w = x.shape[1:3] if config.channels_last else x.shape[2:4]
+        m = compose_matrices(params, h, w, config.compat)
+        return to_host(backend.augment(to_device(backend, x), m, params, config))
+    finally:
+        del backend._plan
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a).view(np.uint8)
+
+
+@pytest.mark.parametrize("fill_mode", ["nearest", "reflect", "wrap", "constant"])
+@pytest.mark.parametrize("order", [0, 1])
+@pytest.mark.parametrize("layouts", [("channels_last", "channels_last"),
+                                     ("channels_first", "channels_last"),
+                                     ("channels_last", "channels_first")])
+def test_the_lean_samplewise_kernels_give_the_general_kernels_bits(backend, fill_mode, order,
+                                                                  layouts):
+    """A samplewise batch without channel shift or brightness takes augment_moments_plain
+    and augment_write_samplewise: the same bits as augment_moments and augment_write (which
+    a shifted batch takes), the reference's values within the samplewise tolerance.  Centre
+    only, centre and scale; RGB in straight-line code, 1 and 4 channels in the loop; uint8
+    and float input, every working dtype, both precisions; a sample Keras leaves unwarped."""
+    data_format, out_format = layouts
+    case = ("samplewise", fill_mode, order, layouts)
+    rng = np.random.default_rng(zlib.crc32(repr(case).encode()))
+    scaled = dict(samplewise_center=True, samplewise_std_normalization=True)
+    for in_dtype, work, channels, precision, steps in (
+            ("uint8", "float32", 3, "exact", scaled),
+            ("uint8", "float32", 3, "fast", scaled),
+            ("uint8", "float32", 3, "exact", dict(samplewise_center=True)),
+            ("uint8", "float64", 3, "exact", scaled),
+            ("float32", "float32", 4, "fast", scaled),
+            ("uint8", "float16", 4, "exact", scaled),
+            ("float16", "float32", 1, "exact", dict(samplewise_center=True))):
+        gen = gpuaug.ImageDataGenerator(
+            **CLASSIC, **steps, fill_mode=fill_mode, cval=11.25, interpolation_order=order,
+            rescale=1 / 255, dtype=work, data_format=data_format, compat="fixed",
+            precision=precision, device="cpu")
+        shape = (5, 14, 11, channels)
+        if data_format == "channels_first":
+            shape = (5, channels, 14, 11)
+        x = _images(rng, shape, in_dtype)
+        params = _draw(gen, x, int(rng.integers(1 << 31)))
+        params.theta[0] = params.tx[0] = params.ty[0] = params.shear[0] = 0.0  # unwarped
+        params.zx[0] = params.zy[0] = 1.0
+        config = dataclasses.replace(gen.config(), output_data_format=out_format)
+        launches = getattr(backend.launcher, "launches", None)  # the emulation's record
+        if launches is not None:
+            launches.clear()
+        h, w = x.shape[1:3] if config.channels_last else x.shape[2:4]
+        m = compose_matrices(params, h, w, config.compat)
+        if precision == "fast":  # its error against the reference: tests/test_fast_precision.py
+            lean = to_host(backend.augment(to_device(backend, x), m, params, config))
+        elif work == "float16" and config.samplewise_std_normalization:
+            # NumPy reduces a float16 batch in float16 and the kernels in float64: the std
+            # may differ by an ulp, and the values by up to two (docs/semantics.md §14).
+            lean = to_host(backend.augment(to_device(backend, x), m, params, config))
+            a, b = lean.astype(np.float64), NumpyBackend().augment(x, m, params, config)
+            ulp = ulp16(np.maximum(np.abs(a), np.abs(b.astype(np.float64))), "float16")
+            assert (np.abs(a - b) <= 2 * ulp).all()
+        else:
+            lean, _ = _compare(backend, x, params, config, exact=False)  # float64 sums
+        if launches is not None:
+            assert launches == ["moments_plain", "write_samplewise"]
+            launches.clear()
+        general = _through_the_general_kernels(backend, x, params, config)
+        if launches is not None:
+            assert launches == ["moments", "write"]
+        np.testing.assert_array_equal(_bits(lean), _bits(general))
+
+
 @pytest.mark.parametrize("out_dtype", ["uint8", "float16", "bfloat16", "float32"])
 def test_the_plain_kernel_writes_every_output_dtype_as_the_reference(backend, out_dtype):
     """Its float32 value chain ends in the same stores as the general kernel's float64 one."""
@@ -264,7 +348,10 @@ def test_pil_brightness_needs_one_three_or_four_channels(backend):
     (dict(CLASSIC, channel_shift_range=10.0), ["minmax", "write"]),
     (dict(CLASSIC, brightness_range=(0.5, 1.5)), ["minmax", "write"]),
     (dict(CLASSIC, brightness_range=(0.5, 1.5), compat="fixed"), ["write"]),
-    (dict(CLASSIC, samplewise_center=True), ["moments", "write"]),
+    (dict(CLASSIC, samplewise_center=True), ["moments_plain", "write_samplewise"]),
+    (dict(CLASSIC, rescale=1 / 255, samplewise_std_normalization=True, samplewise_center=True),
+     ["moments_plain", "write_samplewise"]),
+    (dict(CLASSIC, samplewise_center=True, featurewise_center=True), ["moments", "write"]),
     (dict(CLASSIC, channel_shift_range=5.0, samplewise_std_normalization=True,
           samplewise_center=True), ["minmax", "moments", "write"]),
 ])
@@ -297,9 +384,13 @@ def test_poisoned_output_catches_an_unwritten_batch(build_dir):
         _compare(backend, x, _draw(gen, x, 3), gen.config(), exact=False)
 
 
-def test_each_samples_moments_are_added_once_by_the_last_of_its_blocks(build_dir):
+@pytest.mark.parametrize("steps,moments", [(dict(), "moments_plain"),
+                                           (dict(channel_shift_range=9.0), "moments")])
+def test_each_samples_moments_are_added_once_by_the_last_of_its_blocks(build_dir, steps,
+                                                                      moments):
     """The moments pass leaves each sample's totals after the partials: the write pass reads
-    two numbers per sample instead of every block adding all of the sample's partials."""
+    two numbers per sample instead of every block adding all of the sample's partials.  Both
+    moments kernels: the plain one, and the one for values with a channel shift."""
     from gpuaug.backends.interface import EPILOGUE_RECORD, SAMPLE_RECORD
 
     backend = make_backend("emulated", build_dir)
@@ -308,14 +399,16 @@ def test_each_samples_moments_are_added_once_by_the_last_of_its_blocks(build_dir
 
     def watch(variant, kernel_pass, grid, block, args):
         launch(variant, kernel_pass, grid, block, args)
-        if kernel_pass == "moments":
-            seen.update(upload=args[1].copy(), partials=args[2].copy(), grid=grid)
+        if kernel_pass.startswith("moments"):
+            seen.update(upload=args[1].copy(), partials=args[2].copy(), grid=grid,
+                        kernel_pass=kernel_pass)
 
     backend.launcher.launch = watch
-    gen = gpuaug.ImageDataGenerator(**CLASSIC, samplewise_center=True, device="cpu")
+    gen = gpuaug.ImageDataGenerator(**CLASSIC, **steps, samplewise_center=True, device="cpu")
     x = _images(np.random.default_rng(5), (3, 23, 29, 3), np.uint8)
     params = _draw(gen, x, 5)
     backend.augment(x, compose_matrices(params, 23, 29), params, gen.config())
+    assert seen["kernel_pass"] == moments
     n, blocks = 3, seen["grid"][0]  # the host build runs one thread (one warp) per block
     records = seen["upload"][EPILOGUE_RECORD.dtype.itemsize:][:n * SAMPLE_RECORD.dtype.itemsize]
     assert records.view(SAMPLE_RECORD.dtype)["moment_blocks"].tolist() == [blocks] * n
@@ -339,6 +432,16 @@ def test_images_the_kernels_cannot_index_in_32_bits_are_refused_by_name():
     with pytest.raises(ValueError, match=r"images of 27000x27000x3 are too large for the CUDA "
                                          r"kernels \(at most 2\^31 - 1 values per image\)"):
         _make_plan((1, 27000, 27000, 3), np.uint8, config, True, "cuda:0")
+
+
+def test_fast_precision_refuses_sides_its_float32_offsets_cannot_hold():
+    from gpuaug.backends.cuda.fused import FAST_MAX_SIDE, _make_plan
+
+    config = gpuaug.ImageDataGenerator(**CLASSIC, precision="fast", device="cpu").config()
+    _make_plan((1, FAST_MAX_SIDE, 2, 1), np.uint8, config, True, "cuda:0")
+    with pytest.raises(ValueError, match=r"precision='fast' takes images of at most 16,777,216 "
+                                         r"rows and columns; these are 16777217x2"):
+        _make_plan((1, FAST_MAX_SIDE + 1, 2, 1), np.uint8, config, True, "cuda:0")
 
 
 @pytest.mark.parametrize("refused, what, nbytes", [

@@ -110,6 +110,45 @@ def test_a_pixel_written_in_straight_line_code_counts_its_path_over_the_channels
     assert sum(counts.heaviest.values()) == pytest.approx(3 + 8 / 3)
 
 
+# A reader (a moments pass): a pixel loop (0x10-0xd0) with a channel loop (0x80-0xa0) and,
+# behind a branch, three channels' taps read and summed in straight-line code (0x30-0x60),
+# no stores.
+READER = """
+        Function : _Z6reader
+        /*0000*/                   S2R R0, SR_TID.X ;
+        /*0010*/                   FFMA R1, R2, R3, R4 ;
+        /*0020*/               @P0 BRA 0x80 ;
+        /*0030*/                   LDG.E.U8 R5, desc[UR4][R10.64] ;
+        /*0040*/                   LDG.E.U8 R6, desc[UR4][R10.64+0x1] ;
+        /*0050*/                   LDG.E.U8 R7, desc[UR4][R10.64+0x2] ;
+        /*0060*/                   DADD R8, R6, R6 ;
+        /*0070*/                   BRA 0xc0 ;
+        /*0080*/                   LDG.E.U8 R5, desc[UR4][R10.64] ;
+        /*0090*/                   DADD R8, R8, R6 ;
+        /*00a0*/              @!P1 BRA 0x80 ;
+        /*00b0*/                   IADD3 R1, R1, 0x1, RZ ;
+        /*00c0*/                   ISETP.GE.AND P2, PT, R1, R12, PT ;
+        /*00d0*/              @!P2 BRA 0x10 ;
+        /*00e0*/                   EXIT ;
+"""
+
+
+def test_a_readers_straight_line_pixel_counts_when_it_reads_every_channels_taps():
+    (instructions,) = sass.parse_sass(READER).values()
+    counts = sass.count_per_element(instructions, channels=3, is_tap=sass.tap_loads("uint8"))
+    # Straight: FFMA, BRA, 3 LDG, DADD, BRA, ISETP, BRA = 9 per pixel, 3 per element;
+    # through the channel loop: LDG, DADD, BRA per element + (FFMA, BRA, IADD3, ISETP,
+    # BRA) / 3 = 4.67.
+    assert sum(counts.lightest.values()) == pytest.approx(3)
+    assert counts.lightest["memory"] == pytest.approx(1)
+    # With four taps per channel (order 1) three loads are less than one channel (one
+    # peeled out of the loop, say): not a pixel's straight-line code, so the channel loop
+    # counts per element, plus the pixel loop's path that reads those taps (9) / 3.
+    order1 = sass.count_per_element(instructions, channels=3, is_tap=sass.tap_loads("uint8"),
+                                    taps_per_channel=4)
+    assert sum(order1.lightest.values()) == pytest.approx(3 + 9 / 3)
+
+
 # A channel loop (0x20-0x60) whose branch at 0x20 skips the tap load (a constant-fill
 # pixel outside the image, an unwarped sample): a shortcut, not the kernel's work.
 SHORTCUT = """

@@ -100,7 +100,8 @@ VARIANTS = (
     ("order 0", _variant(order=0), ("write_plain",)),
     ("float32 in", _variant(in_dtype="float32"), ("write_plain",)),
     ("NCHW out", _variant(out_chw=True), ("write_plain",)),
-    ("samplewise", _variant(), ("moments", "write")),
+    ("samplewise", _variant(), ("moments_plain", "write_samplewise")),
+    ("samplewise general", _variant(), ("moments", "write")),
 )
 
 
@@ -168,7 +169,7 @@ def _target(ins: Instruction) -> Optional[int]:
 
 def _paths(body: list[Instruction], lo: int, hi: int, skip: tuple[int, int] | None,
            stores: Optional[int] = None, is_tap: Callable[[str], bool] = lambda op: True,
-           ) -> Optional[tuple[dict[str, float], dict[str, float]]]:
+           min_taps: int = 0) -> Optional[tuple[dict[str, float], dict[str, float]]]:
     """Unit counts of the lightest and heaviest paths from ``lo`` to the back edge at ``hi``.
 
     The loop body's branches form a DAG once back edges are dropped (addresses only
@@ -178,7 +179,9 @@ def _paths(body: list[Instruction], lo: int, hi: int, skip: tuple[int, int] | No
     that skips the taps (a constant-fill pixel outside the image, a sample Keras leaves
     unwarped) is a shortcut few pixels take, not the kernel's work.  With ``stores``,
     only the paths that avoid ``skip`` and take exactly that many global stores count (a
-    pixel written by straight-line code, one store per channel); None if there is none.
+    pixel written by straight-line code, one store per channel; a reader's pixel, which
+    stores nothing, with ``stores=0``), and of those only the ones that read at least
+    ``min_taps`` taps; None if there is none.
     Dynamic programming in address order, the state being the (stores, taps) so far.
     """
     inside = [ins for ins in body if lo <= ins.address <= hi]
@@ -219,7 +222,7 @@ def _paths(body: list[Instruction], lo: int, hi: int, skip: tuple[int, int] | No
                         relax(table, i + 1, (count, loads), here, better)
     end = index[hi]
     wanted = 0 if stores is None else stores
-    light_states = [state for state in best[end] if state[0] == wanted]
+    light_states = [state for state in best[end] if state[0] == wanted and state[1] >= min_taps]
     if not light_states:
         return None
     most = max(loads for _, loads in light_states)
@@ -285,7 +288,8 @@ def tap_loads(in_dtype: str) -> Callable[[str], bool]:
 
 def count_per_element(instructions: list[Instruction], channels: int = CHANNELS,
                       pixels_per_thread: Optional[float] = None,
-                      is_tap: Callable[[str], bool] = lambda opcode: True) -> KernelCounts:
+                      is_tap: Callable[[str], bool] = lambda opcode: True,
+                      taps_per_channel: int = 1) -> KernelCounts:
     """Instructions per output element of a kernel whose loops nest sample > pixel > channel.
 
     The innermost loop's body runs once per element, the enclosing loop's body (the
@@ -294,6 +298,8 @@ def count_per_element(instructions: list[Instruction], channels: int = CHANNELS,
     ``pixels_per_thread`` (the launch's pixel-loop trips per thread and sample), the
     path from the kernel's entry to the pixel loop (a thread's setup for a sample: its
     record, the launch constants) counts too, once per that many pixels.
+    ``taps_per_channel`` (4 for order 1) tells a reader's straight-line pixel, which
+    reads every channel's taps, from a peeled first channel.
     """
     # The kernel proper: the slow paths the compiler moves out of line follow its last EXIT.
     last_exit = max((i for i, ins in enumerate(instructions) if ins.opcode == "EXIT"),
@@ -317,10 +323,14 @@ def count_per_element(instructions: list[Instruction], channels: int = CHANNELS,
         for unit in UNITS:
             light[unit] += light_px[unit] / channels
             heavy[unit] += heavy_px[unit] / channels
-        # A kernel may also write a pixel's channels in straight-line code (RGB, say),
+        # A kernel may also do a pixel's channels in straight-line code (RGB, say),
         # skipping the channel loop: then a path of the pixel loop stores `channels`
-        # times, and the lighter of the two ways is the kernel's cost.
-        straight = _paths(body, *outer, inner, stores=channels, is_tap=is_tap)
+        # times (a reader's: none) and reads the taps of every channel, and the lighter
+        # of the two ways is the kernel's cost.
+        writes = any(ins.opcode.startswith("STG") for ins in body
+                     if outer[0] <= ins.address <= outer[1])
+        straight = _paths(body, *outer, inner, stores=channels if writes else 0, is_tap=is_tap,
+                          min_taps=0 if writes else channels * taps_per_channel)
         if straight is not None:
             light_st, heavy_st = ({unit: v / channels for unit, v in side.items()}
                                   for side in straight)
@@ -404,7 +414,8 @@ def analyse(variant: KernelVariant, passes: tuple[str, ...], arch: str,
     for kernel_pass in passes:
         symbol = lowered[variant.name(kernel_pass)]
         counts = count_per_element(sass[symbol], pixels_per_thread=_pixels_per_thread(),
-                                   is_tap=tap_loads(variant.in_dtype))
+                                   is_tap=tap_loads(variant.in_dtype),
+                                   taps_per_channel=4 if variant.order == 1 else 1)
         for unit in UNITS:
             light[unit] += counts.lightest[unit]
             heavy[unit] += counts.heaviest[unit]

@@ -1,16 +1,18 @@
 // gpuaug's fused augmentation kernels: warp + fill mode + flips + channel shift +
 // brightness + rescale + standardization + output dtype and layout, per batch.
 //
-// A batch takes one launch of augment_write.  Keras's steps that need whole-image
+// A batch takes one launch of a write kernel.  Keras's steps that need whole-image
 // statistics add small pre-passes over the same input, each recomputing the warp
 // (reading the uint8 input again is cheaper than writing and re-reading a float copy):
-//   augment_minmax   min / max of each warped image      (channel shift; PIL brightness)
-//   augment_moments  sum / sum of squares before the     (samplewise center / std)
-//                    samplewise steps
-//   augment_write    everything, written in the output dtype and layout
+//   augment_minmax       min / max of each warped image   (channel shift; PIL brightness)
+//   augment_moments      sum / sum of squares before the  (samplewise center / std)
+//                        samplewise steps
+//   augment_moments_plain  the same, for batches without channel shift or brightness
+//   augment_write        everything, written in the output dtype and layout
 //   augment_write_plain  the usual batch: no channel shift or brightness, nothing after
-//                    the warp but the rescale (chosen by the host per batch); with
-//                    precision="fast" and float32 work the whole value chain is float32
+//                        the warp but the rescale (chosen by the host per batch); with
+//                        precision="fast" and float32 work the whole value chain is float32
+//   augment_write_samplewise  the same, and Keras's samplewise centre and scale
 // Compile-time choices (template arguments, one instantiation per variant, compiled
 // on first use and cached per device by gpuaug/backends/cuda/nvrtc.py): input,
 // output and working dtypes, interpolation order, fill mode, input and output layout,
@@ -182,30 +184,113 @@ GPUAUG_HD void finish_moments(SampleParams* samples, double* partials, i64 n, i6
     __syncthreads();  // before the next sample overwrites `last`
 }
 
-template <typename InT, int WORK, int ORDER, int MODE, bool IN_CHW, int PRECISION>
-__global__ void augment_moments(const InT* __restrict__ src, unsigned char* upload,
-                                double* __restrict__ partials, i64 n, i64 h, i64 w, i64 nc) {
+// The usual batch: no sample has a channel shift or a brightness, and nothing follows the
+// warp but the rescale (augment_write_plain) or the rescale and Keras's samplewise centre
+// and scale (augment_write_samplewise, after augment_moments_plain); the host checks, and
+// launches augment_write otherwise.  Their own kernels, so that the general kernel's
+// optional steps weigh neither on their instructions nor on their registers: the warp,
+// the steps, the store, in straight-line code for RGB.
+//
+// The steps: with float32 work the value stays in float32, since NumPy's float32 batch
+// times a rescale that is a float32 number is the float32 product (one FMUL, where the
+// general path's float64 product and roundings take five FP64-rate instructions), and
+// its float32 difference and quotient with the sample's float32 mean and std + eps are
+// what float64 arithmetic rounded to float32 gives (double rounding is innocuous for +,
+// * and /, numeric.cuh).  The host launches these kernels only with such a rescale
+// (gpuaug/backends/cuda/fused.py); NumPy multiplies by a float64 scalar in float64, which
+// augment_write does.  With precision="fast" and float32 work no FP64 instruction is left
+// per pixel: the warp is float32 (warp.cuh), and its float32 result passes through double
+// exactly.
+template <int WORK> struct PlainType { typedef double type; };
+template <> struct PlainType<WORK_F32> { typedef float type; };
+
+template <int WORK>
+struct PlainSteps {
+    typedef typename PlainType<WORK>::type T;
+    bool rescale;
+    T factor;
+    // write_samplewise: subtract the mean, then divide by std + eps, always (no branch);
+    // a step the batch does not take has its identity, 0 or 1, which changes no value
+    // (x - 0 is x, -0 included; x / 1 is x).
+    T mean, std_eps;
+};
+
+template <int WORK, bool SAMPLEWISE>
+GPUAUG_HD PlainSteps<WORK> plain_steps(const Epilogue& e, const double* totals, i64 count) {
+    typedef typename PlainType<WORK>::type T;
+    PlainSteps<WORK> s;
+    s.rescale = (e.flags & STD_RESCALE) != 0;
+    s.factor = (T)e.rescale;
+    double mean = 0.0, std_eps = 1.0;
+    if (SAMPLEWISE) sample_statistics<WORK>(totals[0], totals[1], count, e.eps, &mean, &std_eps);
+    s.mean = (e.flags & STD_SAMPLE_CENTER) ? (T)mean : (T)0;  // exact: working-dtype numbers
+    s.std_eps = (e.flags & STD_SAMPLE_SCALE) ? (T)std_eps : (T)1;
+    return s;
+}
+
+// The rescale in the plain kernels' arithmetic: what NumPy's rescale gives, in the
+// working dtype (the host launches them only where it does).
+template <int WORK>
+GPUAUG_HD typename PlainType<WORK>::type plain_rescale(double v, const PlainSteps<WORK>& s) {
+    if constexpr (WORK == WORK_F32) {
+        const float x = to_float(v);  // exact: v is a float32 number
+        return s.rescale ? mul_rn(x, s.factor) : x;
+    } else {
+        return s.rescale ? round_work<WORK>(mul_rn(v, s.factor)) : v;
+    }
+}
+
+// The value the write pass standardizes: warped, shifted and brightened (when the sample
+// has those steps), rescaled; added to the moments in the order the pixels and channels
+// come, so augment_moments_plain's sums are augment_moments' bits.
+template <typename InT, int WORK, int ORDER, int PRECISION, bool POINTWISE>
+GPUAUG_HD void add_moments(const PixelTaps<InT, Coord<PRECISION>>& t, int k, const Epilogue& e,
+                           const PlainSteps<WORK>& plain, const SampleParams& p, double lo,
+                           double hi, bool pointwise, i64 nc, double* sum, double* sumsq) {
+    double v = warp_value<InT, WORK, ORDER, PRECISION>(t, k, e.cval);
+    if constexpr (POINTWISE) {
+        if (pointwise) v = shift_and_brighten<WORK>(v, p, lo, hi, k, nc, e.compat);
+        v = rescale_value<WORK>(v, e);
+    } else {
+        v = (double)plain_rescale<WORK>(v, plain);  // the same number, in fewer instructions
+    }
+    *sum = add_rn(*sum, v);
+    *sumsq = add_rn(*sumsq, mul_rn(v, v));
+}
+
+template <typename InT, int WORK, int ORDER, int MODE, bool IN_CHW, int PRECISION, bool POINTWISE>
+GPUAUG_HD void moments_batch(const InT* __restrict__ src, unsigned char* upload,
+                             double* __restrict__ partials, i64 n, i64 h, i64 w, i64 nc) {
     const Layout in = image_layout<IN_CHW>(h, w, nc);
     const Epilogue e = upload_epilogue(upload);
     SampleParams* samples = upload_samples(upload);
+    const PlainSteps<WORK> plain = plain_steps<WORK, false>(e, nullptr, 0);  // !POINTWISE only
     GPUAUG_FOR_EACH_SAMPLE(b) {
         const SampleParams p = load_params(samples, b);
         const FastGeometry g = fast_geometry(p, h, w);  // read by precision="fast" only
-        const double lo = key_value(samples[b].lo_key), hi = key_value(samples[b].hi_key);
-        const bool pointwise = has_pointwise_steps(p);
+        double lo = 0.0, hi = 0.0;
+        bool pointwise = false;
+        if (POINTWISE) {
+            lo = key_value(samples[b].lo_key);
+            hi = key_value(samples[b].hi_key);
+            pointwise = has_pointwise_steps(p);
+        }
         const InT* img = src + b * h * w * nc;
         double sum = 0.0, sumsq = 0.0;
         GPUAUG_FOR_EACH_PIXEL(walk) {
             const int r = (int)walk.r, c = (int)walk.c;
             const PixelTaps<InT, Coord<PRECISION>> t =
                 pixel_taps<InT, ORDER, MODE, IN_CHW, PRECISION>(img, in, p, g, h, w, r, c);
-            for (int k = 0; k < (int)nc; ++k) {
-                double v = warp_value<InT, WORK, ORDER, PRECISION>(t, k, e.cval);
-                if (pointwise) v = shift_and_brighten<WORK>(v, p, lo, hi, k, nc, e.compat);
-                v = rescale_value<WORK>(v, e);
-                sum = add_rn(sum, v);
-                sumsq = add_rn(sumsq, mul_rn(v, v));
+            if (!POINTWISE && nc == 3) {  // RGB: straight-line code, as in write_plain
+                for (int k = 0; k < 3; ++k)
+                    add_moments<InT, WORK, ORDER, PRECISION, false>(t, k, e, plain, p, lo, hi,
+                                                                    false, nc, &sum, &sumsq);
+                continue;
             }
+#pragma unroll 1
+            for (int k = 0; k < (int)nc; ++k)
+                add_moments<InT, WORK, ORDER, PRECISION, POINTWISE>(t, k, e, plain, p, lo, hi,
+                                                                    pointwise, nc, &sum, &sumsq);
         }
         sum = warp_sum(sum);
         sumsq = warp_sum(sumsq);
@@ -215,6 +300,23 @@ __global__ void augment_moments(const InT* __restrict__ src, unsigned char* uplo
         }
         finish_moments(samples, partials, n, b);
     }
+}
+
+// Every batch with samplewise steps: the values may have a channel shift or brightness.
+template <typename InT, int WORK, int ORDER, int MODE, bool IN_CHW, int PRECISION>
+__global__ void augment_moments(const InT* __restrict__ src, unsigned char* upload,
+                                double* __restrict__ partials, i64 n, i64 h, i64 w, i64 nc) {
+    moments_batch<InT, WORK, ORDER, MODE, IN_CHW, PRECISION, true>(src, upload, partials, n, h,
+                                                                    w, nc);
+}
+
+// The batches augment_write_samplewise serves: no sample has a channel shift or brightness.
+template <typename InT, int WORK, int ORDER, int MODE, bool IN_CHW, int PRECISION>
+__global__ void augment_moments_plain(const InT* __restrict__ src, unsigned char* upload,
+                                      double* __restrict__ partials, i64 n, i64 h, i64 w,
+                                      i64 nc) {
+    moments_batch<InT, WORK, ORDER, MODE, IN_CHW, PRECISION, false>(src, upload, partials, n, h,
+                                                                     w, nc);
 }
 
 template <typename InT, typename OutT, int WORK, int ORDER, int MODE, bool IN_CHW, bool OUT_CHW,
@@ -255,46 +357,32 @@ __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ ds
     }
 }
 
-// The usual batch: no sample has a channel shift or a brightness, and nothing follows the
-// warp but the rescale (the host checks, and launches augment_write otherwise).  Its own
-// kernel, so that the general kernel's optional steps weigh neither on its instructions
-// nor on its registers: the warp, the rescale, the store, in straight-line code for RGB.
-//
-// The rescale: with float32 work the value stays in float32, since NumPy's float32 batch
-// times a rescale that is a float32 number is the float32 product (one FMUL, where the
-// general path's float64 product and roundings take five FP64-rate instructions).  The
-// host launches this kernel only with such a rescale (gpuaug/backends/cuda/fused.py);
-// NumPy multiplies by a float64 scalar in float64, which augment_write does.  With
-// precision="fast" and float32 work no FP64 instruction is left per pixel: the warp is
-// float32 (warp.cuh), and its float32 result passes through double exactly.
-template <int WORK> struct PlainRescale { typedef double type; };
-template <> struct PlainRescale<WORK_F32> { typedef float type; };
-
-template <typename InT, int WORK, int ORDER, int PRECISION, typename OutT>
+// The plain kernels' write of one channel of a pixel, and their loop over a batch.
+template <typename InT, int WORK, int ORDER, int PRECISION, bool SAMPLEWISE, typename OutT>
 GPUAUG_HD void write_plain(OutT* dst, const PixelTaps<InT, Coord<PRECISION>>& t, int k,
-                           double cval, bool rescale, typename PlainRescale<WORK>::type factor) {
-    const double v = warp_value<InT, WORK, ORDER, PRECISION>(t, k, cval);
-    if constexpr (WORK == WORK_F32) {
-        const float v32 = to_float(v);  // exact: v is a float32 number
-        store_value(dst, rescale ? mul_rn(v32, factor) : v32);
-    } else {
-        store_value(dst, rescale ? round_work<WORK>(mul_rn(v, factor)) : v);
+                           double cval, const PlainSteps<WORK>& s) {
+    typename PlainType<WORK>::type x =
+        plain_rescale<WORK>(warp_value<InT, WORK, ORDER, PRECISION>(t, k, cval), s);
+    if constexpr (SAMPLEWISE) {
+        if constexpr (WORK == WORK_F32) x = div_rn(sub_rn(x, s.mean), s.std_eps);
+        else x = round_work<WORK>(div_rn(round_work<WORK>(sub_rn(x, s.mean)), s.std_eps));
     }
+    store_value(dst, x);
 }
 
 template <typename InT, typename OutT, int WORK, int ORDER, int MODE, bool IN_CHW, bool OUT_CHW,
-          int PRECISION>
-__global__ void augment_write_plain(const InT* __restrict__ src, OutT* __restrict__ dst,
-                                    const unsigned char* __restrict__ upload,
-                                    const double* __restrict__ partials, i64 n, i64 h, i64 w,
-                                    i64 nc) {
+          int PRECISION, bool SAMPLEWISE>
+GPUAUG_HD void write_plain_batch(const InT* __restrict__ src, OutT* __restrict__ dst,
+                                 const unsigned char* __restrict__ upload,
+                                 const double* __restrict__ partials, i64 n, i64 h, i64 w,
+                                 i64 nc) {
     const Layout in = image_layout<IN_CHW>(h, w, nc);
     const Epilogue e = upload_epilogue(upload);
     const SampleParams* samples = upload_samples(upload);
     const Layout out = image_layout<OUT_CHW>(h, w, nc);
-    const bool rescale = (e.flags & STD_RESCALE) != 0;
-    const typename PlainRescale<WORK>::type factor = (typename PlainRescale<WORK>::type)e.rescale;
     GPUAUG_FOR_EACH_SAMPLE(b) {
+        const PlainSteps<WORK> s =
+            plain_steps<WORK, SAMPLEWISE>(e, partials + totals_slot(n, b), h * w * nc);
         const SampleParams p = load_params(samples, b);
         const FastGeometry g = fast_geometry(p, h, w);  // read by precision="fast" only
         const InT* img = src + b * h * w * nc;
@@ -306,16 +394,36 @@ __global__ void augment_write_plain(const InT* __restrict__ src, OutT* __restric
             OutT* px = o + r * out.s_row + c * out.s_col;
             if (nc == 3) {  // RGB: straight-line code; NHWC loads and stores at fixed offsets
                 for (int k = 0; k < 3; ++k)
-                    write_plain<InT, WORK, ORDER, PRECISION>(px + k * out.s_chan, t, k, e.cval,
-                                                             rescale, factor);
+                    write_plain<InT, WORK, ORDER, PRECISION, SAMPLEWISE>(px + k * out.s_chan, t,
+                                                                         k, e.cval, s);
                 continue;
             }
 #pragma unroll 1
             for (int k = 0; k < (int)nc; ++k)
-                write_plain<InT, WORK, ORDER, PRECISION>(px + k * out.s_chan, t, k, e.cval,
-                                                         rescale, factor);
+                write_plain<InT, WORK, ORDER, PRECISION, SAMPLEWISE>(px + k * out.s_chan, t, k,
+                                                                     e.cval, s);
         }
     }
+}
+
+template <typename InT, typename OutT, int WORK, int ORDER, int MODE, bool IN_CHW, bool OUT_CHW,
+          int PRECISION>
+__global__ void augment_write_plain(const InT* __restrict__ src, OutT* __restrict__ dst,
+                                    const unsigned char* __restrict__ upload,
+                                    const double* __restrict__ partials, i64 n, i64 h, i64 w,
+                                    i64 nc) {
+    write_plain_batch<InT, OutT, WORK, ORDER, MODE, IN_CHW, OUT_CHW, PRECISION, false>(
+        src, dst, upload, partials, n, h, w, nc);
+}
+
+template <typename InT, typename OutT, int WORK, int ORDER, int MODE, bool IN_CHW, bool OUT_CHW,
+          int PRECISION>
+__global__ void augment_write_samplewise(const InT* __restrict__ src, OutT* __restrict__ dst,
+                                         const unsigned char* __restrict__ upload,
+                                         const double* __restrict__ partials, i64 n, i64 h,
+                                         i64 w, i64 nc) {
+    write_plain_batch<InT, OutT, WORK, ORDER, MODE, IN_CHW, OUT_CHW, PRECISION, true>(
+        src, dst, upload, partials, n, h, w, nc);
 }
 
 }  // namespace gpuaug

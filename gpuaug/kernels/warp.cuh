@@ -36,10 +36,13 @@ template <int PRECISION> using Coord = typename CoordOf<PRECISION>::type;
 // packed as float32 pairs into the record's first three matrix words.  A pixel's
 // coordinate is then two float32 FMAs of exact offsets from the centre (half-integers):
 // its error is a few ulps of the coordinate itself, and no FP64 instruction is needed.
+// The offsets are taken doubled, 2r - (h - 1), integers, one conversion each, against
+// the linear part halved: the same products exactly (halving and doubling are exact),
+// so the same coordinates, without the centre's half-integers in the pixel loop.
 struct FastGeometry {
-    float m0, m1, m3, m4;  // the linear part, rows (row, col)
+    float m0, m1, m3, m4;  // the linear part, rows (row, col), halved; flips folded in
     float row0, col0;      // the source coordinate of the centre pixel
-    float r_mid, c_mid;    // the centre pixel: (h - 1) / 2, (w - 1) / 2
+    int h1, w1;            // h - 1, w - 1: twice the centre pixel
 };
 GPUAUG_HD float low_float(double pair) { return float_from_bits((int)(unsigned)double_bits(pair)); }
 GPUAUG_HD float high_float(double pair) {
@@ -47,11 +50,15 @@ GPUAUG_HD float high_float(double pair) {
 }
 GPUAUG_HD FastGeometry fast_geometry(const SampleParams& p, i64 h, i64 w) {
     FastGeometry g;
-    g.m0 = low_float(p.m[0]); g.m1 = high_float(p.m[0]);
-    g.m3 = low_float(p.m[1]); g.m4 = high_float(p.m[1]);
+    // A flip mirrors the pixel's offset from the centre: folded into the coefficients of
+    // that offset (exact: a sign), so the pixel loop has no select.
+    const float half_v = (p.flags & FLIP_V) ? -0.5f : 0.5f;
+    const float half_h = (p.flags & FLIP_H) ? -0.5f : 0.5f;
+    g.m0 = half_v * low_float(p.m[0]); g.m1 = half_h * high_float(p.m[0]);
+    g.m3 = half_v * low_float(p.m[1]); g.m4 = half_h * high_float(p.m[1]);
     g.row0 = low_float(p.m[2]); g.col0 = high_float(p.m[2]);
-    g.r_mid = 0.5f * (float)((int)h - 1);  // exact up to 2^24 rows, as the pixels' offsets
-    g.c_mid = 0.5f * (float)((int)w - 1);
+    g.h1 = (int)h - 1;
+    g.w1 = (int)w - 1;
     return g;
 }
 
@@ -85,9 +92,10 @@ GPUAUG_HD PixelTaps<InT, Coord<PRECISION>> pixel_taps(const InT* img, const Layo
     t.unwarped = (p.flags & UNWARPED) != 0;
     T u_row, u_col;
     if constexpr (PRECISION == PRECISION_FAST) {
-        // The (flipped) pixel's offset from the centre, exact in float32.
-        const float dr = (p.flags & FLIP_V) ? g.r_mid - (float)r : (float)r - g.r_mid;
-        const float dc = (p.flags & FLIP_H) ? g.c_mid - (float)c : (float)c - g.c_mid;
+        // Twice the pixel's offset from the centre, exact in float32: |2r - (h - 1)| < 2^24
+        // (the host refuses longer sides: fused.FAST_MAX_SIDE).  Flips: in g's matrix.
+        const float dr = (float)(2 * r - g.h1);
+        const float dc = (float)(2 * c - g.w1);
         u_row = fma_rn(dc, g.m1, fma_rn(dr, g.m0, g.row0));
         u_col = fma_rn(dc, g.m4, fma_rn(dr, g.m3, g.col0));
     } else {
@@ -109,6 +117,15 @@ GPUAUG_HD PixelTaps<InT, Coord<PRECISION>> pixel_taps(const InT* img, const Layo
     return t;
 }
 
+// Channel offset o of the tap at element offset `at` (>= 0: taps lie inside the image).
+// The tap's address is made first, from the offset taken as unsigned (a zero extension,
+// not a sign extension, to 64 bits), and the channel offset then added to the address,
+// where it folds into the load's immediate.
+template <typename InT, typename T>
+GPUAUG_HD InT tap(const PixelTaps<InT, T>& t, int at, int o) {
+    return (t.img + (unsigned)at)[o];
+}
+
 // Input types with no infinities or NaN.
 template <typename InT> struct AllFinite { static const bool value = false; };
 template <> struct AllFinite<unsigned char> { static const bool value = true; };
@@ -119,13 +136,13 @@ template <typename InT, int WORK, int ORDER>
 GPUAUG_HD double warp_channel(const PixelTaps<InT, double>& t, int k, double cval) {
     if (t.outside) return round_work<WORK>(cval);
     const int o = k * t.s_chan;
-    const double v00 = input_value<WORK>(t.img[t.o00 + o]);
+    const double v00 = input_value<WORK>(tap(t, t.o00, o));
     if (ORDER == 0) return v00;
     // SciPy's accumulation order: (v00*wr0)*wc0, then += (v01*wr0)*wc1, (v10*wr1)*wc0, (v11*wr1)*wc1.
     double acc = mul_rn(mul_rn(v00, t.wr0), t.wc0);
-    acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.img[t.o01 + o]), t.wr0), t.wc1));
-    acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.img[t.o10 + o]), t.wr1), t.wc0));
-    acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(t.img[t.o11 + o]), t.wr1), t.wc1));
+    acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(tap(t, t.o01, o)), t.wr0), t.wc1));
+    acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(tap(t, t.o10, o)), t.wr1), t.wc0));
+    acc = add_rn(acc, mul_rn(mul_rn(input_value<WORK>(tap(t, t.o11, o)), t.wr1), t.wc1));
     // An unwarped sample's taps have weights (1, 0) on both axes, so with finite inputs
     // the sum is v00 itself, already in the working dtype: only float inputs need the select.
     if (AllFinite<InT>::value) return round_work<WORK>(acc);
@@ -138,11 +155,11 @@ template <typename InT, int ORDER>
 GPUAUG_HD float warp_channel_fast(const PixelTaps<InT, float>& t, int k, float cval) {
     if (t.outside) return cval;
     const int o = k * t.s_chan;
-    const float v00 = load_fast(t.img[t.o00 + o]);
+    const float v00 = load_fast(tap(t, t.o00, o));
     if (ORDER == 0) return v00;
-    const float top = fma_rn(load_fast(t.img[t.o01 + o]), t.wc1, mul_rn(v00, t.wc0));
-    const float bottom = fma_rn(load_fast(t.img[t.o11 + o]), t.wc1,
-                                mul_rn(load_fast(t.img[t.o10 + o]), t.wc0));
+    const float top = fma_rn(load_fast(tap(t, t.o01, o)), t.wc1, mul_rn(v00, t.wc0));
+    const float bottom = fma_rn(load_fast(tap(t, t.o11, o)), t.wc1,
+                                mul_rn(load_fast(tap(t, t.o10, o)), t.wc0));
     const float acc = fma_rn(bottom, t.wr1, mul_rn(top, t.wr0));
     if (AllFinite<InT>::value) return acc;  // weights (1, 0) when unwarped: acc is v00
     return t.unwarped ? v00 : acc;

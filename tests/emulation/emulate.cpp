@@ -28,6 +28,14 @@ void emulate_moments(unsigned gx, unsigned gy, const InT* src, unsigned char* up
     });
 }
 
+void emulate_moments_plain(unsigned gx, unsigned gy, const InT* src, unsigned char* upload,
+                           double* partials, i64 n, i64 h, i64 w, i64 nc) {
+    run_grid(gx, gy, [&] {
+        augment_moments_plain<InT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW,
+                              GPUAUG_PRECISION>(src, upload, partials, n, h, w, nc);
+    });
+}
+
 void emulate_write(unsigned gx, unsigned gy, const InT* src, OutT* dst, const unsigned char* upload,
                    const double* partials, i64 n, i64 h, i64 w, i64 nc) {
     run_grid(gx, gy, [&] {
@@ -43,6 +51,16 @@ void emulate_write_plain(unsigned gx, unsigned gy, const InT* src, OutT* dst,
         augment_write_plain<InT, OutT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW,
                             GPUAUG_OUT_CHW, GPUAUG_PRECISION>(src, dst, upload, partials, n, h, w,
                                                               nc);
+    });
+}
+
+void emulate_write_samplewise(unsigned gx, unsigned gy, const InT* src, OutT* dst,
+                              const unsigned char* upload, const double* partials, i64 n,
+                              i64 h, i64 w, i64 nc) {
+    run_grid(gx, gy, [&] {
+        augment_write_samplewise<InT, OutT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW,
+                                 GPUAUG_OUT_CHW, GPUAUG_PRECISION>(src, dst, upload, partials, n,
+                                                                   h, w, nc);
     });
 }
 

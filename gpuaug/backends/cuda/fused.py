@@ -45,7 +45,7 @@ class Launcher(Protocol):
 
     def launch(self, variant: KernelVariant, kernel_pass: str, grid: tuple[int, int, int],
                block: tuple[int, int, int], args: tuple) -> None:
-        """Run one kernel of ``variant`` (``"minmax"``, ``"moments"`` or ``"write"``)."""
+        """Run one kernel of ``variant``, by pass name (``variants.PASSES``: ``"write"``, ...)."""
 
 
 class FusedBackend:
@@ -92,9 +92,8 @@ class FusedBackend:
             shifted = _any_sample_has(params.channel_shift_intensity)
             # Whole-image min / max: for the channel-shift clip and the PIL brightness.
             minmax = shifted or (brightened and config.compat != "fixed")
-            # The warp and at most the rescale: the plain kernel; else the general one.
-            write = "write_plain" if plan.plain_write and not (shifted or brightened) else "write"
-            self._launch(x, out, plan, matrices, params, records, minmax, write)
+            plain = plan.plain_write and not (shifted or brightened)
+            self._launch(x, out, plan, matrices, params, records, minmax, plain)
         if plan.finish_here or not standardize:
             return out  # fused to the end, or apply(): Keras's transform in the working dtype
         if plan.zca:
@@ -138,7 +137,13 @@ class FusedBackend:
 
     def _launch(self, x: Any, out: Any, plan: "Plan", matrices: np.ndarray,
                 params: TransformParams, records: Optional[np.ndarray], minmax: bool,
-                write: str) -> None:
+                plain: bool) -> None:
+        """The batch's kernels: the pre-passes it needs, then one write.
+
+        ``plain``: no sample has a channel shift or brightness and nothing follows the
+        warp but the rescale and the samplewise steps, so the lean kernels serve the batch
+        (``augment_*_plain``, ``augment_write_samplewise``); else the general ones.
+        """
         # The batch's only host-to-device copy: epilogue, sample records, statistics.
         fast_image = plan.dims[1:3] if plan.variant.precision == "fast" else None
         upload = self.launcher.upload(
@@ -148,11 +153,13 @@ class FusedBackend:
             self.launcher.launch(plan.variant, "minmax", plan.grid, plan.block,
                                  (x, upload, *plan.shape_args))
         partials = upload  # never read unless the samplewise steps run
-        if plan.epilogue.sample_stats:
+        samplewise = plan.epilogue.sample_stats
+        if samplewise:
             partials = self._allocate((plan.partials,), np.dtype(np.float64),
                                       "the samplewise statistics' partial sums", plan)
-            self.launcher.launch(plan.variant, "moments", plan.grid, plan.block,
-                                 (x, upload, partials, *plan.shape_args))
+            self.launcher.launch(plan.variant, "moments_plain" if plain else "moments",
+                                 plan.grid, plan.block, (x, upload, partials, *plan.shape_args))
+        write = ("write" if not plain else "write_samplewise" if samplewise else "write_plain")
         self.launcher.launch(plan.variant, write, plan.grid, plan.block,
                              (x, out, upload, partials, *plan.shape_args))
 
@@ -182,9 +189,10 @@ class Plan:
     shape_args: tuple[np.int64, ...]
     partials: int
     cacheable: bool
-    #: Nothing after the warp but a rescale the plain kernel multiplies by as NumPy does
-    #: (with float32 work, a float32 number): augment_write_plain serves batches without
-    #: channel shift or brightness.
+    #: Nothing after the warp but a rescale the plain kernels multiply by as NumPy does
+    #: (with float32 work, a float32 number) and the samplewise steps: the lean kernels
+    #: (augment_write_plain, augment_moments_plain, augment_write_samplewise) serve
+    #: batches without channel shift or brightness.
     plain_write: bool = False
 
     @property
@@ -206,6 +214,10 @@ def _make_plan(shape: tuple, dtype: Any, config: AugmentConfig, standardize: boo
     if h * w * c >= 2**31:  # the kernels index within an image in 32 bits
         raise ValueError(f"images of {h}x{w}x{c} are too large for the CUDA kernels "
                          "(at most 2^31 - 1 values per image)")
+    if config.precision == "fast" and max(h, w) > FAST_MAX_SIDE:
+        # warp.cuh: a pixel's doubled offset from the centre must be exact in float32.
+        raise ValueError(f"precision='fast' takes images of at most {FAST_MAX_SIDE:,} rows and "
+                         f"columns; these are {h}x{w}: use precision='exact'")
     # What the kernel does, and what is left for array operations afterwards:
     # a preprocessing_function must see the transformed images (Keras calls it
     # first in standardize); ZCA is a (D x D) matrix product, not a per-pixel step.
@@ -238,10 +250,18 @@ def _make_plan(shape: tuple, dtype: Any, config: AugmentConfig, standardize: boo
         # Statistics are copied into the epilogue: a plan holding them is not kept, so an
         # array edited in place between batches is read again.
         cacheable=not missing and epilogue.mean is None and epilogue.std_eps is None,
-        plain_write=(not epilogue.flags & ~STANDARDIZE_FLAGS.STD_RESCALE
+        plain_write=(not epilogue.flags & ~_PLAIN_STEPS
                      and _rescale_is_plain(float(epilogue.record["rescale"]), work)))
 
 
+#: precision="fast": the largest height or width (FastGeometry in warp.cuh).
+FAST_MAX_SIDE = 2**24
+
+#: The steps after the warp that the lean kernels take.
+_PLAIN_STEPS = (STANDARDIZE_FLAGS.STD_RESCALE | STANDARDIZE_FLAGS.STD_SAMPLE_CENTER
+                | STANDARDIZE_FLAGS.STD_SAMPLE_SCALE)
+
+
 def _rescale_is_plain(rescale: float, work: str) -> bool:
-    """Whether augment_write_plain's rescale gives NumPy's product (see augment.cu)."""
+    """Whether the plain kernels' rescale gives NumPy's product (see augment.cu)."""
     return work != "float32" or float(np.float32(rescale)) == rescale

@@ -27,7 +27,10 @@ OUTPUT_TYPES = {"uint8": "unsigned char", "float16": "gpuaug::f16", "bfloat16": 
 #: Working dtypes (the generator's ``dtype``): every intermediate is rounded to it.
 WORK_TYPES = WORK_DTYPES
 
-PASSES = ("minmax", "moments", "write", "write_plain")
+#: The kernels of augment.cu, by the suffix of their names; the readers (min / max, moments)
+#: write no output, so their instantiations are shared between output dtypes and layouts.
+PASSES = ("minmax", "moments", "moments_plain", "write", "write_plain", "write_samplewise")
+READERS = ("minmax", "moments", "moments_plain")
 
 
 def _flag(value: bool) -> str:
@@ -89,7 +92,7 @@ class KernelVariant:
             raise ValueError(f"kernel pass {kernel_pass!r} does not exist for {self}; "
                              f"expected one of {self.passes()}")
         args = self.template_arguments()
-        if kernel_pass not in ("write", "write_plain"):  # the readers write no output
+        if kernel_pass in READERS:  # the readers write no output
             del args["OutT"], args["OUT_CHW"]
         return f"gpuaug::augment_{kernel_pass}<{', '.join(args.values())}>"
 
