@@ -118,6 +118,25 @@ def test_boundary_rules_equal_the_numpy_statement(lib, mode, n):
     np.testing.assert_array_equal(taps, map_tap(j, n, mode))
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 16, 2**24])
+def test_fast_nearest_taps_are_the_rule_of_to_index_then_map_tap(lib, n):
+    """precision="fast" clamps nearest taps in float32 before a saturating conversion: the
+    same taps as the exact mode's rule for every start, NaN, infinities and -0 included."""
+    start = np.concatenate([
+        np.arange(-3 * min(n, 64) - 2, 4 * min(n, 64) + 3),
+        [n - 2, n - 1, n, n + 1, -0.0, np.nan, np.inf, -np.inf, 1e30, -1e30, 2.0**31,
+         -(2.0**31), 2.0**24 - 1, 2.0**24, -(2.0**24)],
+    ]).astype(np.float32)
+    for step in (0, 1):
+        fast = np.full(start.shape, -99, dtype=np.int32)
+        rule = np.full(start.shape, -99, dtype=np.int32)
+        lib.emulate_nearest_taps_fast(_ptr(start), _ptr(fast), _ptr(rule),
+                                      ctypes.c_longlong(start.size), ctypes.c_int(n),
+                                      ctypes.c_int(step))
+        np.testing.assert_array_equal(fast, rule)
+        assert ((0 <= fast) & (fast <= n - 1)).all()
+
+
 def test_order_keys_sort_like_their_doubles():
     rng = np.random.default_rng(2)
     x = np.concatenate([rng.normal(0, 1e3, 10_000), [-np.inf, np.inf, 0.0, -0.0, 5e-324, -5e-324]])

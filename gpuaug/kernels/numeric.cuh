@@ -113,6 +113,18 @@ GPUAUG_HD double bits_double(u64 b) {
     return d;
 #endif
 }
+// float32 -> int32 toward zero, saturating: the device's conversion (NaN gives 0), which
+// the host build spells out (a C++ cast of an out-of-range value is undefined).
+GPUAUG_HD int saturating_int(float x) {
+#if GPUAUG_ON_DEVICE
+    return __float2int_rz(x);
+#else
+    if (!(x == x)) return 0;
+    if (x >= 2147483648.0f) return 2147483647;
+    if (x <= -2147483648.0f) return -2147483647 - 1;
+    return (int)x;
+#endif
+}
 GPUAUG_HD float to_float(double d) { return (float)d; }  // round to nearest even
 GPUAUG_HD float float_from_bits(int b) {
 #if GPUAUG_ON_DEVICE

@@ -89,6 +89,15 @@ void emulate_map_coordinate(const double* u, double* out, i64 count, i64 n, int 
         }
     }
 }
+// precision="fast"'s nearest taps (a float32 clamp, a saturating conversion) and the rule
+// they restate (to_index, then map_tap), for the same integer-valued float32 starts.
+void emulate_nearest_taps_fast(const float* start, int* fast, int* rule, i64 count, int n,
+                               int step) {
+    for (i64 i = 0; i < count; ++i) {
+        fast[i] = tap_of<MODE_NEAREST, float>(start[i], n, step);
+        rule[i] = map_tap<MODE_NEAREST>(to_index(start[i], n) + step, n);
+    }
+}
 void emulate_map_tap(const i64* j, i64* out, i64 count, i64 n, int mode) {
     for (i64 i = 0; i < count; ++i) {
         switch (mode) {
