@@ -374,6 +374,58 @@ def test_one_launch_unless_whole_image_statistics_are_needed(build_dir, kwargs, 
     assert backend.launcher.launches == passes
 
 
+@pytest.mark.parametrize("kwargs,passes", [
+    (dict(CLASSIC, rescale=1 / 255), ("write_plain",)),
+    (dict(CLASSIC, samplewise_std_normalization=True, samplewise_center=True),
+     ("moments_plain", "write_samplewise")),
+    (dict(CLASSIC, channel_shift_range=9.0, samplewise_center=True),
+     ("minmax", "moments", "write")),
+])
+def test_the_kernels_alone_rerun_augments_batch_on_one_upload(build_dir, kwargs, passes):
+    """The launch-only benchmark's closure: augment's kernels and output, run after run (the
+    pre-passes' counters restored between runs), with the records packed and uploaded once."""
+    backend = make_backend("emulated", build_dir)
+    gen = gpuaug.ImageDataGenerator(**kwargs, device="cpu")
+    x = _images(np.random.default_rng(4), (3, 17, 13, 3), np.uint8)
+    params = _draw(gen, x, 4)
+    m = compose_matrices(params, 17, 13)
+    expected = to_host(backend.augment(to_device(backend, x), m, params, gen.config()))
+    uploads, first_pass_sees = [], []
+    upload, launch = backend.launcher.upload, backend.launcher.launch
+
+    def watch(variant, kernel_pass, grid, block, args):
+        if kernel_pass == passes[0]:  # the upload as each run's first kernel finds it
+            first_pass_sees.append(np.array(args[2] if kernel_pass.startswith("write")
+                                            else args[1]))
+        launch(variant, kernel_pass, grid, block, args)
+
+    backend.launcher.upload = lambda packed: uploads.append(packed) or upload(packed)
+    backend.launcher.launch = watch
+    backend.launcher.launches.clear()
+    try:
+        run, named, _ = backend.kernels_alone(to_device(backend, x), m, params, gen.config())
+        assert named == passes
+        for _ in range(3):
+            out = run()
+            np.testing.assert_array_equal(_bits(to_host(out)), _bits(expected))
+            out[...] = np.nan  # poisoned: the next run must write it all again
+    finally:
+        del backend.launcher.upload, backend.launcher.launch
+    assert len(uploads) == 2  # the upload and its pristine twin, made once
+    assert backend.launcher.launches == list(passes) * 3
+    for seen in first_pass_sees[1:]:  # counters and min / max keys restored between runs
+        np.testing.assert_array_equal(seen, first_pass_sees[0])
+
+
+def test_the_kernels_alone_refuse_a_batch_they_do_not_finish(build_dir):
+    backend = make_backend("emulated", build_dir)
+    gen = gpuaug.ImageDataGenerator(**CLASSIC, preprocessing_function=lambda v: v, device="cpu")
+    x = _images(np.random.default_rng(5), (2, 6, 6, 3), np.uint8)
+    params = _draw(gen, x, 5)
+    with pytest.raises(ValueError, match="not finished by the kernels"):
+        backend.kernels_alone(x, compose_matrices(params, 6, 6), params, gen.config())
+
+
 def test_poisoned_output_catches_an_unwritten_batch(build_dir):
     """The poison works: a launcher that skips the write pass cannot pass for correct."""
     backend = make_backend("emulated", build_dir)

@@ -245,3 +245,49 @@ def test_the_registers_are_cuobjdumps(classic_report, tmp_path):
     write = usage[compiled.lowered[variant.name(timed_pass)]]
     payload, _ = classic_report
     assert payload["results"][0]["registers"] == write["REG"]
+
+
+ALONE_KERNELS = {  # bench/kernel.py's kernels-alone configurations: the kernels each takes
+    "classic exact": ("write_plain",), "classic fast": ("write_plain",),
+    "NCHW out": ("write_plain",), "order 0": ("write_plain",), "reflect": ("write_plain",),
+    "wrap": ("write_plain",), "constant": ("write_plain",),
+    "samplewise": ("moments_plain", "write_samplewise"),
+    "channel shift + brightness": ("minmax", "write"),
+    "samplewise + channel shift": ("minmax", "moments", "write"),
+}
+
+
+def test_the_kernel_benchmark_times_what_its_labels_say_and_asks_the_model_for_it(
+        classic_report, build_dir):
+    """bench/kernel.py's table of the kernels alone, checked without a GPU: each
+    configuration takes the kernels its label names (on the emulated backend), and the
+    model's time beside a measurement is the SASS report's for the same kernels."""
+    import numpy as np
+
+    import gpuaug
+    from gpuaug.benchmarks.kernel import ALONE, model_seconds
+    from gpuaug.compose import compose_matrices
+    from gpuaug.presets import CLASSIC
+
+    from fused_backends import make_backend
+
+    backend = make_backend("emulated", build_dir)
+    x = np.random.default_rng(0).integers(0, 256, (2, 12, 10, 3), dtype=np.uint8)
+    variants = {}
+    for label, settings in ALONE:
+        gen = gpuaug.ImageDataGenerator(**{**CLASSIC, **settings}, device="cpu")
+        params = gen.sampler.draw_batch(gen.random_state, 2, x.shape[1:])
+        alone = backend.kernels_alone(x, compose_matrices(params, 12, 10), params, gen.config())
+        assert alone.passes == ALONE_KERNELS[label], label
+        variants[label] = alone.variant
+    assert set(variants) == set(ALONE_KERNELS)
+    payload, _ = classic_report
+    report = {r["variant"]: r for r in payload["results"]}
+    for label in ("classic exact", "classic fast"):
+        timed = next(v for name, v, _ in sass.VARIANTS if name == label)
+        assert variants[label] == timed
+        h200 = next(p for p in report[label]["predictions"] if p["gpu"] == "H200")
+        seconds, gpu = model_seconds(variants[label], ALONE_KERNELS[label], "NVIDIA H200")
+        assert (seconds, gpu) == (h200["seconds"], "H200")
+    assert model_seconds(variants["classic exact"], ("write_plain",), "NVIDIA RTX 6000") == (
+        None, "no model for NVIDIA RTX 6000")

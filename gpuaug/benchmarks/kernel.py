@@ -15,7 +15,11 @@ and zoom 0.2, horizontal flip, order 1, fill 'nearest', rescale 1/255).  Contend
 
 Bytes moved per batch = uint8 input read once + output written once.  For each
 contender: images/s, GB/s, the fraction of the measured copy bandwidth and the
-ratio to gpuaug.  A sweep over batch size and image side shows how gpuaug's
+ratio to gpuaug.  Then gpuaug's kernels alone, per configuration (classic exact and
+fast, NCHW out, order 0, each fill mode, samplewise, channel shift and brightness): the
+records packed and uploaded once, ten calls back to back per CUDA-event sample, beside
+the SASS model's time for the same kernels (``gpuaug bench sass``; where cuobjdump is
+installed).  A sweep over batch size and image side shows how gpuaug's
 throughput and bandwidth fraction grow with the work.  Writes
 ``<out>/kernel.json`` (with metadata) and ``<out>/kernel.md``, and
 ``<out>/kernel.png`` through bench/plot.py where matplotlib is installed.
@@ -31,6 +35,7 @@ import functools
 
 import numpy as np
 
+from ..backends.cuda.variants import KernelVariant
 from ..environment import cuda_status
 from ..presets import CLASSIC
 from . import harness
@@ -180,6 +185,116 @@ CONTENDERS = [
 ]
 
 
+#: The kernels alone (``FusedBackend.kernels_alone``: no drawing, packing or upload), per
+#: configuration, against the SASS model's prediction for the same kernels: (label,
+#: generator arguments on top of the classic configuration).  uint8 input throughout, as
+#: the model's memory floor assumes.
+ALONE = (
+    ("classic exact", {}),
+    ("classic fast", dict(precision="fast")),
+    ("NCHW out", dict(output_data_format="channels_first")),
+    ("order 0", dict(interpolation_order=0)),
+    ("reflect", dict(fill_mode="reflect")),
+    ("wrap", dict(fill_mode="wrap")),
+    ("constant", dict(fill_mode="constant")),
+    ("samplewise", dict(samplewise_center=True, samplewise_std_normalization=True)),
+    ("channel shift + brightness", dict(channel_shift_range=20.0, brightness_range=(0.7, 1.3))),
+    ("samplewise + channel shift", dict(samplewise_center=True, samplewise_std_normalization=True,
+                                        channel_shift_range=20.0)),
+)
+
+
+def alone_setup(work: Workload, settings: dict):
+    """``kernels_alone`` for ``settings``; the note names the kernels and the model's time."""
+    import gpuaug
+    from gpuaug.backends.cuda import cuda_backend
+    from gpuaug.compose import compose_matrices
+
+    backend = cuda_backend(0)
+    gen = gpuaug.ImageDataGenerator(**{**CLASSIC, **settings}, device="cuda")
+    gen.random_state.seed(0)
+    params = gen.sampler.draw_batch(gen.random_state, work.b, (work.h, work.w, work.c))
+    matrices = compose_matrices(params, work.h, work.w, gen.compat)
+    return backend.kernels_alone(work.x, matrices, params, gen.config())
+
+
+def model_seconds(variant: KernelVariant, passes: tuple[str, ...],
+                  device_name: str) -> tuple[float | None, str]:
+    """The SASS model's time for these kernels on the GPU called ``device_name`` (B = 256 at
+    224^2), where the model can run (NVRTC, cuobjdump and nvdisasm, a GPU it knows);
+    else None and why."""
+    import tempfile
+    from pathlib import Path
+
+    from . import sass
+
+    gpu = next((g for g in sass.GPUS if g.name.split()[0] in device_name), None)
+    if gpu is None:
+        return None, f"no model for {device_name}"
+    try:
+        with tempfile.TemporaryDirectory(prefix="gpuaug-alone-") as folder:
+            row = sass.analyse(variant, passes, gpu.arch, Path(folder))
+    except Exception as exc:  # the disassembler is missing, say: the table still has times
+        return None, f"{type(exc).__name__}: {exc}"
+    return sass.predict(row, gpu)["seconds"], gpu.name
+
+
+def run_alone(work: Workload, warmup: int, repeats: int,
+              ceiling_gb_s: float | None) -> list[dict]:
+    """Each configuration's kernels timed alone, back to back, beside the model's time."""
+    import cupy
+
+    from . import sass
+
+    rows = []
+    modelled = (work.b, work.h, work.w, work.c) == (sass.BATCH, sass.SIDE, sass.SIDE,
+                                                    sass.CHANNELS)
+    device = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)["name"].decode()
+    for label, settings in harness.progress(ALONE, desc="kernels alone"):
+        made: dict = {}
+
+        def setup(settings=settings, made=made):
+            made["alone"] = alone_setup(work, settings)
+            return made["alone"].run, ""
+
+        try:
+            r = harness.run_contender(label, setup, images=work.b, bytes_moved=work.bytes_moved,
+                                      warmup=warmup, repeats=repeats, timer="cuda back to back")
+        except Exception as exc:  # a configuration that cannot be set up is a row, not a crash
+            r = harness.Result(label, "failed", f"{type(exc).__name__}: {exc}")
+        alone = made.get("alone")
+        model, why = (None, "not B=256 at 224^2") if not modelled else (
+            (None, "not set up") if alone is None
+            else model_seconds(alone.variant, alone.passes, device))
+        rows.append(dict(variant=label, passes=list(alone.passes if alone else ()),
+                         status=r.status,
+                         note=r.note, median_s=r.median, gb_per_s=r.gb_per_s,
+                         fraction_of_copy=(r.gb_per_s / ceiling_gb_s
+                                           if r.gb_per_s and ceiling_gb_s else None),
+                         model_s=model, model_note=why))
+    return rows
+
+
+def _percent(fraction: float | None) -> str:
+    return format(fraction * 100, ".1f") + "%" if fraction else "—"
+
+
+def alone_table(rows: list[dict]) -> str:
+    lines = ["| variant | kernels | median us | GB/s | of copy bw | model us | measured / model |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        us = r["median_s"] and r["median_s"] * 1e6
+        model = r["model_s"] and r["model_s"] * 1e6
+        lines.append(
+            f"| {r['variant']} | {' + '.join(r['passes']) or r['status']} | "
+            f"{format(us, ',.1f') if us else r['status'] + ': ' + r['note']} | "
+            f"{format(r['gb_per_s'], '.1f') if r['gb_per_s'] else '—'} | "
+            f"{_percent(r['fraction_of_copy'])} | "
+            f"{format(model, ',.1f') if model else '— (' + r['model_note'] + ')'} | "
+            f"{format(us / model, '.2f') if us and model else '—'} |")
+    return "\n".join(lines)
+
+
 def run_main(work: Workload, warmup: int, repeats: int) -> list[harness.Result]:
     results = []
     for name, setup, timer, slow in harness.progress(CONTENDERS, desc="contenders"):
@@ -244,6 +359,10 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
     results = run_main(work, args.warmup, args.repeats)
     ceiling = next((r.gb_per_s for r in results if r.name == "copy (ceiling)" and r.gb_per_s), None)
     table = harness.markdown_table(results, ceiling, baseline="gpuaug")
+    alone = run_alone(work, args.warmup, args.repeats, ceiling)
+    table += ("\n\nThe kernels alone (records packed and uploaded once; "
+              f"{harness.BACK_TO_BACK} calls back to back per sample), against the SASS "
+              "model:\n\n" + alone_table(alone))
     sweep = run_sweep(args.sweep_batches, args.sweep_sides, args.warmup, args.repeats, ceiling,
                       args.sweep_max_gb * 1e9) if args.sweep else []
     text = table + ("\n\nSweep (gpuaug, classic configuration):\n\n" + sweep_table(sweep)
@@ -255,6 +374,7 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
             bytes_per_batch=work.bytes_moved, warmup=args.warmup, repeats=args.repeats,
             copy_ceiling_gb_s=ceiling)),
         results=[r.as_dict() for r in results],
+        kernels_alone=alone,
         sweep=sweep,
     )
     return payload, text

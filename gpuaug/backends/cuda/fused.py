@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol
+from typing import Any, Callable, NamedTuple, Optional, Protocol
 
 import numpy as np
 
@@ -89,11 +89,7 @@ class FusedBackend:
             check_pil_channels(plan.dims[3])
         out = self._allocate(plan.out_shape, plan.out_numpy_dtype, "the output", plan)
         if plan.launches:
-            shifted = _any_sample_has(params.channel_shift_intensity)
-            # Whole-image min / max: for the channel-shift clip and the PIL brightness.
-            minmax = shifted or (brightened and config.compat != "fixed")
-            plain = plan.plain_write and not (shifted or brightened)
-            self._launch(x, out, plan, matrices, params, records, minmax, plain)
+            self._launch(x, out, plan, matrices, params, records, *_steps(plan, params, config))
         if plan.finish_here or not standardize:
             return out  # fused to the end, or apply(): Keras's transform in the working dtype
         if plan.zca:
@@ -138,30 +134,112 @@ class FusedBackend:
     def _launch(self, x: Any, out: Any, plan: "Plan", matrices: np.ndarray,
                 params: TransformParams, records: Optional[np.ndarray], minmax: bool,
                 plain: bool) -> None:
-        """The batch's kernels: the pre-passes it needs, then one write.
-
-        ``plain``: no sample has a channel shift or brightness and nothing follows the
-        warp but the rescale and the samplewise steps, so the lean kernels serve the batch
-        (``augment_*_plain``, ``augment_write_samplewise``); else the general ones.
-        """
         # The batch's only host-to-device copy: epilogue, sample records, statistics.
-        fast_image = plan.dims[1:3] if plan.variant.precision == "fast" else None
-        upload = self.launcher.upload(
-            pack_upload(matrices, params, plan.work, plan.epilogue, records,
-                        fast_image=fast_image))
-        if minmax:
-            self.launcher.launch(plan.variant, "minmax", plan.grid, plan.block,
-                                 (x, upload, *plan.shape_args))
-        partials = upload  # never read unless the samplewise steps run
-        samplewise = plan.epilogue.sample_stats
-        if samplewise:
-            partials = self._allocate((plan.partials,), np.dtype(np.float64),
-                                      "the samplewise statistics' partial sums", plan)
-            self.launcher.launch(plan.variant, "moments_plain" if plain else "moments",
-                                 plan.grid, plan.block, (x, upload, partials, *plan.shape_args))
-        write = ("write" if not plain else "write_samplewise" if samplewise else "write_plain")
-        self.launcher.launch(plan.variant, write, plan.grid, plan.block,
-                             (x, out, upload, partials, *plan.shape_args))
+        upload = self.launcher.upload(_pack(plan, matrices, params, records))
+        self._kernels(x, out, plan, upload, self._partials(plan), minmax, plain)
+
+    def _partials(self, plan: "Plan") -> Any:
+        """The samplewise moments' buffer, or None where the batch has no samplewise steps."""
+        if not plan.epilogue.sample_stats:
+            return None
+        return self._allocate((plan.partials,), np.dtype(np.float64),
+                              "the samplewise statistics' partial sums", plan)
+
+    def _kernels(self, x: Any, out: Any, plan: "Plan", upload: Any, partials: Any,
+                 minmax: bool, plain: bool) -> None:
+        """The batch's kernels (:func:`kernel_passes`) on its upload."""
+        for kernel_pass in kernel_passes(plan, minmax, plain):
+            if kernel_pass == "minmax":
+                args = (x, upload)
+            elif kernel_pass.startswith("moments"):
+                args = (x, upload, partials)
+            else:  # the write; its partials are never read without the samplewise steps
+                args = (x, out, upload, upload if partials is None else partials)
+            self.launcher.launch(plan.variant, kernel_pass, plan.grid, plan.block,
+                                 (*args, *plan.shape_args))
+
+    def kernels_alone(self, batch: Any, matrices: np.ndarray, params: TransformParams,
+                      config: AugmentConfig) -> "KernelsAlone":
+        """For benchmarks: :meth:`augment`'s kernels on one batch, everything else done once.
+
+        Args:
+            batch, matrices, params, config: as :meth:`augment` takes them; the batch must be
+                one the kernels finish (no ZCA, no ``preprocessing_function``).
+
+        Returns:
+            :class:`KernelsAlone`: ``run()`` launches the batch's kernels and returns the
+            output array, which holds :meth:`augment`'s result; the plan, the packed and
+            uploaded records and the buffers are made here, once.  Pre-passes count blocks
+            and take min / max in the upload, so before them ``run`` restores it by a
+            device-to-device copy of its pristine twin (a few tens of KB).  ``passes``
+            names the kernels, in launch order (:func:`kernel_passes`), of ``variant``.
+        """
+        xp = self.xp
+        x = xp.ascontiguousarray(batch)
+        plan = self._plan(x.shape, x.dtype, config, True)
+        if not plan.finish_here or not plan.launches:
+            raise ValueError("kernels_alone: this batch is not finished by the kernels "
+                             "(ZCA, a preprocessing_function, or no pixels)")
+        if not plan.reads_directly:
+            x = x.astype(plan.work)
+        if _any_sample_has(params.brightness) and config.compat != "fixed":
+            check_pil_channels(plan.dims[3])
+        minmax, plain = _steps(plan, params, config)
+        packed = _pack(plan, matrices, params, None)
+        upload, pristine = self.launcher.upload(packed), self.launcher.upload(packed)
+        out = self._allocate(plan.out_shape, plan.out_numpy_dtype, "the output", plan)
+        partials = self._partials(plan)
+        passes = kernel_passes(plan, minmax, plain)
+
+        def run() -> Any:
+            if len(passes) > 1:
+                xp.copyto(upload, pristine)
+            self._kernels(x, out, plan, upload, partials, minmax, plain)
+            return out
+
+        return KernelsAlone(run, passes, plan.variant)
+
+
+class KernelsAlone(NamedTuple):
+    """:meth:`FusedBackend.kernels_alone`'s result."""
+
+    run: Callable[[], Any]
+    passes: tuple[str, ...]
+    variant: KernelVariant
+
+
+def kernel_passes(plan: "Plan", minmax: bool, plain: bool) -> tuple[str, ...]:
+    """The kernels a batch takes (``variants.PASSES``), in launch order: the pre-passes it
+    needs, then one write.
+
+    ``minmax``: some sample has a channel shift, or a PIL brightness (whole-image min / max).
+    ``plain``: no sample has a channel shift or brightness and nothing follows the warp but
+    the rescale and the samplewise steps, so the lean kernels serve the batch
+    (``augment_*_plain``, ``augment_write_samplewise``); else the general ones.
+    """
+    samplewise = plan.epilogue.sample_stats
+    passes = ["minmax"] if minmax else []
+    if samplewise:
+        passes.append("moments_plain" if plain else "moments")
+    passes.append("write" if not plain else "write_samplewise" if samplewise else "write_plain")
+    return tuple(passes)
+
+
+def _steps(plan: "Plan", params: TransformParams, config: AugmentConfig) -> tuple[bool, bool]:
+    """``(minmax, plain)`` for :func:`kernel_passes`, from the batch's drawn steps."""
+    shifted = _any_sample_has(params.channel_shift_intensity)
+    brightened = _any_sample_has(params.brightness)
+    # Whole-image min / max: for the channel-shift clip and the PIL brightness.
+    minmax = shifted or (brightened and config.compat != "fixed")
+    return minmax, plan.plain_write and not (shifted or brightened)
+
+
+def _pack(plan: "Plan", matrices: np.ndarray, params: TransformParams,
+          records: Optional[np.ndarray]) -> np.ndarray:
+    """The batch's upload: epilogue, sample records, statistics (launch_args.pack_upload)."""
+    fast_image = plan.dims[1:3] if plan.variant.precision == "fast" else None
+    return pack_upload(matrices, params, plan.work, plan.epilogue, records,
+                       fast_image=fast_image)
 
 
 def _any_sample_has(optional: np.ndarray) -> bool:
