@@ -206,3 +206,19 @@ def test_samples_keras_leaves_unwarped_are_exact_in_fast_mode(backend, fill_mode
         params = _draws(gen, x, order)
         out, ref, _ = _run(backend, x, params, config)
         np.testing.assert_array_equal(out, ref)
+
+
+@pytest.mark.parametrize("fill_mode", FILL_MODES)
+@pytest.mark.parametrize("order", [0, 1])
+@pytest.mark.parametrize("value, dtype", [(200, np.uint8), (123.456, np.float32)])
+def test_a_flat_image_stays_flat(backend, fill_mode, order, value, dtype):
+    """The fast warp's weights of an axis add up to exactly 1, so a flat region (here the
+    whole image, and cval for the constant fill) interpolates to its own value, bit for bit,
+    as in the exact mode: a 0/1 mask stays 0/1."""
+    gen, config = _fast(**GEOMETRY, fill_mode=fill_mode, cval=float(np.float32(value)),
+                        interpolation_order=order)
+    x = np.full((6, 37, 29, 3), value, dtype=dtype)
+    out, _, ran = _run(backend, x, _draws(gen, x, 13), config)
+    np.testing.assert_array_equal(out, np.full(x.shape, np.float32(value)))
+    if ran:  # the emulation's record
+        assert ran == [("fast", "write_plain")]

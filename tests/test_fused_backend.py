@@ -190,8 +190,9 @@ def test_the_lean_samplewise_kernels_give_the_general_kernels_bits(backend, fill
     """A samplewise batch without channel shift or brightness takes augment_moments_plain
     and augment_write_samplewise: the same bits as augment_moments and augment_write (which
     a shifted batch takes), the reference's values within the samplewise tolerance.  Centre
-    only, centre and scale; RGB in straight-line code, 1 and 4 channels in the loop; uint8
-    and float input, every working dtype, both precisions; a sample Keras leaves unwarped."""
+    only, centre and scale, scale only (a config Keras's constructor never makes), with and
+    without a rescale; RGB in straight-line code, 1 and 4 channels in the loop; uint8 and
+    float input, every working dtype, both precisions; a sample Keras leaves unwarped."""
     data_format, out_format = layouts
     case = ("samplewise", fill_mode, order, layouts)
     rng = np.random.default_rng(zlib.crc32(repr(case).encode()))
@@ -200,14 +201,18 @@ def test_the_lean_samplewise_kernels_give_the_general_kernels_bits(backend, fill
             ("uint8", "float32", 3, "exact", scaled),
             ("uint8", "float32", 3, "fast", scaled),
             ("uint8", "float32", 3, "exact", dict(samplewise_center=True)),
+            ("uint8", "float32", 3, "exact", dict(scaled, rescale=None)),
+            ("uint8", "float32", 3, "exact", dict(scaled, center_off=True)),
             ("uint8", "float64", 3, "exact", scaled),
             ("float32", "float32", 4, "fast", scaled),
             ("uint8", "float16", 4, "exact", scaled),
             ("float16", "float32", 1, "exact", dict(samplewise_center=True))):
+        steps = {"rescale": 1 / 255, **steps}
+        center_off = steps.pop("center_off", False)
         gen = gpuaug.ImageDataGenerator(
             **CLASSIC, **steps, fill_mode=fill_mode, cval=11.25, interpolation_order=order,
-            rescale=1 / 255, dtype=work, data_format=data_format, compat="fixed",
-            precision=precision, device="cpu")
+            dtype=work, data_format=data_format, compat="fixed", precision=precision,
+            device="cpu")
         shape = (5, 14, 11, channels)
         if data_format == "channels_first":
             shape = (5, channels, 14, 11)
@@ -216,6 +221,8 @@ def test_the_lean_samplewise_kernels_give_the_general_kernels_bits(backend, fill
         params.theta[0] = params.tx[0] = params.ty[0] = params.shear[0] = 0.0  # unwarped
         params.zx[0] = params.zy[0] = 1.0
         config = dataclasses.replace(gen.config(), output_data_format=out_format)
+        if center_off:
+            config = dataclasses.replace(config, samplewise_center=False)
         launches = getattr(backend.launcher, "launches", None)  # the emulation's record
         if launches is not None:
             launches.clear()

@@ -289,5 +289,10 @@ def test_the_kernel_benchmark_times_what_its_labels_say_and_asks_the_model_for_i
         h200 = next(p for p in report[label]["predictions"] if p["gpu"] == "H200")
         seconds, gpu = model_seconds(variants[label], ALONE_KERNELS[label], "NVIDIA H200")
         assert (seconds, gpu) == (h200["seconds"], "H200")
-    assert model_seconds(variants["classic exact"], ("write_plain",), "NVIDIA RTX 6000") == (
-        None, "no model for NVIDIA RTX 6000")
+    for other in ("NVIDIA RTX 6000", "NVIDIA L40S", "NVIDIA GH200 480GB", "NVIDIA H100 PCIe",
+                  "NVIDIA H100 NVL", "NVIDIA H200 NVL"):
+        assert model_seconds(variants["classic exact"], ("write_plain",), other) == (
+            None, f"no model for {other}")
+    for name, gpu in (("NVIDIA H100 80GB HBM3", "H100 SXM"), ("NVIDIA L4", "L4"),
+                      ("Tesla T4", "T4")):
+        assert model_seconds(variants["classic exact"], ("write_plain",), name)[1] == gpu

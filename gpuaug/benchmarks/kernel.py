@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import re
 
 import numpy as np
 
@@ -218,6 +219,17 @@ def alone_setup(work: Workload, settings: dict):
     return backend.kernels_alone(work.x, matrices, params, gen.config())
 
 
+#: The device names each GPU of the model answers to (CUDA's device name, e.g. "NVIDIA H100
+#: 80GB HBM3"): whole words, so an L40S is not an L4, a GH200 not an H200, and a PCIe or NVL
+#: card (other clocks and bandwidth) not the SXM part the model describes.
+_DEVICE_NAMES = {
+    "H100 SXM": r"\bH100\b(?!.*\b(PCIe|NVL)\b)",
+    "H200": r"(?<![A-Za-z])H200\b(?!.*\bNVL\b)",
+    "L4": r"\bL4\b",
+    "T4": r"\bT4\b",
+}
+
+
 def model_seconds(variant: KernelVariant, passes: tuple[str, ...],
                   device_name: str) -> tuple[float | None, str]:
     """The SASS model's time for these kernels on the GPU called ``device_name`` (B = 256 at
@@ -228,7 +240,7 @@ def model_seconds(variant: KernelVariant, passes: tuple[str, ...],
 
     from . import sass
 
-    gpu = next((g for g in sass.GPUS if g.name.split()[0] in device_name), None)
+    gpu = next((g for g in sass.GPUS if re.search(_DEVICE_NAMES[g.name], device_name)), None)
     if gpu is None:
         return None, f"no model for {device_name}"
     try:

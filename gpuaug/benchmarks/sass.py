@@ -228,8 +228,8 @@ def _paths(body: list[Instruction], lo: int, hi: int, skip: tuple[int, int] | No
     most = max(loads for _, loads in light_states)
     light = min((best[end][state] for state in light_states if state[1] == most),
                 key=lambda entry: entry[0])
-    heavy = max((worst[end][state] for state in worst[end] if state[0] == wanted),
-                key=lambda entry: entry[0])
+    heavy = max((worst[end][state] for state in worst[end]
+                 if state[0] == wanted and state[1] >= min_taps), key=lambda entry: entry[0])
     finish = []
     for _, units in (light, heavy):
         units = dict(units)

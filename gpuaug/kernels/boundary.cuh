@@ -70,7 +70,7 @@ GPUAUG_HD int to_index(T start, int n) {
 // The tap `step` (0 or 1) after `start` (an integer-valued coordinate): to_index, then
 // map_tap.  precision="fast", nearest: the same clamp to [0, n - 1], as a max in float32,
 // a saturating conversion and a min (a NaN start gives 0, as before); start + 1 is exact
-// there, the sides being below 2^24 (fused.FAST_MAX_SIDE).
+// there, the sides being at most 2^24 (fused.FAST_MAX_SIDE).
 template <int MODE, typename T>
 GPUAUG_HD int tap_of(T start, int n, int step) {
     return map_tap<MODE>(to_index(start, n) + step, n);
@@ -81,11 +81,6 @@ GPUAUG_HD int tap_of<MODE_NEAREST, float>(float start, int n, int step) {
     const int low = saturating_int(fmaxf(j, 0.0f));  // >= 0; a NaN start gives 0
     return low < n - 1 ? low : n - 1;
 }
-
-// The weight of the second tap: SciPy's 1 - w0 (exact mode); the fraction itself in
-// float32 (precision="fast": one instruction less, and within an ulp of it).
-GPUAUG_HD double second_weight(double w0, double) { return sub_rn(1.0, w0); }
-GPUAUG_HD float second_weight(float, float frac) { return frac; }
 
 // The taps and weights of one axis.  For order 0, tap1 and the weights are unused.
 template <typename T>
@@ -112,9 +107,9 @@ GPUAUG_HD AxisTaps<T> axis_taps(T u, int n) {
         return t;
     }
     const T start = floor_of(cc);
-    const T frac = sub_rn(cc, start);  // exact
-    t.w0 = sub_rn(T(1), frac);
-    t.w1 = second_weight(t.w0, frac);
+    t.w0 = sub_rn(T(1), sub_rn(cc, start));
+    t.w1 = sub_rn(T(1), t.w0);  // SciPy's, not the fraction: w0 + w1 is exactly 1, so a
+                                // flat region interpolates to itself in float32 too
     t.tap0 = tap_of<MODE>(start, n, 0);
     t.tap1 = tap_of<MODE>(start, n, 1);
     return t;

@@ -34,8 +34,8 @@ template <int PRECISION> using Coord = typename CoordOf<PRECISION>::type;
 // precision="fast": a sample's matrix in float32 about the image's centre, made by the
 // host (launch_args.fast_geometry: the centre's coordinate in float64, then rounded) and
 // packed as float32 pairs into the record's first three matrix words.  A pixel's
-// coordinate is then two float32 FMAs of exact offsets from the centre (half-integers):
-// its error is a few ulps of the coordinate itself, and no FP64 instruction is needed.
+// coordinate is then two float32 FMAs of exact offsets from the centre: its error is a
+// few ulps of the coordinate itself, and no FP64 instruction is needed.
 // The offsets are taken doubled, 2r - (h - 1), integers, one conversion each, against
 // the linear part halved: the same products exactly (halving and doubling are exact),
 // so the same coordinates, without the centre's half-integers in the pixel loop.

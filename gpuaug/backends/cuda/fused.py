@@ -80,14 +80,7 @@ class FusedBackend:
              config: AugmentConfig, records: Optional[np.ndarray], *,
              standardize: bool) -> Any:
         xp = self.xp
-        x = xp.ascontiguousarray(batch)
-        plan = self._plan(x.shape, x.dtype, config, standardize)
-        if not plan.reads_directly:
-            x = x.astype(plan.work)  # NumPy rounds the batch to the working dtype first, too
-        brightened = _any_sample_has(params.brightness)
-        if brightened and config.compat != "fixed":
-            check_pil_channels(plan.dims[3])
-        out = self._allocate(plan.out_shape, plan.out_numpy_dtype, "the output", plan)
+        x, plan, out = self._prepare(batch, params, config, standardize)
         if plan.launches:
             self._launch(x, out, plan, matrices, params, records, *_steps(plan, params, config))
         if plan.finish_here or not standardize:
@@ -130,6 +123,18 @@ class FusedBackend:
                 f"on {self.name}: {nbytes:,} bytes ({nbytes / 2**20:,.1f} MiB, "
                 f"{np.dtype(dtype).name} {tuple(shape)}); use a smaller batch_size. ({exc})"
             ) from exc
+
+    def _prepare(self, batch: Any, params: TransformParams, config: AugmentConfig,
+                 standardize: bool) -> tuple[Any, "Plan", Any]:
+        """The batch as the kernels read it, its plan, and the output array."""
+        x = self.xp.ascontiguousarray(batch)
+        plan = self._plan(x.shape, x.dtype, config, standardize)
+        if not plan.reads_directly:
+            x = x.astype(plan.work)  # NumPy rounds the batch to the working dtype first, too
+        if _any_sample_has(params.brightness) and config.compat != "fixed":
+            check_pil_channels(plan.dims[3])
+        out = self._allocate(plan.out_shape, plan.out_numpy_dtype, "the output", plan)
+        return x, plan, out
 
     def _launch(self, x: Any, out: Any, plan: "Plan", matrices: np.ndarray,
                 params: TransformParams, records: Optional[np.ndarray], minmax: bool,
@@ -174,27 +179,22 @@ class FusedBackend:
             device-to-device copy of its pristine twin (a few tens of KB).  ``passes``
             names the kernels, in launch order (:func:`kernel_passes`), of ``variant``.
         """
-        xp = self.xp
-        x = xp.ascontiguousarray(batch)
-        plan = self._plan(x.shape, x.dtype, config, True)
-        if not plan.finish_here or not plan.launches:
-            raise ValueError("kernels_alone: this batch is not finished by the kernels "
-                             "(ZCA, a preprocessing_function, or no pixels)")
-        if not plan.reads_directly:
-            x = x.astype(plan.work)
-        if _any_sample_has(params.brightness) and config.compat != "fixed":
-            check_pil_channels(plan.dims[3])
-        minmax, plain = _steps(plan, params, config)
-        packed = _pack(plan, matrices, params, None)
-        upload, pristine = self.launcher.upload(packed), self.launcher.upload(packed)
-        out = self._allocate(plan.out_shape, plan.out_numpy_dtype, "the output", plan)
-        partials = self._partials(plan)
+        with self.launcher.context():
+            x, plan, out = self._prepare(batch, params, config, True)
+            if not plan.finish_here or not plan.launches:
+                raise ValueError("kernels_alone: this batch is not finished by the kernels "
+                                 "(ZCA, a preprocessing_function, or no pixels)")
+            minmax, plain = _steps(plan, params, config)
+            packed = _pack(plan, matrices, params, None)
+            upload, pristine = self.launcher.upload(packed), self.launcher.upload(packed)
+            partials = self._partials(plan)
         passes = kernel_passes(plan, minmax, plain)
 
         def run() -> Any:
-            if len(passes) > 1:
-                xp.copyto(upload, pristine)
-            self._kernels(x, out, plan, upload, partials, minmax, plain)
+            with self.launcher.context():
+                if len(passes) > 1:
+                    self.xp.copyto(upload, pristine)
+                self._kernels(x, out, plan, upload, partials, minmax, plain)
             return out
 
         return KernelsAlone(run, passes, plan.variant)
