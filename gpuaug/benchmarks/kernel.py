@@ -206,7 +206,7 @@ ALONE = (
 
 
 def alone_setup(work: Workload, settings: dict):
-    """``kernels_alone`` for ``settings``; the note names the kernels and the model's time."""
+    """``FusedBackend.kernels_alone`` on the workload's batch, drawn for ``settings``."""
     import gpuaug
     from gpuaug.backends.cuda import cuda_backend
     from gpuaug.compose import compose_matrices

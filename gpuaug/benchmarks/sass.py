@@ -11,9 +11,10 @@ options) for the architectures of the GPUs people train on, disassembled with
   control), from the loop structure of each kernel: its backward branches nest
   sample > pixel > channel loops; the innermost loop's body runs once per element,
   the pixel loop's body (the channel loop excluded) once per pixel, i.e. ``1 / C`` of
-  an element (C = 3); where a path of the pixel loop writes all C channels in
-  straight-line code (C global stores, the channel loop skipped), that path / C is
-  the other way, and the lighter way counts; a thread's setup for a sample (the path
+  an element (C = 3); where a path of the pixel loop does all C channels in
+  straight-line code (C global stores, or for a reader such as the moments pass every
+  channel's taps, the channel loop skipped), that path / C is the other way, and the
+  lighter way counts; a thread's setup for a sample (the path
   from the kernel's entry to the pixel loop) counts once per the launch's pixels per
   thread.  The branches inside a loop give many paths: the table shows the
   lightest of those that read every tap (a configuration that takes none of the
