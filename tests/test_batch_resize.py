@@ -59,6 +59,28 @@ def test_images_of_one_size_share_their_index_maps():
     assert list(records["pixels"]) == [1, 2, 3, 4] and list(records["width"]) == [40] * 3 + [24]
 
 
+def test_each_images_record_points_at_its_own_maps():
+    """Random sizes, repeats and the target's own: every record's maps are Pillow's nearest
+    indices for its height and width, and a later batch reuses the maps made before."""
+    from gpuaug.sources.pillow_rules import pil_nearest_indices
+
+    rng = np.random.default_rng(3)
+    shapes = [tuple(int(v) for v in hw) for hw in rng.integers(1, 60, (40, 2))]
+    shapes += [TARGET, (TARGET[0], 7), (7, TARGET[1]), shapes[0]]
+    pointers = [int(v) for v in rng.integers(1, 2**60, len(shapes))]
+    records, maps = batch_resize.plan(shapes, pointers, TARGET)
+    assert maps.dtype == np.int32 and len(records) == len(shapes)
+    for record, (height, width), pointer in zip(records, shapes, pointers, strict=True):
+        assert (int(record["pixels"]), int(record["width"])) == (pointer, width)
+        for n_in, n_out, at in ((height, TARGET[0], record["row_map"]),
+                                (width, TARGET[1], record["col_map"])):
+            expected = np.arange(n_out) if n_in == n_out else pil_nearest_indices(n_in, n_out)
+            np.testing.assert_array_equal(maps[int(at):int(at) + n_out], expected)
+    made = batch_resize._index_map(shapes[0][0], TARGET[0])
+    assert batch_resize._index_map(shapes[0][0], TARGET[0]) is made  # kept, not rebuilt
+    assert not made.flags.writeable  # shared by the batches: nobody may change it
+
+
 def test_an_image_too_large_for_32_bit_indices_is_refused():
     with pytest.raises(ValueError, match="too large"):
         batch_resize.plan([(40000, 20000)], [0], TARGET)
