@@ -62,9 +62,40 @@ def _featurewise(config: AugmentConfig, channels: int, rng) -> AugmentConfig:
         std=rng.uniform(0.1, 0.4, shape).astype(config.dtype))
 
 
-def _compare(backend, x, params, config, *, method="augment", exact=None, brightness=None):
+def _matrices(x, params, config) -> np.ndarray:
     h, w = x.shape[1:3] if config.channels_last else x.shape[2:4]
-    m = compose_matrices(params, h, w, config.compat)
+    return compose_matrices(params, h, w, config.compat)
+
+
+def _augment(backend, x, params, config) -> np.ndarray:
+    """``backend.augment`` of the host batch ``x``, back on the host."""
+    return to_host(backend.augment(to_device(backend, x), _matrices(x, params, config), params,
+                                   config))
+
+
+def _unwarped_first(gen, rng, shape, in_dtype, data_format, out_format):
+    """``(x, params, config)``: fresh images of ``shape`` (NHWC; NCHW for channels_first),
+    drawn parameters whose first sample Keras leaves unwarped, the config for ``out_format``;
+    the emulation's launch record cleared."""
+    if data_format == "channels_first":
+        shape = (shape[0], shape[3], shape[1], shape[2])
+    x = _images(rng, shape, in_dtype)
+    params = _draw(gen, x, int(rng.integers(1 << 31)))
+    params.theta[0] = params.tx[0] = params.ty[0] = params.shear[0] = 0.0  # unwarped
+    params.zx[0] = params.zy[0] = 1.0
+    return x, params, dataclasses.replace(gen.config(), output_data_format=out_format)
+
+
+def _launch_record(backend):
+    """The emulation's record of launches, cleared (None on a GPU, which keeps none)."""
+    launches = getattr(backend.launcher, "launches", None)
+    if launches is not None:
+        launches.clear()
+    return launches
+
+
+def _compare(backend, x, params, config, *, method="augment", exact=None, brightness=None):
+    m = _matrices(x, params, config)
     ref = getattr(NumpyBackend(), method)(x, m, params, config)
     out = to_host(getattr(backend, method)(to_device(backend, x), m, params, config))
     if exact is None:
@@ -148,17 +179,9 @@ def test_the_plain_kernel_is_the_reference_without_optional_steps(backend, fill_
             **CLASSIC, fill_mode=fill_mode, cval=11.25, interpolation_order=order,
             rescale=1 / 255, dtype=work, data_format=data_format, compat="fixed",
             device="cpu")
-        shape = (5, 14, 11, channels)
-        if data_format == "channels_first":
-            shape = (5, channels, 14, 11)
-        x = _images(rng, shape, in_dtype)
-        params = _draw(gen, x, int(rng.integers(1 << 31)))
-        params.theta[0] = params.tx[0] = params.ty[0] = params.shear[0] = 0.0  # unwarped
-        params.zx[0] = params.zy[0] = 1.0
-        config = dataclasses.replace(gen.config(), output_data_format=out_format)
-        launches = getattr(backend.launcher, "launches", None)  # the emulation's record
-        if launches is not None:
-            launches.clear()
+        x, params, config = _unwarped_first(gen, rng, (5, 14, 11, channels), in_dtype,
+                                            data_format, out_format)
+        launches = _launch_record(backend)
         _compare(backend, x, params, config)
         if launches is not None:
             assert launches == ["write_plain"]
@@ -169,9 +192,7 @@ def _through_the_general_kernels(backend, x, params, config):
     make_plan = backend._plan
     backend._plan = lambda *args: dataclasses.replace(make_plan(*args), plain_write=False)
     try:
-        h, w = x.shape[1:3] if config.channels_last else x.shape[2:4]
-        m = compose_matrices(params, h, w, config.compat)
-        return to_host(backend.augment(to_device(backend, x), m, params, config))
+        return _augment(backend, x, params, config)
     finally:
         del backend._plan
 
@@ -213,28 +234,19 @@ def test_the_lean_samplewise_kernels_give_the_general_kernels_bits(backend, fill
             **CLASSIC, **steps, fill_mode=fill_mode, cval=11.25, interpolation_order=order,
             dtype=work, data_format=data_format, compat="fixed", precision=precision,
             device="cpu")
-        shape = (5, 14, 11, channels)
-        if data_format == "channels_first":
-            shape = (5, channels, 14, 11)
-        x = _images(rng, shape, in_dtype)
-        params = _draw(gen, x, int(rng.integers(1 << 31)))
-        params.theta[0] = params.tx[0] = params.ty[0] = params.shear[0] = 0.0  # unwarped
-        params.zx[0] = params.zy[0] = 1.0
-        config = dataclasses.replace(gen.config(), output_data_format=out_format)
+        x, params, config = _unwarped_first(gen, rng, (5, 14, 11, channels), in_dtype,
+                                            data_format, out_format)
         if center_off:
             config = dataclasses.replace(config, samplewise_center=False)
-        launches = getattr(backend.launcher, "launches", None)  # the emulation's record
-        if launches is not None:
-            launches.clear()
-        h, w = x.shape[1:3] if config.channels_last else x.shape[2:4]
-        m = compose_matrices(params, h, w, config.compat)
+        launches = _launch_record(backend)
         if precision == "fast":  # its error against the reference: tests/test_fast_precision.py
-            lean = to_host(backend.augment(to_device(backend, x), m, params, config))
+            lean = _augment(backend, x, params, config)
         elif work == "float16" and config.samplewise_std_normalization:
             # NumPy reduces a float16 batch in float16 and the kernels in float64: the std
             # may differ by an ulp, and the values by up to two (docs/semantics.md §14).
-            lean = to_host(backend.augment(to_device(backend, x), m, params, config))
-            a, b = lean.astype(np.float64), NumpyBackend().augment(x, m, params, config)
+            lean = _augment(backend, x, params, config)
+            b = NumpyBackend().augment(x, _matrices(x, params, config), params, config)
+            a = lean.astype(np.float64)
             ulp = ulp16(np.maximum(np.abs(a), np.abs(b.astype(np.float64))), "float16")
             assert (np.abs(a - b) <= 2 * ulp).all()
         else:
@@ -395,8 +407,8 @@ def test_the_kernels_alone_rerun_augments_batch_on_one_upload(build_dir, kwargs,
     gen = gpuaug.ImageDataGenerator(**kwargs, device="cpu")
     x = _images(np.random.default_rng(4), (3, 17, 13, 3), np.uint8)
     params = _draw(gen, x, 4)
-    m = compose_matrices(params, 17, 13)
-    expected = to_host(backend.augment(to_device(backend, x), m, params, gen.config()))
+    m = _matrices(x, params, gen.config())
+    expected = _augment(backend, x, params, gen.config())
     uploads, first_pass_sees = [], []
     upload, launch = backend.launcher.upload, backend.launcher.launch
 

@@ -263,24 +263,22 @@ def run_alone(work: Workload, warmup: int, repeats: int,
                                                     sass.CHANNELS)
     device = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)["name"].decode()
     for label, settings in harness.progress(ALONE, desc="kernels alone"):
-        made: dict = {}
-
-        def setup(settings=settings, made=made):
-            made["alone"] = alone_setup(work, settings)
-            return made["alone"].run, ""
-
+        alone = None
         try:
-            r = harness.run_contender(label, setup, images=work.b, bytes_moved=work.bytes_moved,
-                                      warmup=warmup, repeats=repeats, timer="cuda back to back")
+            alone = alone_setup(work, settings)
+            r = harness.run_contender(label, lambda run=alone.run: (run, ""), images=work.b,
+                                      bytes_moved=work.bytes_moved, warmup=warmup,
+                                      repeats=repeats, timer="cuda back to back")
         except Exception as exc:  # a configuration that cannot be set up is a row, not a crash
             r = harness.Result(label, "failed", f"{type(exc).__name__}: {exc}")
-        alone = made.get("alone")
-        model, why = (None, "not B=256 at 224^2") if not modelled else (
-            (None, "not set up") if alone is None
-            else model_seconds(alone.variant, alone.passes, device))
+        if not modelled:
+            model, why = None, "not B=256 at 224^2"
+        elif alone is None:
+            model, why = None, "not set up"
+        else:
+            model, why = model_seconds(alone.variant, alone.passes, device)
         rows.append(dict(variant=label, passes=list(alone.passes if alone else ()),
-                         status=r.status,
-                         note=r.note, median_s=r.median, gb_per_s=r.gb_per_s,
+                         status=r.status, note=r.note, median_s=r.median, gb_per_s=r.gb_per_s,
                          fraction_of_copy=(r.gb_per_s / ceiling_gb_s
                                            if r.gb_per_s and ceiling_gb_s else None),
                          model_s=model, model_note=why))

@@ -80,9 +80,9 @@ class FusedBackend:
              config: AugmentConfig, records: Optional[np.ndarray], *,
              standardize: bool) -> Any:
         xp = self.xp
-        x, plan, out = self._prepare(batch, params, config, standardize)
+        x, plan, out, minmax, plain = self._prepare(batch, params, config, standardize)
         if plan.launches:
-            self._launch(x, out, plan, matrices, params, records, *_steps(plan, params, config))
+            self._launch(x, out, plan, matrices, params, records, minmax, plain)
         if plan.finish_here or not standardize:
             return out  # fused to the end, or apply(): Keras's transform in the working dtype
         if plan.zca:
@@ -125,16 +125,22 @@ class FusedBackend:
             ) from exc
 
     def _prepare(self, batch: Any, params: TransformParams, config: AugmentConfig,
-                 standardize: bool) -> tuple[Any, "Plan", Any]:
-        """The batch as the kernels read it, its plan, and the output array."""
+                 standardize: bool) -> tuple[Any, "Plan", Any, bool, bool]:
+        """The batch as the kernels read it, its plan, the output array, and
+        ``(minmax, plain)`` for :func:`kernel_passes`, from the batch's drawn steps."""
         x = self.xp.ascontiguousarray(batch)
         plan = self._plan(x.shape, x.dtype, config, standardize)
         if not plan.reads_directly:
             x = x.astype(plan.work)  # NumPy rounds the batch to the working dtype first, too
-        if _any_sample_has(params.brightness) and config.compat != "fixed":
+        shifted = _any_sample_has(params.channel_shift_intensity)
+        brightened = _any_sample_has(params.brightness)
+        pil_brightness = brightened and config.compat != "fixed"
+        if pil_brightness:
             check_pil_channels(plan.dims[3])
         out = self._allocate(plan.out_shape, plan.out_numpy_dtype, "the output", plan)
-        return x, plan, out
+        # Whole-image min / max: for the channel-shift clip and the PIL brightness.
+        minmax = shifted or pil_brightness
+        return x, plan, out, minmax, plan.plain_write and not (shifted or brightened)
 
     def _launch(self, x: Any, out: Any, plan: "Plan", matrices: np.ndarray,
                 params: TransformParams, records: Optional[np.ndarray], minmax: bool,
@@ -180,11 +186,10 @@ class FusedBackend:
             names the kernels, in launch order (:func:`kernel_passes`), of ``variant``.
         """
         with self.launcher.context():
-            x, plan, out = self._prepare(batch, params, config, True)
+            x, plan, out, minmax, plain = self._prepare(batch, params, config, True)
             if not plan.finish_here or not plan.launches:
                 raise ValueError("kernels_alone: this batch is not finished by the kernels "
                                  "(ZCA, a preprocessing_function, or no pixels)")
-            minmax, plain = _steps(plan, params, config)
             packed = _pack(plan, matrices, params, None)
             upload, pristine = self.launcher.upload(packed), self.launcher.upload(packed)
             partials = self._partials(plan)
@@ -223,15 +228,6 @@ def kernel_passes(plan: "Plan", minmax: bool, plain: bool) -> tuple[str, ...]:
         passes.append("moments_plain" if plain else "moments")
     passes.append("write" if not plain else "write_samplewise" if samplewise else "write_plain")
     return tuple(passes)
-
-
-def _steps(plan: "Plan", params: TransformParams, config: AugmentConfig) -> tuple[bool, bool]:
-    """``(minmax, plain)`` for :func:`kernel_passes`, from the batch's drawn steps."""
-    shifted = _any_sample_has(params.channel_shift_intensity)
-    brightened = _any_sample_has(params.brightness)
-    # Whole-image min / max: for the channel-shift clip and the PIL brightness.
-    minmax = shifted or (brightened and config.compat != "fixed")
-    return minmax, plan.plain_write and not (shifted or brightened)
 
 
 def _pack(plan: "Plan", matrices: np.ndarray, params: TransformParams,
