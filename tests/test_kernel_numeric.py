@@ -12,7 +12,7 @@ import ctypes
 import numpy as np
 import pytest
 
-from gpuaug.backends.cuda.launch_args import key_value, order_key
+from gpuaug.backends.cuda.launch_args import key_value, order_key, width_inverse
 from gpuaug.backends.reference.boundary import FILL_MODES, map_coordinate, map_tap
 
 from emulation import EmulatedLauncher
@@ -135,6 +135,29 @@ def test_fast_nearest_taps_are_the_rule_of_to_index_then_map_tap(lib, n):
                                       ctypes.c_int(step))
         np.testing.assert_array_equal(fast, rule)
         assert ((0 <= fast) & (fast <= n - 1)).all()
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 7, 224, 225, 640, 1000, 4095, 65_537, 2**24 + 1,
+                               2**31 - 1, 2**31])
+def test_dividing_by_the_hosts_inverse_of_the_width_is_integer_division(lib, d):
+    """The pixel walk divides by the width with launch_args.width_inverse: the quotient of
+    every 32-bit numerator, at and around each multiple of d and at the ends."""
+    rng = np.random.default_rng(d)
+    multiples = np.unique(np.concatenate([
+        np.arange(0, min(2**32 // d, 5000)), rng.integers(0, 2**32 // d, 5000)])) * d
+    n = np.concatenate([multiples - 1, multiples, multiples + 1, multiples + d - 1,
+                        rng.integers(0, 2**32, 20_000), [0, 1, 2**31 - 1, 2**31, 2**32 - 1]])
+    n = n[(n >= 0) & (n < 2**32)].astype(np.uint32)
+    out = np.full(n.shape, 0xDEADBEEF, dtype=np.uint32)
+    lib.emulate_divide_by_inverse(_ptr(n), _ptr(out), ctypes.c_longlong(n.size),
+                                  ctypes.c_ulonglong(width_inverse(d)))
+    np.testing.assert_array_equal(out, n // np.uint32(d))
+
+
+def test_the_width_inverse_refuses_widths_it_cannot_serve():
+    for width in (0, 2**31 + 1):
+        with pytest.raises(ValueError, match="width"):
+            width_inverse(width)
 
 
 def test_order_keys_sort_like_their_doubles():

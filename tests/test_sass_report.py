@@ -106,8 +106,115 @@ def test_a_pixel_written_in_straight_line_code_counts_its_path_over_the_channels
     # BRA) / 3 = 4.67, so the straight way is the lightest.
     assert sum(counts.lightest.values()) == pytest.approx(8 / 3)
     assert counts.lightest["fp64"] == 0 and counts.lightest["memory"] == pytest.approx(1)
-    # The heaviest: the channel loop plus the heaviest pixel path (8 instructions) / 3.
-    assert sum(counts.heaviest.values()) == pytest.approx(3 + 8 / 3)
+    # The heaviest: the channel loop plus the pixel loop's way through it (FFMA, BRA,
+    # IADD3, ISETP, BRA) / 3; the straight-line path is another pixel's, not added to it.
+    assert sum(counts.heaviest.values()) == pytest.approx(3 + 5 / 3)
+
+
+# The compiler's unswitching of ``channels == 3``: a pixel loop (0x20-0x90) with the
+# channel loop (0x40-0x60) and the pixel's store (0x70) behind a test that skips them
+# when there are no channels (0x30), and beside it, in the same sample loop (0x10-0x120),
+# a pixel loop of its own (0xa0-0xf0) for three channels in straight-line code; then a
+# sample's serial sum (0x100-0x110, a loop with no taps and no stores) and the back edge.
+UNSWITCHED = """
+        Function : _Z10unswitched
+        /*0000*/                   S2R R0, SR_TID.X ;
+        /*0010*/               @P5 BRA 0xa0 ;
+        /*0020*/                   FFMA R1, R2, R3, R4 ;
+        /*0030*/               @P0 BRA 0x80 ;
+        /*0040*/                   LDG.E.U8 R5, desc[UR4][R10.64] ;
+        /*0050*/                   DADD R8, R6, R6 ;
+        /*0060*/              @!P1 BRA 0x40 ;
+        /*0070*/                   STG.E desc[UR4][R10.64], R8 ;
+        /*0080*/                   IADD3 R1, R1, 0x1, RZ ;
+        /*0090*/              @!P2 BRA 0x20 ;
+        /*00a0*/                   LDG.E.U8 R5, desc[UR4][R10.64] ;
+        /*00b0*/                   LDG.E.U8 R6, desc[UR4][R10.64+0x1] ;
+        /*00c0*/                   LDG.E.U8 R7, desc[UR4][R10.64+0x2] ;
+        /*00d0*/                   STG.E desc[UR4][R12.64], R5 ;
+        /*00e0*/                   STG.E desc[UR4][R12.64+0x4], R6 ;
+        /*00f0*/              @!P3 BRA 0xa0 ;
+        /*0100*/                   DADD R8, R8, R6 ;
+        /*0110*/              @!P4 BRA 0x100 ;
+        /*0120*/              @!P6 BRA 0x10 ;
+        /*0130*/                   EXIT ;
+"""
+
+
+def _unswitched(stores: int) -> list:
+    """UNSWITCHED with the straight-line pixel loop storing ``stores`` times (2 or 3)."""
+    text = UNSWITCHED
+    if stores == 3:
+        text = text.replace("STG.E desc[UR4][R12.64+0x4], R6 ;",
+                            "STG.E desc[UR4][R12.64+0x4], R6 ;\n        "
+                            "/*00e8*/                   STG.E desc[UR4][R12.64+0x8], R7 ;")
+    (instructions,) = sass.parse_sass(text).values()
+    return instructions
+
+
+def test_a_straight_line_pixel_loop_beside_the_channel_loops_counts_as_the_pixels_way():
+    counts = sass.count_per_element(_unswitched(3), channels=3, is_tap=sass.tap_loads("uint8"))
+    # Its own loop: 3 LDG, 3 STG, BRA = 7 per pixel, 7 / 3 per element, lighter than the
+    # channel loop's way: LDG, DADD, BRA per element + (FFMA, BRA, STG, IADD3, BRA) / 3.
+    assert sum(counts.lightest.values()) == pytest.approx(7 / 3)
+    assert counts.lightest["fp64"] == 0 and counts.lightest["memory"] == pytest.approx(2)
+    assert sum(counts.heaviest.values()) == pytest.approx(3 + 5 / 3)
+    # A loop that stores fewer times than there are channels is no pixel's straight line,
+    # and the serial sum (no stores) is none either: the channel loop's way counts.
+    other = sass.count_per_element(_unswitched(2), channels=3, is_tap=sass.tap_loads("uint8"))
+    assert sum(other.lightest.values()) == pytest.approx(3 + 5 / 3)
+
+
+def test_the_pixel_loops_way_around_its_channel_loop_is_no_pixels():
+    """The test at 0x30 skips the channel loop and the store (an image without channels):
+    lighter, but no pixel's way, so the lightest path is the one through the channel loop."""
+    counts = sass.count_per_element(_unswitched(2), channels=3, is_tap=sass.tap_loads("uint8"))
+    assert counts.lightest["fp64"] == pytest.approx(1)  # the channel loop's DADD
+    assert counts.lightest["memory"] == pytest.approx(1 + 1 / 3)  # its LDG, the pixel's STG
+
+
+# sm_80 / sm_89 shapes: a pixel loop (0x20-0x80) whose head also takes an earlier back
+# edge (0x50: a pixel that needs no more work) and which is left by a CALL.REL.NOINC
+# (0x70) to the sample loop's body (0x90), its own back edge (0x80) unconditional.
+ROTATED = """
+        Function : _Z7rotated
+        /*0000*/                   S2R R0, SR_TID.X ;
+        /*0010*/                   IMAD R1, R0, 0x2, RZ ;
+        /*0020*/                   FFMA R1, R2, R3, R4 ;
+        /*0030*/                   DADD R8, R6, R6 ;
+        /*0040*/              @!P1 BRA 0x30 ;
+        /*0050*/               @P3 BRA 0x20 ;
+        /*0060*/                   IADD3 R1, R1, 0x1, RZ ;
+        /*0070*/               @P2 CALL.REL.NOINC 0x90 ;
+        /*0080*/                   BRA 0x20 ;
+        /*0090*/                   BSYNC B0 ;
+        /*00a0*/              @!P4 BRA 0x10 ;
+        /*00b0*/                   EXIT ;
+"""
+
+
+def test_a_path_ends_at_any_back_edge_and_a_loop_is_left_by_a_call():
+    (instructions,) = sass.parse_sass(ROTATED).values()
+    counts = sass.count_per_element(instructions, channels=3)
+    # Channel loop: DADD, BRA; the pixel loop's lightest way ends at the back edge at 0x50
+    # (FFMA, BRA), its heaviest at 0x80 (FFMA, BRA, IADD3, CALL, BRA).
+    assert sum(counts.lightest.values()) == pytest.approx(2 + 2 / 3)
+    assert sum(counts.heaviest.values()) == pytest.approx(2 + 5 / 3)
+    # A sample: S2R, then IMAD, the pixel loop (left by the CALL), BSYNC, the back edge.
+    spread = sass.count_per_element(instructions, channels=3, pixels_per_thread=2)
+    grown = sum(spread.lightest.values()) - sum(counts.lightest.values())
+    assert grown == pytest.approx(4 / 6)
+
+
+def test_a_threads_setup_leaves_out_every_pixel_loop():
+    """Per sample: S2R, then the sample loop's branch (0x10), the serial sum's DADD and
+    BRA (0x100-0x110) and the back edge (0x120); neither pixel loop."""
+    alone = sass.count_per_element(_unswitched(3), channels=3, is_tap=sass.tap_loads("uint8"))
+    spread = sass.count_per_element(_unswitched(3), channels=3, is_tap=sass.tap_loads("uint8"),
+                                    pixels_per_thread=2)
+    for side in ("lightest", "heaviest"):
+        grown = sum(getattr(spread, side).values()) - sum(getattr(alone, side).values())
+        assert grown == pytest.approx(5 / 6), side
 
 
 # A reader (a moments pass): a pixel loop (0x10-0xd0) with a channel loop (0x80-0xa0) and,
@@ -141,12 +248,12 @@ def test_a_readers_straight_line_pixel_counts_when_it_reads_every_channels_taps(
     # BRA) / 3 = 4.67.
     assert sum(counts.lightest.values()) == pytest.approx(3)
     assert counts.lightest["memory"] == pytest.approx(1)
-    # With four taps per channel (order 1) three loads are less than one channel (one
-    # peeled out of the loop, say): not a pixel's straight-line code, so the channel loop
-    # counts per element, plus the pixel loop's path that reads those taps (9) / 3.
+    # With four taps per channel (order 1) three loads are less than one channel: not a
+    # pixel's straight-line code, so the channel loop counts per element, plus the pixel
+    # loop's way through it (FFMA, BRA, IADD3, ISETP, BRA) / 3.
     order1 = sass.count_per_element(instructions, channels=3, is_tap=sass.tap_loads("uint8"),
                                     taps_per_channel=4)
-    assert sum(order1.lightest.values()) == pytest.approx(3 + 9 / 3)
+    assert sum(order1.lightest.values()) == pytest.approx(3 + 5 / 3)
 
 
 # A channel loop (0x20-0x60) whose branch at 0x20 skips the tap load (a constant-fill

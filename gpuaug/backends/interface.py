@@ -33,7 +33,8 @@ WORK_DTYPES: tuple[str, ...] = ("float16", "float32", "float64")
 PRECISIONS: tuple[str, ...] = ("exact", "fast")
 
 _CPP_TYPES = {"f64": (np.float64, "double"), "i64": (np.int64, "long long"),
-              "u64": (np.uint64, "unsigned long long"), "i32": (np.int32, "int")}
+              "u64": (np.uint64, "unsigned long long"), "i32": (np.int32, "int"),
+              "f32": (np.float32, "float")}
 
 
 def _identifier(name: str) -> str:
@@ -151,6 +152,9 @@ SAMPLE_RECORD = CppStruct("SampleParams", "Per-sample parameters, one record per
     Field("hi_key", "u64", "max of the warped image (order_key), likewise"),
     Field("moment_blocks", "u64", "blocks of the moments pass done with the sample (counted "
           "atomically): the last one adds the sample's partial sums"),
+    Field("first", "i64", "index of the sample's first element in the input and the output "
+          "batch, b * h * w * c (launch_args.pack_upload): read, where the product would "
+          "be recomputed for every pixel"),
 ))
 
 #: One per batch, at the start of the upload: the steps after the warp and their constants.
@@ -164,6 +168,11 @@ EPILOGUE_RECORD = CppStruct("Epilogue", "The batch-wide part of a launch, first 
     Field("mean_strides", "i64", "its element strides over (row, col, channel)", 3),
     Field("std_offset", "i64", "byte offset of featurewise std + 1e-6 (float64) in the upload"),
     Field("std_strides", "i64", "its element strides over (row, col, channel)", 3),
+    Field("sample_elements", "i64", "h * w * c: the distance between samples"),
+    Field("width_inverse", "u64", "ceil(2^63 / w): the pixel walk divides by the width with "
+          "it (numeric.cuh divide_by_inverse)"),
+    Field("rescale32", "f32", "rescale as float32, read by the plain kernels with float32 work "
+          "(launched only where rescale is a float32 number): no float64 conversion per thread"),
 ))
 
 #: One per decoded image of a batch that resize.cu resizes (Pillow's nearest) in one launch.

@@ -164,18 +164,29 @@ class KernelCounts:
 
 
 def _target(ins: Instruction) -> Optional[int]:
+    """Where a branch goes.  ``CALL.REL.NOINC`` too: into the kernel's body it is how
+    sm_80 / sm_89 code leaves a loop (a jump); out of line (a slow path after the last
+    EXIT) it is a call that returns, and ``_paths`` lets it fall through."""
     found = re.search(r"0x([0-9a-f]+)", ins.operands)
-    return int(found.group(1), 16) if found and ins.opcode.startswith("BRA") else None
+    jumps = ins.opcode.startswith("BRA") or ins.opcode.startswith("CALL.REL.NOINC")
+    return int(found.group(1), 16) if found and jumps else None
 
 
-def _paths(body: list[Instruction], lo: int, hi: int, skip: tuple[int, int] | None,
+Span = tuple[int, int]  # a loop: (first address, back edge's address)
+
+
+def _paths(body: list[Instruction], lo: int, hi: int, skip: tuple[Span, ...] = (),
            stores: Optional[int] = None, is_tap: Callable[[str], bool] = lambda op: True,
-           min_taps: int = 0) -> Optional[tuple[dict[str, float], dict[str, float]]]:
+           min_taps: int = 0, enter: bool = False
+           ) -> Optional[tuple[dict[str, float], dict[str, float]]]:
     """Unit counts of the lightest and heaviest paths from ``lo`` to the back edge at ``hi``.
 
-    The loop body's branches form a DAG once back edges are dropped (addresses only
-    grow along it); instructions inside ``skip`` (an inner loop, counted elsewhere)
-    weigh nothing.  The lightest path is the lightest of those that read the most taps
+    A path also ends at any other branch back to ``lo`` (the compiler may give a loop
+    several back edges).  The loop body's branches form a DAG once back edges are dropped
+    (addresses only grow along it); instructions inside ``skip`` (inner loops, counted elsewhere)
+    weigh nothing.  With ``enter``, only the paths that enter ``skip`` count (a pixel
+    loop's way through its channel loop; the way around it, taken when an image has
+    no channels, is no pixel's).  The lightest path is the lightest of those that read the most taps
     (global loads that ``is_tap`` accepts by opcode: the input's element loads): a branch
     that skips the taps (a constant-fill pixel outside the image, a sample Keras leaves
     unwarped) is a shortcut few pixels take, not the kernel's work.  With ``stores``,
@@ -183,26 +194,35 @@ def _paths(body: list[Instruction], lo: int, hi: int, skip: tuple[int, int] | No
     pixel written by straight-line code, one store per channel; a reader's pixel, which
     stores nothing, with ``stores=0``), and of those only the ones that read at least
     ``min_taps`` taps; None if there is none.
-    Dynamic programming in address order, the state being the (stores, taps) so far.
+    Dynamic programming in address order, the state being the (stores, taps, entered)
+    so far.
     """
     inside = [ins for ins in body if lo <= ins.address <= hi]
     index = {ins.address: i for i, ins in enumerate(inside)}
     cap = 0 if stores is None else stores + 1  # store counts tracked: 0 .. stores, then "more"
-    State = tuple[int, int]  # (stores, loads)
+    State = tuple[int, int, bool]  # (stores, loads, entered skip)
     best: list[dict[State, tuple[float, dict]]] = [{} for _ in inside]
     worst: list[dict[State, tuple[float, dict]]] = [{} for _ in inside]
-    best[0][(0, 0)] = worst[0][(0, 0)] = (0.0, dict.fromkeys(UNITS, 0.0))
+    best[0][(0, 0, False)] = worst[0][(0, 0, False)] = (0.0, dict.fromkeys(UNITS, 0.0))
+    # The paths' ends, lightest and heaviest by state: at `hi` or another back edge.
+    lightest: dict[State, tuple[float, dict]] = {}
+    heaviest: dict[State, tuple[float, dict]] = {}
+
+    def keep(paths, state, candidate, better):
+        if state not in paths or better(candidate[0], paths[state][0]):
+            paths[state] = candidate
 
     def relax(table, i, state, candidate, better):
-        if state not in table[i] or better(candidate[0], table[i][state][0]):
-            table[i][state] = candidate
+        keep(table[i], state, candidate, better)
 
     for i, ins in enumerate(inside):
-        in_skip = bool(skip and skip[0] <= ins.address <= skip[1])
+        in_skip = any(first <= ins.address <= last for first, last in skip)
         if stores is not None and in_skip:
             continue  # straight-line pixels never enter the inner loop
-        for table, better in ((best, lambda a, b: a < b), (worst, lambda a, b: a > b)):
-            for (count, loads), (total, units) in list(table[i].items()):
+        for table, ends, better in ((best, lightest, lambda a, b: a < b),
+                                    (worst, heaviest, lambda a, b: a > b)):
+            for (count, loads, entered), (total, units) in list(table[i].items()):
+                entered = entered or in_skip
                 weight = 0.0 if in_skip else 1.0
                 units = dict(units)
                 units[unit_of(ins.opcode)] += weight
@@ -211,61 +231,78 @@ def _paths(body: list[Instruction], lo: int, hi: int, skip: tuple[int, int] | No
                     count = min(count + 1, cap)
                 if weight and ins.opcode.startswith("LDG") and is_tap(ins.opcode):
                     loads += 1
-                if ins.address == hi:
-                    continue  # the back edge: the end of the path
                 target = _target(ins)
-                unconditional = ins.opcode.startswith("BRA") and not re.match(
-                    r"^(P|!P|UP|!UP)\d", ins.operands) and not ins.predicated
+                if ins.address == hi or target == lo:  # a back edge: the end of a path
+                    keep(ends, (count, loads, entered), here, better)
+                if ins.address == hi:
+                    continue
+                unconditional = not re.match(r"^(P|!P|UP|!UP)\d", ins.operands) and \
+                    not ins.predicated and (ins.opcode.startswith("BRA") or target in index)
                 if target is not None and target > ins.address and target in index:
-                    relax(table, index[target], (count, loads), here, better)
-                if not (unconditional and target is not None) and ins.opcode not in ("EXIT", "RET"):
+                    relax(table, index[target], (count, loads, entered), here, better)
+                # A predicated EXIT (a block past the last sample, say) falls through.
+                ends = ins.opcode in ("EXIT", "RET") and not ins.predicated
+                if not (unconditional and target is not None) and not ends:
                     if i + 1 < len(inside):
-                        relax(table, i + 1, (count, loads), here, better)
-    end = index[hi]
+                        relax(table, i + 1, (count, loads, entered), here, better)
     wanted = 0 if stores is None else stores
-    light_states = [state for state in best[end] if state[0] == wanted and state[1] >= min_taps]
+
+    def counted(state: State) -> bool:
+        return state[0] == wanted and state[1] >= min_taps and (state[2] or not enter)
+
+    light_states = [state for state in lightest if counted(state)]
     if not light_states:
         return None
-    most = max(loads for _, loads in light_states)
-    light = min((best[end][state] for state in light_states if state[1] == most),
+    most = max(state[1] for state in light_states)
+    light = min((lightest[state] for state in light_states if state[1] == most),
                 key=lambda entry: entry[0])
-    heavy = max((worst[end][state] for state in worst[end]
-                 if state[0] == wanted and state[1] >= min_taps), key=lambda entry: entry[0])
-    finish = []
-    for _, units in (light, heavy):
-        units = dict(units)
-        units[unit_of(inside[end].opcode)] += 1.0
-        finish.append(units)
-    return finish[0], finish[1]
+    heavy = max((heaviest[state] for state in heaviest if counted(state)),
+                key=lambda entry: entry[0])
+    return dict(light[1]), dict(heavy[1])
+
+
+def _through(body: list[Instruction], loop: Span, inner: tuple[Span, ...],
+             is_tap: Callable[[str], bool]) -> tuple[dict[str, float], dict[str, float]]:
+    """``loop``'s paths that enter one of ``inner`` (a pixel loop's through its channel
+    loop, a sample loop's through its pixel loops); an error where there is none, since
+    any other path would count no pixel's work."""
+    found = _paths(body, *loop, inner, is_tap=is_tap, enter=True)
+    if found is None:
+        raise RuntimeError(f"gpuaug bench sass: no path through the loop at {loop[0]:#x}-"
+                           f"{loop[1]:#x} enters the loops inside it; the model cannot "
+                           f"read this kernel's shape")
+    return found
 
 
 def _no_taps(opcode: str) -> bool:
     return False  # a thread's setup reads records, not taps: its plain lightest path
 
 
-def _setup(body: list[Instruction], loops: set[tuple[int, int]], pixel: tuple[int, int]
+def _setup(body: list[Instruction], loops: set[Span], pixels: tuple[Span, ...]
            ) -> tuple[dict[str, float], dict[str, float]]:
-    """A thread's work for one sample outside the pixel loop, lightest and heaviest.
+    """A thread's work for one sample outside the pixel loops, lightest and heaviest.
 
-    The sample loop's body without the pixel loop (its record, the sample's constants),
+    The sample loop's body without the pixel loops (its record, the sample's constants),
     plus the kernel's entry up to the sample loop (launch constants, indices), each along
     a path through its branches; with no sample loop around it, the entry up to the pixel
-    loop.
+    loop.  ``pixels``: the pixel loop with the channel loop first, then any sibling that
+    does a pixel's channels in straight-line code.
     """
+    pixel = pixels[0]
     around = [lp for lp in loops if lp[0] <= pixel[0] and pixel[1] <= lp[1] and lp != pixel]
     sample = min(around, key=lambda loop: loop[1] - loop[0], default=None)
     head = (sample or pixel)[0]
     light, heavy = dict.fromkeys(UNITS, 0.0), dict.fromkeys(UNITS, 0.0)
     parts = []
     if head > body[0].address:  # the entry, the loop's head excluded (counted in the loop)
-        entry = _paths(body, body[0].address, head, None, is_tap=_no_taps)
+        entry = _paths(body, body[0].address, head, is_tap=_no_taps)
         if entry is not None:
             first = next(ins for ins in body if ins.address == head)
             for counts in entry:
                 counts[unit_of(first.opcode)] -= 1.0
             parts.append(entry)
     if sample is not None:
-        parts.append(_paths(body, *sample, pixel, is_tap=_no_taps))
+        parts.append(_through(body, sample, pixels, _no_taps))
     for part in parts:
         for side, counts in zip((light, heavy), part, strict=True):
             for unit in UNITS:
@@ -306,8 +343,12 @@ def count_per_element(instructions: list[Instruction], channels: int = CHANNELS,
     last_exit = max((i for i, ins in enumerate(instructions) if ins.opcode == "EXIT"),
                     default=len(instructions))
     body = instructions[:last_exit + 1]
-    loops = {(t, ins.address) for ins in body
-             if (t := _target(ins)) is not None and t <= ins.address}
+    # A loop: a head and its last back edge (the compiler may give a loop several).
+    ends: dict[int, int] = {}
+    for ins in body:
+        if (t := _target(ins)) is not None and t <= ins.address:
+            ends[t] = max(ends.get(t, t), ins.address)
+    loops = set(ends.items())
     if not loops:
         return KernelCounts(dict.fromkeys(UNITS, 0.0), dict.fromkeys(UNITS, 0.0), 0)
 
@@ -318,21 +359,32 @@ def count_per_element(instructions: list[Instruction], channels: int = CHANNELS,
     # loops too, but inside the sample loop only); the pixel loop the nearest around it.
     inner = max(loops, key=lambda loop: (len(enclosing(loop)), loop[1] - loop[0]))
     outer = min(enclosing(inner), key=lambda loop: loop[1] - loop[0], default=None)
-    light, heavy = _paths(body, *inner, None, is_tap=is_tap)
+    light, heavy = _paths(body, *inner, is_tap=is_tap)
     if outer is not None:
-        light_px, heavy_px = _paths(body, *outer, inner, is_tap=is_tap)
+        light_px, heavy_px = _through(body, outer, (inner,), is_tap)
         for unit in UNITS:
             light[unit] += light_px[unit] / channels
             heavy[unit] += heavy_px[unit] / channels
         # A kernel may also do a pixel's channels in straight-line code (RGB, say),
-        # skipping the channel loop: then a path of the pixel loop stores `channels`
-        # times (a reader's: none) and reads the taps of every channel, and the lighter
-        # of the two ways is the kernel's cost.
+        # skipping the channel loop: on a branch of the pixel loop, or in a pixel loop of
+        # its own beside it (the compiler's unswitching of a test on the channel count).
+        # Such a path stores `channels` times (a reader's: none) and reads the taps of
+        # every channel, and the lighter of the two ways is the kernel's cost.
+        siblings = tuple(loop for loop in loops if loop not in (inner, outer)
+                         and enclosing(loop) == enclosing(outer)
+                         and not any(other != loop and loop[0] <= other[0]
+                                     and other[1] <= loop[1] for other in loops))
         writes = any(ins.opcode.startswith("STG") for ins in body
-                     if outer[0] <= ins.address <= outer[1])
-        straight = _paths(body, *outer, inner, stores=channels if writes else 0, is_tap=is_tap,
-                          min_taps=0 if writes else channels * taps_per_channel)
-        if straight is not None:
+                     if any(lo <= ins.address <= hi for lo, hi in (outer, *siblings)))
+        ways = {"stores": channels if writes else 0, "is_tap": is_tap,
+                "min_taps": 0 if writes else channels * taps_per_channel}
+        pixels = [outer]
+        for loop, skip in ((outer, (inner,)), *((sibling, ()) for sibling in siblings)):
+            straight = _paths(body, *loop, skip, **ways)
+            if straight is None:
+                continue
+            if loop != outer:
+                pixels.append(loop)
             light_st, heavy_st = ({unit: v / channels for unit, v in side.items()}
                                   for side in straight)
             if sum(light_st.values()) < sum(light.values()):
@@ -340,7 +392,8 @@ def count_per_element(instructions: list[Instruction], channels: int = CHANNELS,
             if sum(heavy_st.values()) > sum(heavy.values()):
                 heavy = heavy_st
         if pixels_per_thread:
-            for side, counts in zip((light, heavy), _setup(body, loops, outer), strict=True):
+            for side, counts in zip((light, heavy), _setup(body, loops, tuple(pixels)),
+                                    strict=True):
                 for unit in UNITS:
                     side[unit] += counts[unit] / (pixels_per_thread * channels)
     depth = max(sum(lo <= ins.address <= hi for lo, hi in loops) for ins in body)

@@ -65,6 +65,7 @@ GPUAUG_HD SampleParams load_params(const SampleParams* samples, i64 b) {
     p.shift = samples[b].shift;
     p.brightness = samples[b].brightness;
     p.flags = samples[b].flags;
+    p.first = samples[b].first;
     return p;
 }
 
@@ -89,9 +90,9 @@ GPUAUG_HD FeatureStatistics upload_statistics(const unsigned char* upload, const
 
 // A thread's pixels of a w-wide image, q = q0, q0 + stride, ... (the grid-stride loop), as
 // (row, column): one division for the thread's first pixel and one for the stride, made
-// once, then two adds and a wrap per pixel, where dividing q by w costs about twenty
-// instructions per pixel.  The walk ends when the row passes the last one.  Within an
-// image everything is 32-bit (the host guarantees h * w * c < 2^31).
+// once (by the host's inverse of w: three multiplies each), then two adds and a wrap per
+// pixel.  The walk ends when the row passes the last one.  Within an image everything is
+// 32-bit (the host guarantees h * w * c < 2^31).
 struct PixelWalk {
     unsigned r, c, dr, dc;  // unsigned: r + dr stays below 2^32 (r < h < 2^31, dr < 2^31)
     GPUAUG_HD void next(unsigned w) {
@@ -101,13 +102,13 @@ struct PixelWalk {
         c -= wrap ? w : 0u;
     }
 };
-GPUAUG_HD PixelWalk pixel_walk(i64 w) {
+GPUAUG_HD PixelWalk pixel_walk(i64 w, u64 w_inverse) {
     const unsigned q = blockIdx.x * blockDim.x + threadIdx.x;
     const unsigned stride = gridDim.x * blockDim.x;
     PixelWalk p;
-    p.r = q / (unsigned)w;
+    p.r = divide_by_inverse(q, w_inverse);
     p.c = q - p.r * (unsigned)w;
-    p.dr = stride / (unsigned)w;
+    p.dr = divide_by_inverse(stride, w_inverse);
     p.dc = stride - p.dr * (unsigned)w;
     return p;
 }
@@ -123,7 +124,8 @@ GPUAUG_HD OutT* pixel_out(OutT* o, const Layout& out, int r, int c) {
 
 #define GPUAUG_FOR_EACH_SAMPLE(b) for (i64 b = blockIdx.y; b < n; b += gridDim.y)
 #define GPUAUG_FOR_EACH_PIXEL(px) \
-    for (PixelWalk px = pixel_walk(w); px.r < (unsigned)h; px.next((unsigned)w))
+    for (PixelWalk px = pixel_walk(w, upload_epilogue(upload).width_inverse); \
+         px.r < (unsigned)h; px.next((unsigned)w))
 
 template <typename InT, int WORK, int ORDER, int MODE, bool IN_CHW, int PRECISION>
 __global__ void augment_minmax(const InT* __restrict__ src, unsigned char* upload, i64 n, i64 h,
@@ -134,7 +136,7 @@ __global__ void augment_minmax(const InT* __restrict__ src, unsigned char* uploa
     GPUAUG_FOR_EACH_SAMPLE(b) {
         const SampleParams p = load_params(samples, b);
         const FastGeometry g = fast_geometry(p, h, w);  // read by precision="fast" only
-        const InT* img = src + b * h * w * nc;
+        const InT* img = src + p.first;
         double lo = bits_double(0x7ff0000000000000ull), hi = -lo;
         GPUAUG_FOR_EACH_PIXEL(walk) {
             const int r = (int)walk.r, c = (int)walk.c;
@@ -227,7 +229,11 @@ GPUAUG_HD PlainSteps<WORK> plain_steps(const Epilogue& e, const double* totals, 
     typedef typename PlainType<WORK>::type T;
     PlainSteps<WORK> s;
     s.rescale = (e.flags & STD_RESCALE) != 0;
-    s.factor = (T)e.rescale;
+    s.factor = (T)1;
+    if (s.rescale) {
+        if constexpr (WORK == WORK_F32) s.factor = e.rescale32;  // the same number, no F2F
+        else s.factor = e.rescale;
+    }
     double mean = 0.0, std_eps = 1.0;
     if (SAMPLEWISE) sample_statistics<WORK>(totals[0], totals[1], count, e.eps, &mean, &std_eps);
     s.mean = (e.flags & STD_SAMPLE_CENTER) ? (T)mean : (T)0;  // exact: working-dtype numbers
@@ -241,9 +247,9 @@ template <int WORK>
 GPUAUG_HD typename PlainType<WORK>::type plain_rescale(double v, const PlainSteps<WORK>& s) {
     if constexpr (WORK == WORK_F32) {
         const float x = to_float(v);  // exact: v is a float32 number
-        return s.rescale ? mul_rn(x, s.factor) : x;
+        return mul_rn(x, s.factor);
     } else {
-        return s.rescale ? round_work<WORK>(mul_rn(v, s.factor)) : v;
+        return round_work<WORK>(mul_rn(v, s.factor));
     }
 }
 
@@ -282,7 +288,7 @@ GPUAUG_HD void moments_batch(const InT* __restrict__ src, unsigned char* upload,
             hi = key_value(samples[b].hi_key);
             pointwise = has_pointwise_steps(p);
         }
-        const InT* img = src + b * h * w * nc;
+        const InT* img = src + p.first;
         double sum = 0.0, sumsq = 0.0;
         GPUAUG_FOR_EACH_PIXEL(walk) {
             const int r = (int)walk.r, c = (int)walk.c;
@@ -346,8 +352,8 @@ __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ ds
             const double* totals = partials + totals_slot(n, b);
             sample_statistics<WORK>(totals[0], totals[1], h * w * nc, e.eps, &s_mean, &s_std_eps);
         }
-        const InT* img = src + b * h * w * nc;
-        OutT* o = dst + b * out.s_sample;
+        const InT* img = src + p.first;
+        OutT* o = dst + p.first;
         GPUAUG_FOR_EACH_PIXEL(walk) {
             const int r = (int)walk.r, c = (int)walk.c;
             const PixelTaps<InT, Coord<PRECISION>> t =
@@ -393,8 +399,8 @@ GPUAUG_HD void write_plain_batch(const InT* __restrict__ src, OutT* __restrict__
             plain_steps<WORK, SAMPLEWISE>(e, partials + totals_slot(n, b), h * w * nc);
         const SampleParams p = load_params(samples, b);
         const FastGeometry g = fast_geometry(p, h, w);  // read by precision="fast" only
-        const InT* img = src + b * h * w * nc;
-        OutT* o = dst + b * out.s_sample;
+        const InT* img = src + p.first;
+        OutT* o = dst + p.first;
         GPUAUG_FOR_EACH_PIXEL(walk) {
             const int r = (int)walk.r, c = (int)walk.c;
             const PixelTaps<InT, Coord<PRECISION>> t =

@@ -104,6 +104,16 @@ GPUAUG_HD u64 double_bits(double d) {
     return b;
 #endif
 }
+// floor(n / d) for any 32-bit n and 1 <= d <= 2^31, from the host's m = ceil(2^63 / d)
+// (launch_args.width_inverse): floor(n * m / 2^63), the 95-bit product taken in two 64-bit
+// halves.  Exact: m = (2^63 + e) / d with 0 <= e < d <= 2^31, so n * m / 2^63 is n / d
+// plus n * e / (d * 2^63) < 1 / d, which never reaches the next multiple of 1 / d.
+GPUAUG_HD unsigned divide_by_inverse(unsigned n, u64 m) {
+    const u64 low = (u64)n * (unsigned)m;
+    const u64 high = (u64)n * (unsigned)(m >> 32) + (low >> 32);  // < 2^63 + 2^32
+    return (unsigned)(high >> 31);
+}
+
 GPUAUG_HD double bits_double(u64 b) {
 #if GPUAUG_ON_DEVICE
     return __longlong_as_double((i64)b);

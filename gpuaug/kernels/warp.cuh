@@ -13,14 +13,13 @@
 namespace gpuaug {
 
 // Where the values of an image live: element strides of (row, column, channel), 32-bit
-// within an image (h * w * c < 2^31); a sample's start is b * s_sample in 64 bits.
+// within an image (h * w * c < 2^31); a sample starts at SampleParams.first, in 64 bits.
 struct Layout {
-    int s_row, s_col, s_chan, s_sample;
+    int s_row, s_col, s_chan;
 };
 template <bool CHW>
 GPUAUG_HD Layout image_layout(i64 h, i64 w, i64 c) {
     Layout l;
-    l.s_sample = (int)(h * w * c);
     if (CHW) { l.s_chan = (int)(h * w); l.s_row = (int)w; l.s_col = 1; }
     else { l.s_chan = 1; l.s_row = (int)(w * c); l.s_col = (int)c; }
     return l;

@@ -98,6 +98,10 @@ void emulate_nearest_taps_fast(const float* start, int* fast, int* rule, i64 cou
         rule[i] = map_tap<MODE_NEAREST>(to_index(start[i], n) + step, n);
     }
 }
+// The pixel walk's division by the width: n / d by d's inverse from the host.
+void emulate_divide_by_inverse(const unsigned* n, unsigned* out, i64 count, u64 inverse) {
+    for (i64 i = 0; i < count; ++i) out[i] = divide_by_inverse(n[i], inverse);
+}
 void emulate_map_tap(const i64* j, i64* out, i64 count, i64 n, int mode) {
     for (i64 i = 0; i < count; ++i) {
         switch (mode) {

@@ -39,7 +39,7 @@ def key_value(keys: np.ndarray) -> np.ndarray:
     return np.where(high, keys & np.uint64((1 << 63) - 1), ~keys).view(np.float64)
 
 
-# Both records are whole 8-byte words (every field is 8 bytes, or two 4-byte ints in one),
+# Both records are whole 8-byte words (every field is 8 bytes, or 4 bytes paired or padded),
 # so the upload is packed as an array of words, not through NumPy's structured views.
 _WORD = {name: SAMPLE_RECORD.dtype.fields[name][1] // 8 for name in SAMPLE_RECORD.dtype.names}
 _WORDS = SAMPLE_RECORD.dtype.itemsize // 8
@@ -178,6 +178,19 @@ class Epilogue:
         return bool(self.flags & (_STD.STD_SAMPLE_CENTER | _STD.STD_SAMPLE_SCALE))
 
 
+def width_inverse(width: int) -> int:
+    """``ceil(2^63 / width)``: with it the kernels divide a pixel index by the width exactly.
+
+    ``gpuaug::divide_by_inverse`` takes ``floor(n * m / 2^63)`` for a 32-bit ``n``: with
+    ``m = (2^63 + e) / width``, ``0 <= e < width <= 2^31``, that is ``n / width`` plus less
+    than ``1 / width``, so its floor is the quotient.  Three multiplies, where a division
+    by a number known only at run time costs about twenty instructions.
+    """
+    if not 1 <= width <= 2**31:
+        raise ValueError(f"width {width} outside 1 .. 2^31")
+    return -(-(2**63) // width)
+
+
 def make_epilogue(config: AugmentConfig, image_shape: tuple[int, int, int], *,
                   standardize: bool, featurewise: tuple[bool, bool]) -> Epilogue:
     """The epilogue of ``config`` for images of ``image_shape`` (in the data format).
@@ -194,6 +207,7 @@ def make_epilogue(config: AugmentConfig, image_shape: tuple[int, int, int], *,
         if config.rescale:
             flags |= _STD.STD_RESCALE
             record["rescale"] = _in_numpy_precision(config.rescale, work)
+            record["rescale32"] = np.float32(record["rescale"])
         if config.samplewise_center:
             flags |= _STD.STD_SAMPLE_CENTER
         if config.samplewise_std_normalization:
@@ -206,6 +220,10 @@ def make_epilogue(config: AugmentConfig, image_shape: tuple[int, int, int], *,
             # Keras divides by `std + 1e-6`, computed by NumPy in std's own dtype.
             std_eps = _broadcast_statistic(np.asarray(config.std) + 1e-6, image_shape,
                                            config.channels_last, "std")
+    height, width, channels = image_shape if config.channels_last else (*image_shape[1:],
+                                                                         image_shape[0])
+    record["sample_elements"] = height * width * channels
+    record["width_inverse"] = width_inverse(width)
     record["compat"] = COMPAT.code(config.compat)
     record["flags"] = flags
     record["cval"] = float(config.cval)
@@ -237,6 +255,11 @@ def pack_upload(matrices: np.ndarray, params: TransformParams, work_dtype: str,
                      fast_image=fast_image)
     else:
         words[_HEAD_WORDS:start].reshape(n, _WORDS)[...] = records
+    # Where each sample starts, written here because the records (drawn.py packs a whole
+    # span's at once) do not know their place in the batch.
+    sample_elements = int(epilogue.record["sample_elements"])
+    np.multiply(np.arange(n, dtype=np.uint64), np.uint64(sample_elements),
+                out=bits[_HEAD_WORDS:start].reshape(n, _WORDS)[:, _WORD["first"]])
     for stat, prefix in stats:
         offset = _HEAD_WORD[f"{prefix}_offset"]
         strides = _HEAD_WORD[f"{prefix}_strides"]
