@@ -73,6 +73,19 @@ def _augment(backend, x, params, config) -> np.ndarray:
                                    config))
 
 
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_a_batch_of_images_without_pixels_comes_back_empty(backend, data_format):
+    """No rows or no columns: nothing to launch, an empty batch of the output's shape."""
+    gen = gpuaug.ImageDataGenerator(**CLASSIC, rescale=1 / 255, data_format=data_format)
+    for shape in ((2, 5, 0, 3), (2, 0, 5, 3)):
+        if data_format == "channels_first":
+            shape = (shape[0], shape[3], shape[1], shape[2])
+        x = np.zeros(shape, dtype=np.uint8)
+        params = TransformParams.identity(len(x))
+        out = _augment(backend, x, params, gen.config())
+        assert out.shape == shape and out.dtype == np.float32
+
+
 def _unwarped_first(gen, rng, shape, in_dtype, data_format, out_format):
     """``(x, params, config)``: fresh images of ``shape`` (NHWC; NCHW for channels_first),
     drawn parameters whose first sample Keras leaves unwarped, the config for ``out_format``;

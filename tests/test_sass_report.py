@@ -114,8 +114,9 @@ def test_a_pixel_written_in_straight_line_code_counts_its_path_over_the_channels
 # The compiler's unswitching of ``channels == 3``: a pixel loop (0x20-0x90) with the
 # channel loop (0x40-0x60) and the pixel's store (0x70) behind a test that skips them
 # when there are no channels (0x30), and beside it, in the same sample loop (0x10-0x120),
-# a pixel loop of its own (0xa0-0xf0) for three channels in straight-line code; then a
-# sample's serial sum (0x100-0x110, a loop with no taps and no stores) and the back edge.
+# a pixel loop of its own (0xa0-0xf0) for three channels in straight-line code, which the
+# first one's exit jumps over (0x98); then a sample's serial sum (0x100-0x110, a loop with
+# no taps and no stores) and the back edge.
 UNSWITCHED = """
         Function : _Z10unswitched
         /*0000*/                   S2R R0, SR_TID.X ;
@@ -128,6 +129,7 @@ UNSWITCHED = """
         /*0070*/                   STG.E desc[UR4][R10.64], R8 ;
         /*0080*/                   IADD3 R1, R1, 0x1, RZ ;
         /*0090*/              @!P2 BRA 0x20 ;
+        /*0098*/                   BRA 0x100 ;
         /*00a0*/                   LDG.E.U8 R5, desc[UR4][R10.64] ;
         /*00b0*/                   LDG.E.U8 R6, desc[UR4][R10.64+0x1] ;
         /*00c0*/                   LDG.E.U8 R7, desc[UR4][R10.64+0x2] ;
@@ -193,6 +195,33 @@ ROTATED = """
 """
 
 
+# Two kinds of path reach the pixel loop's early back edge (0x70): with the tap at 0x60
+# and without it (0x50).
+EARLY_TAPS = """
+        Function : _Z5early
+        /*0000*/                   S2R R0, SR_TID.X ;
+        /*0010*/                   IMAD R1, R0, 0x2, RZ ;
+        /*0020*/                   FFMA R1, R2, R3, R4 ;
+        /*0030*/                   DADD R8, R6, R6 ;
+        /*0040*/              @!P1 BRA 0x30 ;
+        /*0050*/               @P4 BRA 0x70 ;
+        /*0060*/                   LDG.E.U8 R5, desc[UR4][R10.64] ;
+        /*0070*/               @P3 BRA 0x20 ;
+        /*0080*/                   IADD3 R1, R1, 0x1, RZ ;
+        /*0090*/              @!P2 BRA 0x20 ;
+        /*00a0*/              @!P6 BRA 0x10 ;
+        /*00b0*/                   EXIT ;
+"""
+
+
+def test_paths_of_every_kind_end_at_an_early_back_edge():
+    (instructions,) = sass.parse_sass(EARLY_TAPS).values()
+    counts = sass.count_per_element(instructions, channels=3, is_tap=sass.tap_loads("uint8"))
+    # The lightest of the paths that read the tap: FFMA, BRA, LDG, BRA (0x70), per 3.
+    assert sum(counts.lightest.values()) == pytest.approx(2 + 4 / 3)
+    assert counts.lightest["memory"] == pytest.approx(1 / 3)
+
+
 def test_a_path_ends_at_any_back_edge_and_a_loop_is_left_by_a_call():
     (instructions,) = sass.parse_sass(ROTATED).values()
     counts = sass.count_per_element(instructions, channels=3)
@@ -206,15 +235,117 @@ def test_a_path_ends_at_any_back_edge_and_a_loop_is_left_by_a_call():
     assert grown == pytest.approx(4 / 6)
 
 
+# A kernel's entry with a predicated EXIT (0x20: a block past the last sample), and a
+# sample loop (0x40-0xe0) whose branch at 0x50 goes around its pixel loop (0x70-0xc0,
+# channel loop 0x80-0xa0) and the pixel loop's set-up (0x60).
+ENTRY = """
+        Function : _Z5entry
+        /*0000*/                   S2R R0, SR_TID.X ;
+        /*0010*/                   ISETP.GE.AND P0, PT, R0, R1, PT ;
+        /*0020*/               @P0 EXIT ;
+        /*0030*/                   IMAD R1, R0, 0x2, RZ ;
+        /*0040*/                   IMAD R2, R1, 0x2, RZ ;
+        /*0050*/               @P4 BRA 0xd0 ;
+        /*0060*/                   MOV R3, R2 ;
+        /*0070*/                   FFMA R1, R2, R3, R4 ;
+        /*0080*/                   LDG.E.U8 R5, desc[UR4][R10.64] ;
+        /*0090*/                   DADD R8, R6, R6 ;
+        /*00a0*/              @!P1 BRA 0x80 ;
+        /*00b0*/                   STG.E desc[UR4][R12.64], R8 ;
+        /*00c0*/              @!P2 BRA 0x70 ;
+        /*00d0*/                   IADD3 R1, R1, 0x1, RZ ;
+        /*00e0*/              @!P3 BRA 0x40 ;
+        /*00f0*/                   EXIT ;
+"""
+
+
+def test_a_threads_setup_runs_from_the_entry_through_a_pixel_loop():
+    """Per sample: the entry past its predicated EXIT (S2R, ISETP, EXIT, IMAD), then the
+    sample loop's way into its pixel loop (IMAD, BRA, MOV, IADD3, BRA), not around it."""
+    (instructions,) = sass.parse_sass(ENTRY).values()
+    alone = sass.count_per_element(instructions, channels=3)
+    spread = sass.count_per_element(instructions, channels=3, pixels_per_thread=2)
+    grown = sum(spread.lightest.values()) - sum(alone.lightest.values())
+    assert grown == pytest.approx(9 / 6)
+
+
+# Loops that do not do a pixel's channels in straight-line code, though they store three
+# times: beside the pixel loop (0x20-0x70, channel loop 0x30-0x50) in the sample loop
+# (0x10-0xd0), one with a loop inside it (0x80-0xc0, inner 0xb0); after the sample loop,
+# at the kernel's top level, another (0xe0-0x110).
+DECOYS = """
+        Function : _Z6decoys
+        /*0000*/                   S2R R0, SR_TID.X ;
+        /*0010*/               @P5 BRA 0x80 ;
+        /*0020*/                   FFMA R1, R2, R3, R4 ;
+        /*0030*/                   DADD R8, R6, R6 ;
+        /*0040*/                   STG.E desc[UR4][R10.64], R8 ;
+        /*0050*/              @!P1 BRA 0x30 ;
+        /*0060*/                   IADD3 R1, R1, 0x1, RZ ;
+        /*0070*/              @!P2 BRA 0x20 ;
+        /*0080*/                   STG.E desc[UR4][R12.64], R5 ;
+        /*0090*/                   STG.E desc[UR4][R12.64+0x4], R5 ;
+        /*00a0*/                   STG.E desc[UR4][R12.64+0x8], R5 ;
+        /*00b0*/              @!P6 BRA 0xb0 ;
+        /*00c0*/              @!P3 BRA 0x80 ;
+        /*00d0*/              @!P4 BRA 0x10 ;
+        /*00e0*/                   STG.E desc[UR4][R14.64], R5 ;
+        /*00f0*/                   STG.E desc[UR4][R14.64+0x4], R5 ;
+        /*0100*/                   STG.E desc[UR4][R14.64+0x8], R5 ;
+        /*0110*/              @!P0 BRA 0xe0 ;
+        /*0120*/                   EXIT ;
+"""
+
+
+def test_a_loop_with_a_loop_inside_or_outside_the_sample_loop_is_no_pixels_straight_line():
+    (instructions,) = sass.parse_sass(DECOYS).values()
+    counts = sass.count_per_element(instructions, channels=3)
+    # The channel loop's way: DADD, STG, BRA per element + (FFMA, IADD3, BRA) / 3.
+    assert sum(counts.lightest.values()) == pytest.approx(3 + 1)
+
+
+# A reader beside whose pixel loop (0x20-0x60, channel loop 0x30-0x40) a loop of its own
+# (0x70-0xa0) reads three taps and stores nothing: one tap per channel, or less than one
+# channel of an order-1 pixel.
+READER_SIBLING = """
+        Function : _Z7sibling
+        /*0000*/                   S2R R0, SR_TID.X ;
+        /*0010*/               @P5 BRA 0x70 ;
+        /*0020*/                   FFMA R1, R2, R3, R4 ;
+        /*0030*/                   LDG.E.U8 R5, desc[UR4][R10.64] ;
+        /*0040*/              @!P1 BRA 0x30 ;
+        /*0050*/                   IADD3 R1, R1, 0x1, RZ ;
+        /*0060*/              @!P2 BRA 0x20 ;
+        /*0070*/                   LDG.E.U8 R5, desc[UR4][R10.64] ;
+        /*0080*/                   LDG.E.U8 R6, desc[UR4][R10.64+0x1] ;
+        /*0090*/                   LDG.E.U8 R7, desc[UR4][R10.64+0x2] ;
+        /*00a0*/              @!P3 BRA 0x70 ;
+        /*00b0*/              @!P4 BRA 0x10 ;
+        /*00c0*/                   EXIT ;
+"""
+
+
+def test_a_readers_pixel_loop_of_its_own_counts_when_it_reads_every_channels_taps():
+    (instructions,) = sass.parse_sass(READER_SIBLING).values()
+    taps = sass.tap_loads("uint8")
+    # One tap per channel: its 4 instructions a pixel, 4 / 3 per element, against the
+    # channel loop's LDG, BRA + (FFMA, IADD3, BRA) / 3.
+    order0 = sass.count_per_element(instructions, channels=3, is_tap=taps)
+    assert sum(order0.lightest.values()) == pytest.approx(4 / 3)
+    order1 = sass.count_per_element(instructions, channels=3, is_tap=taps, taps_per_channel=4)
+    assert sum(order1.lightest.values()) == pytest.approx(2 + 1)
+
+
 def test_a_threads_setup_leaves_out_every_pixel_loop():
     """Per sample: S2R, then the sample loop's branch (0x10), the serial sum's DADD and
-    BRA (0x100-0x110) and the back edge (0x120); neither pixel loop."""
+    BRA (0x100-0x110) and the back edge (0x120), and on the way out of the first pixel
+    loop its jump (0x98, the heaviest); neither pixel loop's body."""
     alone = sass.count_per_element(_unswitched(3), channels=3, is_tap=sass.tap_loads("uint8"))
     spread = sass.count_per_element(_unswitched(3), channels=3, is_tap=sass.tap_loads("uint8"),
                                     pixels_per_thread=2)
-    for side in ("lightest", "heaviest"):
+    for side, setup in (("lightest", 5), ("heaviest", 6)):
         grown = sum(getattr(spread, side).values()) - sum(getattr(alone, side).values())
-        assert grown == pytest.approx(5 / 6), side
+        assert grown == pytest.approx(setup / 6), side
 
 
 # A reader (a moments pass): a pixel loop (0x10-0xd0) with a channel loop (0x80-0xa0) and,

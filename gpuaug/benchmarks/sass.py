@@ -219,8 +219,8 @@ def _paths(body: list[Instruction], lo: int, hi: int, skip: tuple[Span, ...] = (
         in_skip = any(first <= ins.address <= last for first, last in skip)
         if stores is not None and in_skip:
             continue  # straight-line pixels never enter the inner loop
-        for table, ends, better in ((best, lightest, lambda a, b: a < b),
-                                    (worst, heaviest, lambda a, b: a > b)):
+        for table, finished, better in ((best, lightest, lambda a, b: a < b),
+                                        (worst, heaviest, lambda a, b: a > b)):
             for (count, loads, entered), (total, units) in list(table[i].items()):
                 entered = entered or in_skip
                 weight = 0.0 if in_skip else 1.0
@@ -233,16 +233,20 @@ def _paths(body: list[Instruction], lo: int, hi: int, skip: tuple[Span, ...] = (
                     loads += 1
                 target = _target(ins)
                 if ins.address == hi or target == lo:  # a back edge: the end of a path
-                    keep(ends, (count, loads, entered), here, better)
+                    keep(finished, (count, loads, entered), here, better)
                 if ins.address == hi:
                     continue
-                unconditional = not re.match(r"^(P|!P|UP|!UP)\d", ins.operands) and \
-                    not ins.predicated and (ins.opcode.startswith("BRA") or target in index)
-                if target is not None and target > ins.address and target in index:
+                # A jump: a BRA, or a CALL.REL.NOINC into the kernel's body (a call out of
+                # line returns, and falls through like any other instruction).
+                jump = target is not None and (ins.opcode.startswith("BRA")
+                                               or body[0].address <= target <= body[-1].address)
+                unconditional = jump and not ins.predicated and not re.match(
+                    r"^(P|!P|UP|!UP)\d", ins.operands)
+                if jump and target > ins.address and target in index:
                     relax(table, index[target], (count, loads, entered), here, better)
                 # A predicated EXIT (a block past the last sample, say) falls through.
-                ends = ins.opcode in ("EXIT", "RET") and not ins.predicated
-                if not (unconditional and target is not None) and not ends:
+                stops = ins.opcode.split(".")[0] in ("EXIT", "RET") and not ins.predicated
+                if not unconditional and not stops:
                     if i + 1 < len(inside):
                         relax(table, i + 1, (count, loads, entered), here, better)
     wanted = 0 if stores is None else stores

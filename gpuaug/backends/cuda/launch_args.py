@@ -223,7 +223,7 @@ def make_epilogue(config: AugmentConfig, image_shape: tuple[int, int, int], *,
     height, width, channels = image_shape if config.channels_last else (*image_shape[1:],
                                                                          image_shape[0])
     record["sample_elements"] = height * width * channels
-    record["width_inverse"] = width_inverse(width)
+    record["width_inverse"] = width_inverse(width) if width else 0  # no pixels: no launch
     record["compat"] = COMPAT.code(config.compat)
     record["flags"] = flags
     record["cval"] = float(config.cval)
