@@ -449,6 +449,32 @@ def test_the_kernels_alone_rerun_augments_batch_on_one_upload(build_dir, kwargs,
         np.testing.assert_array_equal(seen, first_pass_sees[0])
 
 
+@pytest.mark.parametrize("precision", ["exact", "fast"])
+def test_the_kernels_alone_give_the_same_batch_with_any_pixels_per_thread(build_dir, precision):
+    """The launch-shape benchmark's knob changes the grid, not a pixel."""
+    from gpuaug.backends.cuda.launch_args import BLOCK, PIXELS_PER_THREAD
+
+    backend = make_backend("emulated", build_dir)
+    gen = gpuaug.ImageDataGenerator(**CLASSIC, rescale=1 / 255, precision=precision,
+                                    device="cpu")
+    x = _images(np.random.default_rng(6), (3, 37, 29, 3), np.uint8)
+    params = _draw(gen, x, 6)
+    m = _matrices(x, params, gen.config())
+    expected = _augment(backend, x, params, gen.config())
+    grids = []
+    launch = backend.launcher.launch
+    backend.launcher.launch = lambda variant, kernel_pass, grid, block, args: (
+        grids.append(grid), launch(variant, kernel_pass, grid, block, args))
+    try:
+        for per_thread in (1, PIXELS_PER_THREAD, 8):
+            run = backend.kernels_alone(to_device(backend, x), m, params, gen.config(),
+                                        pixels_per_thread=per_thread).run
+            np.testing.assert_array_equal(_bits(to_host(run())), _bits(expected))
+    finally:
+        del backend.launcher.launch
+    assert [g[0] for g in grids] == [-(-37 * 29 // (BLOCK * p)) for p in (1, 4, 8)]
+
+
 def test_the_kernels_alone_refuse_a_batch_they_do_not_finish(build_dir):
     backend = make_backend("emulated", build_dir)
     gen = gpuaug.ImageDataGenerator(**CLASSIC, preprocessing_function=lambda v: v, device="cpu")

@@ -534,3 +534,18 @@ def test_the_kernel_benchmark_times_what_its_labels_say_and_asks_the_model_for_i
     for name, gpu in (("NVIDIA H100 80GB HBM3", "H100 SXM"), ("NVIDIA L4", "L4"),
                       ("Tesla T4", "T4")):
         assert model_seconds(variants["classic exact"], ("write_plain",), name)[1] == gpu
+
+
+def test_the_launch_shape_table_sets_each_shape_against_the_default():
+    from gpuaug.backends.cuda.launch_args import PIXELS_PER_THREAD
+    from gpuaug.benchmarks.kernel import LAUNCH_SHAPES, launch_shape_table
+
+    assert LAUNCH_SHAPES == (PIXELS_PER_THREAD, 8)  # the default first: the ratios' baseline
+    text = launch_shape_table([
+        dict(variant="classic exact", batch=32, median_s={4: 10e-6, 8: 13e-6}),
+        dict(variant="classic fast", batch=256, median_s={4: None, 8: 20e-6},
+             note="OutOfMemoryError: 1 GB")])
+    rows = text.splitlines()
+    assert rows[0] == "| variant | batch | 4 px/thread us | 8 px/thread us | 8 / 4 |"
+    assert rows[2] == "| classic exact | 32 | 10.0 | 13.0 | 1.30 |"
+    assert rows[3] == "| classic fast | 256 | OutOfMemoryError: 1 GB | 20.0 | — |"

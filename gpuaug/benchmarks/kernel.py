@@ -19,13 +19,16 @@ ratio to gpuaug.  Then gpuaug's kernels alone, per configuration (classic exact 
 fast, NCHW out, order 0, each fill mode, samplewise, channel shift and brightness): the
 records packed and uploaded once, ten calls back to back per CUDA-event sample, beside
 the SASS model's time for the same kernels (``gpuaug bench sass``; where cuobjdump is
-installed).  A sweep over batch size and image side shows how gpuaug's
+installed).  The classic exact and fast kernels alone with 4 (the default) and 8 pixels
+per thread, at several batch sizes (``--shape-batches``): the launch shape the model
+cannot judge.  A sweep over batch size and image side shows how gpuaug's
 throughput and bandwidth fraction grow with the work.  Writes
 ``<out>/kernel.json`` (with metadata) and ``<out>/kernel.md``, and
 ``<out>/kernel.png`` through bench/plot.py where matplotlib is installed.
 
 Usage: python bench/kernel.py [--batch 256] [--size 224] [--repeats 20] [--out-dir bench/out]
                               [--no-sweep] [--sweep-batches 1,4,...] [--sweep-sides 64,...]
+                              [--shape-batches 32,256,1024]
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import re
 
 import numpy as np
 
+from ..backends.cuda.launch_args import PIXELS_PER_THREAD
 from ..backends.cuda.variants import KernelVariant
 from ..environment import cuda_status
 from ..presets import CLASSIC
@@ -205,7 +209,7 @@ ALONE = (
 )
 
 
-def alone_setup(work: Workload, settings: dict):
+def alone_setup(work: Workload, settings: dict, pixels_per_thread: int | None = None):
     """``FusedBackend.kernels_alone`` on the workload's batch, drawn for ``settings``."""
     import gpuaug
     from gpuaug.backends.cuda import cuda_backend
@@ -216,7 +220,8 @@ def alone_setup(work: Workload, settings: dict):
     gen.random_state.seed(0)
     params = gen.sampler.draw_batch(gen.random_state, work.b, (work.h, work.w, work.c))
     matrices = compose_matrices(params, work.h, work.w, gen.compat)
-    return backend.kernels_alone(work.x, matrices, params, gen.config())
+    return backend.kernels_alone(work.x, matrices, params, gen.config(),
+                                 pixels_per_thread=pixels_per_thread)
 
 
 #: The device names each GPU of the model answers to (CUDA's device name, e.g. "NVIDIA H100
@@ -305,6 +310,56 @@ def alone_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+#: Pixels per thread the launch-shape table compares (the default first): more amortise a
+#: thread's setup over more pixels, fewer give small batches more waves of blocks.
+LAUNCH_SHAPES = (PIXELS_PER_THREAD, 2 * PIXELS_PER_THREAD)
+
+
+def run_launch_shapes(batches: list[int], side: int, warmup: int,
+                      repeats: int) -> list[dict]:
+    """Classic exact and fast kernels alone with each of :data:`LAUNCH_SHAPES` pixels per
+    thread, for each batch size: which launch shape a GPU prefers (the SASS model counts
+    the setup, not the waves)."""
+    import cupy
+
+    rows = []
+    jobs = [(label, b) for label, _ in ALONE[:2] for b in batches]
+    for label, b in harness.progress(jobs, desc="launch shapes"):
+        work = Workload(b, side)
+        settings = dict(ALONE)[label]
+        row = dict(variant=label, batch=b, side=side, median_s={})
+        for per_thread in LAUNCH_SHAPES:
+            try:
+                run = alone_setup(work, settings, per_thread).run
+                r = harness.run_contender(f"{label} {per_thread}", lambda run=run: (run, ""),
+                                          images=b, bytes_moved=work.bytes_moved,
+                                          warmup=warmup, repeats=repeats,
+                                          timer="cuda back to back")
+                row["median_s"][per_thread] = r.median
+            except Exception as exc:  # a row that says why, not a crash
+                row["median_s"][per_thread] = None
+                row["note"] = f"{type(exc).__name__}: {exc}"
+        rows.append(row)
+        del work
+        cupy.get_default_memory_pool().free_all_blocks()
+    return rows
+
+
+def launch_shape_table(rows: list[dict]) -> str:
+    first, *others = LAUNCH_SHAPES
+    lines = ["| variant | batch | " + " | ".join(f"{p} px/thread us" for p in LAUNCH_SHAPES)
+             + " | " + " | ".join(f"{p} / {first}" for p in others) + " |",
+             "|---|---:|" + "---:|" * (len(LAUNCH_SHAPES) + len(others))]
+    for r in rows:
+        times = r["median_s"]
+        cells = [format(times[p] * 1e6, ",.1f") if times.get(p) else r.get("note", "failed")
+                 for p in LAUNCH_SHAPES]
+        ratios = [format(times[p] / times[first], ".2f") if times.get(p) and times.get(first)
+                  else "—" for p in others]
+        lines.append(f"| {r['variant']} | {r['batch']} | " + " | ".join(cells + ratios) + " |")
+    return "\n".join(lines)
+
+
 def run_main(work: Workload, warmup: int, repeats: int) -> list[harness.Result]:
     results = []
     for name, setup, timer, slow in harness.progress(CONTENDERS, desc="contenders"):
@@ -356,6 +411,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--no-sweep", dest="sweep", action="store_false")
     ap.add_argument("--sweep-batches", type=_ints, default=[1, 4, 16, 64, 256, 1024])
     ap.add_argument("--sweep-sides", type=_ints, default=[64, 128, 224, 512, 1024])
+    ap.add_argument("--shape-batches", type=_ints, default=[32, 256, 1024],
+                    help="batch sizes of the launch-shape table (empty: none)")
     ap.add_argument("--sweep-max-gb", type=float, default=20.0,
                     help="skip sweep points whose input + output exceed this many GB")
 
@@ -373,6 +430,11 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
     table += ("\n\nThe kernels alone (records packed and uploaded once; "
               f"{harness.BACK_TO_BACK} calls back to back per sample), against the SASS "
               "model:\n\n" + alone_table(alone))
+    shapes = run_launch_shapes(args.shape_batches, args.size, args.warmup, args.repeats)
+    if shapes:
+        table += ("\n\nLaunch shapes: the classic kernels alone with "
+                  f"{' and '.join(map(str, LAUNCH_SHAPES))} pixels per thread, side "
+                  f"{args.size}:\n\n" + launch_shape_table(shapes))
     sweep = run_sweep(args.sweep_batches, args.sweep_sides, args.warmup, args.repeats, ceiling,
                       args.sweep_max_gb * 1e9) if args.sweep else []
     text = table + ("\n\nSweep (gpuaug, classic configuration):\n\n" + sweep_table(sweep)
@@ -385,6 +447,7 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
             copy_ceiling_gb_s=ceiling)),
         results=[r.as_dict() for r in results],
         kernels_alone=alone,
+        launch_shapes=shapes,
         sweep=sweep,
     )
     return payload, text

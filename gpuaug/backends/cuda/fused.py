@@ -12,6 +12,7 @@ operations shared with the reference (``xp`` is CuPy there).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from dataclasses import dataclass
@@ -170,12 +171,16 @@ class FusedBackend:
                                  (*args, *plan.shape_args))
 
     def kernels_alone(self, batch: Any, matrices: np.ndarray, params: TransformParams,
-                      config: AugmentConfig) -> "KernelsAlone":
+                      config: AugmentConfig, *,
+                      pixels_per_thread: Optional[int] = None) -> "KernelsAlone":
         """For benchmarks: :meth:`augment`'s kernels on one batch, everything else done once.
 
         Args:
             batch, matrices, params, config: as :meth:`augment` takes them; the batch must be
                 one the kernels finish (no ZCA, no ``preprocessing_function``).
+            pixels_per_thread: the launch's pixels per thread, where not the default
+                (``launch_args.PIXELS_PER_THREAD``): the same output, but for samplewise
+                statistics, whose partial sums follow the grid.
 
         Returns:
             :class:`KernelsAlone`: ``run()`` launches the batch's kernels and returns the
@@ -190,6 +195,11 @@ class FusedBackend:
             if not plan.finish_here or not plan.launches:
                 raise ValueError("kernels_alone: this batch is not finished by the kernels "
                                  "(ZCA, a preprocessing_function, or no pixels)")
+            if pixels_per_thread is not None:
+                n, h, w, _ = plan.dims
+                grid, block = launch_grid(n, h * w, pixels_per_thread)
+                plan = dataclasses.replace(plan, grid=grid, block=block,
+                                           partials=partials_size(n, grid, block))
             packed = _pack(plan, matrices, params, None)
             upload, pristine = self.launcher.upload(packed), self.launcher.upload(packed)
             partials = self._partials(plan)

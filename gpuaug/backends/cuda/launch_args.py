@@ -278,9 +278,15 @@ PIXELS_PER_THREAD = 4
 _MAX_GRID_Y = 65535
 
 
-def launch_grid(batch: int, pixels: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
-    """Grid and block for a batch: x over a sample's pixels, y over samples (grid-stride)."""
-    blocks = max(1, math.ceil(pixels / (BLOCK * PIXELS_PER_THREAD)))
+def launch_grid(batch: int, pixels: int, pixels_per_thread: int = PIXELS_PER_THREAD
+                ) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """Grid and block for a batch: x over a sample's pixels, y over samples (grid-stride).
+
+    ``pixels_per_thread`` other than :data:`PIXELS_PER_THREAD` is for benchmarks
+    (``FusedBackend.kernels_alone``): any value gives the same pixels, the samplewise
+    moments aside (their partial sums follow the grid).
+    """
+    blocks = max(1, math.ceil(pixels / (BLOCK * pixels_per_thread)))
     return (blocks, max(1, min(batch, _MAX_GRID_Y)), 1), (BLOCK, 1, 1)
 
 
