@@ -42,6 +42,15 @@ LISTING = """
 """
 
 
+def _setup_per_pixel(instructions, **kwargs) -> tuple[float, float]:
+    """What a thread's setup adds per element, (lightest, heaviest), at two pixels per thread
+    and three channels: a sample's setup instructions over 6."""
+    alone = sass.count_per_element(instructions, channels=3, **kwargs)
+    spread = sass.count_per_element(instructions, channels=3, pixels_per_thread=2, **kwargs)
+    return tuple(sum(getattr(spread, side).values()) - sum(getattr(alone, side).values())
+                 for side in ("lightest", "heaviest"))
+
+
 def test_the_listing_is_read_instruction_by_instruction():
     (name, instructions), = sass.parse_sass(LISTING).items()
     assert name == "_Z6kernel" and len(instructions) == 17
@@ -230,9 +239,7 @@ def test_a_path_ends_at_any_back_edge_and_a_loop_is_left_by_a_call():
     assert sum(counts.lightest.values()) == pytest.approx(2 + 2 / 3)
     assert sum(counts.heaviest.values()) == pytest.approx(2 + 5 / 3)
     # A sample: S2R, then IMAD, the pixel loop (left by the CALL), BSYNC, the back edge.
-    spread = sass.count_per_element(instructions, channels=3, pixels_per_thread=2)
-    grown = sum(spread.lightest.values()) - sum(counts.lightest.values())
-    assert grown == pytest.approx(4 / 6)
+    assert _setup_per_pixel(instructions)[0] == pytest.approx(4 / 6)
 
 
 # A kernel's entry with a predicated EXIT (0x20: a block past the last sample), and a
@@ -263,10 +270,7 @@ def test_a_threads_setup_runs_from_the_entry_through_a_pixel_loop():
     """Per sample: the entry past its predicated EXIT (S2R, ISETP, EXIT, IMAD), then the
     sample loop's way into its pixel loop (IMAD, BRA, MOV, IADD3, BRA), not around it."""
     (instructions,) = sass.parse_sass(ENTRY).values()
-    alone = sass.count_per_element(instructions, channels=3)
-    spread = sass.count_per_element(instructions, channels=3, pixels_per_thread=2)
-    grown = sum(spread.lightest.values()) - sum(alone.lightest.values())
-    assert grown == pytest.approx(9 / 6)
+    assert _setup_per_pixel(instructions)[0] == pytest.approx(9 / 6)
 
 
 # Loops that do not do a pixel's channels in straight-line code, though they store three
@@ -340,12 +344,9 @@ def test_a_threads_setup_leaves_out_every_pixel_loop():
     """Per sample: S2R, then the sample loop's branch (0x10), the serial sum's DADD and
     BRA (0x100-0x110) and the back edge (0x120), and on the way out of the first pixel
     loop its jump (0x98, the heaviest); neither pixel loop's body."""
-    alone = sass.count_per_element(_unswitched(3), channels=3, is_tap=sass.tap_loads("uint8"))
-    spread = sass.count_per_element(_unswitched(3), channels=3, is_tap=sass.tap_loads("uint8"),
-                                    pixels_per_thread=2)
-    for side, setup in (("lightest", 5), ("heaviest", 6)):
-        grown = sum(getattr(spread, side).values()) - sum(getattr(alone, side).values())
-        assert grown == pytest.approx(setup / 6), side
+    grown = _setup_per_pixel(_unswitched(3), is_tap=sass.tap_loads("uint8"))
+    for side, lightest_or_heaviest, setup in zip(("lightest", "heaviest"), grown, (5, 6)):
+        assert lightest_or_heaviest == pytest.approx(setup / 6), side
 
 
 # A reader (a moments pass): a pixel loop (0x10-0xd0) with a channel loop (0x80-0xa0) and,

@@ -256,6 +256,14 @@ def model_seconds(variant: KernelVariant, passes: tuple[str, ...],
     return sass.predict(row, gpu)["seconds"], gpu.name
 
 
+def _time_alone(label: str, alone, work: Workload, warmup: int,
+                repeats: int) -> harness.Result:
+    """One ``kernels_alone`` result timed: ten calls back to back per CUDA-event sample."""
+    return harness.run_contender(label, lambda: (alone.run, ""), images=work.b,
+                                 bytes_moved=work.bytes_moved, warmup=warmup, repeats=repeats,
+                                 timer="cuda back to back")
+
+
 def run_alone(work: Workload, warmup: int, repeats: int,
               ceiling_gb_s: float | None) -> list[dict]:
     """Each configuration's kernels timed alone, back to back, beside the model's time."""
@@ -271,9 +279,7 @@ def run_alone(work: Workload, warmup: int, repeats: int,
         alone = None
         try:
             alone = alone_setup(work, settings)
-            r = harness.run_contender(label, lambda run=alone.run: (run, ""), images=work.b,
-                                      bytes_moved=work.bytes_moved, warmup=warmup,
-                                      repeats=repeats, timer="cuda back to back")
+            r = _time_alone(label, alone, work, warmup, repeats)
         except Exception as exc:  # a configuration that cannot be set up is a row, not a crash
             r = harness.Result(label, "failed", f"{type(exc).__name__}: {exc}")
         if not modelled:
@@ -330,12 +336,9 @@ def run_launch_shapes(batches: list[int], side: int, warmup: int,
         row = dict(variant=label, batch=b, side=side, median_s={})
         for per_thread in LAUNCH_SHAPES:
             try:
-                run = alone_setup(work, settings, per_thread).run
-                r = harness.run_contender(f"{label} {per_thread}", lambda run=run: (run, ""),
-                                          images=b, bytes_moved=work.bytes_moved,
-                                          warmup=warmup, repeats=repeats,
-                                          timer="cuda back to back")
-                row["median_s"][per_thread] = r.median
+                alone = alone_setup(work, settings, per_thread)
+                row["median_s"][per_thread] = _time_alone(f"{label} {per_thread}", alone, work,
+                                                          warmup, repeats).median
             except Exception as exc:  # a row that says why, not a crash
                 row["median_s"][per_thread] = None
                 row["note"] = f"{type(exc).__name__}: {exc}"

@@ -26,7 +26,14 @@ from ..interface import STANDARDIZE_FLAGS
 from ..reference.output_format import check_output_dtype, dtype_name, numpy_dtype, to_output
 from ..reference.pointwise import check_pil_channels
 from ..reference.standardize import featurewise_steps, standardize_batch, zca_whiten
-from .launch_args import Epilogue, launch_grid, make_epilogue, pack_upload, partials_size
+from .launch_args import (
+    PIXELS_PER_THREAD,
+    Epilogue,
+    launch_grid,
+    make_epilogue,
+    pack_upload,
+    partials_size,
+)
 from .variants import WORK_TYPES, KernelVariant, kernel_variant, reads_directly
 
 
@@ -196,10 +203,7 @@ class FusedBackend:
                 raise ValueError("kernels_alone: this batch is not finished by the kernels "
                                  "(ZCA, a preprocessing_function, or no pixels)")
             if pixels_per_thread is not None:
-                n, h, w, _ = plan.dims
-                grid, block = launch_grid(n, h * w, pixels_per_thread)
-                plan = dataclasses.replace(plan, grid=grid, block=block,
-                                           partials=partials_size(n, grid, block))
+                plan = dataclasses.replace(plan, **_launch_shape(plan.dims, pixels_per_thread))
             packed = _pack(plan, matrices, params, None)
             upload, pristine = self.launcher.upload(packed), self.launcher.upload(packed)
             partials = self._partials(plan)
@@ -285,6 +289,14 @@ class Plan:
         return bool(n and h * w * c)
 
 
+def _launch_shape(dims: tuple[int, int, int, int],
+                  pixels_per_thread: int = PIXELS_PER_THREAD) -> dict[str, Any]:
+    """A plan's ``grid``, ``block`` and ``partials`` (the moments' buffer follows the grid)."""
+    n, h, w, _ = dims
+    grid, block = launch_grid(n, h * w, pixels_per_thread)
+    return dict(grid=grid, block=block, partials=partials_size(n, grid, block))
+
+
 def _make_plan(shape: tuple, dtype: Any, config: AugmentConfig, standardize: bool,
                backend_name: str) -> Plan:
     work = config.dtype
@@ -323,14 +335,13 @@ def _make_plan(shape: tuple, dtype: Any, config: AugmentConfig, standardize: boo
                              not config.channels_last, kernel_chw, config.precision)
     epilogue = make_epilogue(config, tuple(shape[1:]), standardize=fused,
                              featurewise=(center, scale))
-    grid, block = launch_grid(n, h * w)
     return Plan(
         config=config, work=work, reads_directly=direct, dims=(n, h, w, c), variant=variant,
         epilogue=epilogue, finish_here=finish_here, zca=zca, out_dtype=out_dtype,
         out_numpy_dtype=numpy_dtype(kernel_dtype),
-        out_shape=(n, c, h, w) if kernel_chw else (n, h, w, c), grid=grid, block=block,
+        out_shape=(n, c, h, w) if kernel_chw else (n, h, w, c),
         shape_args=tuple(np.int64(v) for v in (n, h, w, c)),
-        partials=partials_size(n, grid, block),
+        **_launch_shape((n, h, w, c)),
         # Statistics are copied into the epilogue: a plan holding them is not kept, so an
         # array edited in place between batches is read again.
         cacheable=not missing and epilogue.mean is None and epilogue.std_eps is None,

@@ -257,9 +257,8 @@ def pack_upload(matrices: np.ndarray, params: TransformParams, work_dtype: str,
         words[_HEAD_WORDS:start].reshape(n, _WORDS)[...] = records
     # Where each sample starts, written here because the records (drawn.py packs a whole
     # span's at once) do not know their place in the batch.
-    sample_elements = int(epilogue.record["sample_elements"])
-    np.multiply(np.arange(n, dtype=np.uint64), np.uint64(sample_elements),
-                out=bits[_HEAD_WORDS:start].reshape(n, _WORDS)[:, _WORD["first"]])
+    step = np.uint64(epilogue.record["sample_elements"])
+    bits[_HEAD_WORDS + _WORD["first"]:start:_WORDS] = np.arange(n, dtype=np.uint64) * step
     for stat, prefix in stats:
         offset = _HEAD_WORD[f"{prefix}_offset"]
         strides = _HEAD_WORD[f"{prefix}_strides"]
