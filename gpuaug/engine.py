@@ -8,18 +8,21 @@ iterators never move batches themselves.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Union
 
 import numpy as np
 
-from .backends import backend_for
+from .backends import NumpyBackend, backend_for
+from .backends.cuda.variants import resized_allowed
 from .backends.reference import SUPPORTED_INPUT_DTYPES, keras_planar_layout
 from .config import AugmentConfig
+from .decoded import DecodedImages
 from .drawn import DrawnBatch
 from .environment import cuda_index
 from .params import TransformParams
 
-__all__ = ["array_module", "augment_batch", "augment_gathered", "augment_on",
+__all__ = ["array_module", "augment_batch", "augment_decoded", "augment_gathered", "augment_on",
            "keras_planar_layout", "transform_batch"]
 
 
@@ -55,7 +58,10 @@ def _run(method: str, x: Any, params: Union[TransformParams, DrawnBatch],
     """
     drawn = params if isinstance(params, DrawnBatch) else DrawnBatch.of(params)
     backend = backend_for(x) if backend is None else backend
-    h, w = x.shape[1:3] if config.channels_last else x.shape[2:4]
+    if isinstance(x, DecodedImages):
+        h, w = x.target
+    else:
+        h, w = x.shape[1:3] if config.channels_last else x.shape[2:4]
     rounding = config.rng == "keras"  # keyed draws have no Keras to match
     matrices = drawn.matrices(h, w, config.compat, rounding)
     if backend.packs_records:  # the kernels' records, packed once per span of draws
@@ -94,8 +100,11 @@ def augment_on(device: str, batch: Any, params: Union[TransformParams, DrawnBatc
 
     On a GPU a host batch is uploaded once (a batch already there is used where it
     lies) and the result is a CuPy array on that device; on the CPU the batch runs
-    where it lives.
+    where it lives.  ``batch`` may also be :class:`DecodedImages` (a file iterator's, lent
+    by its decoder): see :func:`augment_decoded`.
     """
+    if isinstance(batch, DecodedImages):
+        return augment_decoded(device, batch, params, config)
     index = cuda_index(device)
     if index is None:
         return augment_batch(batch, params, config)
@@ -103,6 +112,37 @@ def augment_on(device: str, batch: Any, params: Union[TransformParams, DrawnBatc
 
     with cupy.cuda.Device(index):
         return augment_batch(cupy.asarray(batch), params, config)
+
+
+def augment_decoded(device: str, images: DecodedImages,
+                    params: Union[TransformParams, DrawnBatch], config: AugmentConfig) -> Any:
+    """:func:`augment_on` of ``images.resized()``: the resize read by the kernels where they can.
+
+    The CUDA kernels read images on their GPU through Pillow's nearest index maps, with
+    no resized batch (:meth:`FusedBackend.augment_resized`, float32 work); any other case
+    takes the two-step path, resize then augment, with the same result.
+    """
+    backend = decoded_backend(images)
+    if getattr(backend, "reads_resized", False) and resized_allowed("uint8", config.dtype, False):
+        index = cuda_index(device)
+        if index is None:
+            place: Any = contextlib.nullcontext()
+        else:
+            import cupy
+
+            place = cupy.cuda.Device(index)
+        with place:
+            return _run("augment_resized", images, params, config, backend)
+    return augment_on(device, images.resized(config.channels_last), params, config)
+
+
+def decoded_backend(images: DecodedImages) -> Any:
+    """The backend where ``images`` lie: CUDA for images on a GPU, NumPy on the host."""
+    if images.device is None:
+        return NumpyBackend()
+    from .backends.cuda import cuda_backend
+
+    return cuda_backend(images.device)
 
 
 def augment_gathered(device: str, source: Any, index: np.ndarray,

@@ -76,8 +76,8 @@ def test_each_images_record_points_at_its_own_maps():
                                 (width, TARGET[1], record["col_map"])):
             expected = np.arange(n_out) if n_in == n_out else pil_nearest_indices(n_in, n_out)
             np.testing.assert_array_equal(maps[int(at):int(at) + n_out], expected)
-    made = batch_resize._index_map(shapes[0][0], TARGET[0])
-    assert batch_resize._index_map(shapes[0][0], TARGET[0]) is made  # kept, not rebuilt
+    made = batch_resize.index_map(shapes[0][0], TARGET[0])
+    assert batch_resize.index_map(shapes[0][0], TARGET[0]) is made  # kept, not rebuilt
     assert not made.flags.writeable  # shared by the batches: nobody may change it
 
 

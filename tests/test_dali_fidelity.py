@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -22,6 +20,7 @@ from PIL import Image
 import gpuaug
 from gpuaug.sources import decoders
 from gpuaug.sources.sniff import Header, sniff
+from probe_files import png_declaring
 
 dali = pytest.importorskip("nvidia.dali", reason="NVIDIA DALI not installed")
 
@@ -30,16 +29,6 @@ def _photo(rng, h, w):
     """Smooth content, as photographs are (a random field blurred by upsampling)."""
     small = rng.integers(0, 256, (h // 4 + 2, w // 4 + 2, 3), dtype=np.uint8)
     return Image.fromarray(small).resize((w, h), Image.Resampling.BICUBIC)
-
-
-def _png_declaring(width, height):
-    """A small PNG whose header declares ``width`` x ``height`` (Pillow's bomb case)."""
-    def chunk(kind, body):
-        return (struct.pack(">I", len(body)) + kind + body
-                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 4096)) + chunk(b"IEND", b""))
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +104,7 @@ def _jpeg_bytes(rng, **kwargs):
 
 def test_a_decompression_bomb_is_refused_before_dali_decodes_it(tmp_path, monkeypatch):
     rng = np.random.default_rng(2)
-    folder = _folder(tmp_path, {"0.jpg": _jpeg_bytes(rng), "bomb.png": _png_declaring(20000,
+    folder = _folder(tmp_path, {"0.jpg": _jpeg_bytes(rng), "bomb.png": png_declaring(20000,
                                                                                         20000)})
     sent = []
     decode = decoders.DaliDecoder._decode

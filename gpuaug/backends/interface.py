@@ -130,6 +130,11 @@ FILL_MODE = CppEnum("FillMode", "MODE_", FILL_MODES)
 COMPAT = CppEnum("Compat", "COMPAT_", COMPAT_MODES)
 WORK_DTYPE = CppEnum("WorkDtype", "WORK_", WORK_DTYPES, cpp_names=("F16", "F32", "F64"))
 PRECISION = CppEnum("Precision", "PRECISION_", PRECISIONS)
+#: Where a kernel's taps read: the batch's own images (HWC or CHW), or decoded uint8 HWC
+#: images of their own sizes through Pillow's nearest index maps (``ResizeSource``):
+#: what the resized batch would hold there, without making it.
+INPUTS: tuple[str, ...] = ("hwc", "chw", "resized")
+INPUT = CppEnum("InputLayout", "INPUT_", INPUTS)
 
 #: Bits of ``SampleParams.flags``.
 #: UNWARPED: Keras skips the warp (every geometric parameter at its default), so the
@@ -173,9 +178,14 @@ EPILOGUE_RECORD = CppStruct("Epilogue", "The batch-wide part of a launch, first 
           "it (numeric.cuh divide_by_inverse)"),
     Field("rescale32", "f32", "rescale as float32, read by the plain kernels with float32 work "
           "(launched only where rescale is a float32 number): no float64 conversion per thread"),
+    Field("sources_offset", "i64", "INPUT_RESIZED: byte offset in the upload of the samples' "
+          "ResizeSource records (0 otherwise)"),
+    Field("maps_offset", "i64", "INPUT_RESIZED: byte offset in the upload of the int32 index "
+          "maps the records point into"),
 ))
 
-#: One per decoded image of a batch that resize.cu resizes (Pillow's nearest) in one launch.
+#: One per decoded image of a batch that resize.cu resizes (Pillow's nearest) in one launch,
+#: or that the augment kernels read directly (INPUT_RESIZED, in the upload).
 RESIZE_SOURCE_RECORD = CppStruct("ResizeSource", "A decoded image and its index maps.", (
     Field("pixels", "u64", "device address of its (height, width, 3) uint8 pixels"),
     Field("width", "i64", "its width: the row stride is width * 3"),
@@ -183,7 +193,7 @@ RESIZE_SOURCE_RECORD = CppStruct("ResizeSource", "A decoded image and its index 
     Field("col_map", "i64", "offset in the maps of its column map"),
 ))
 
-ENUMS: Sequence[CppEnum] = (FILL_MODE, COMPAT, WORK_DTYPE, PRECISION)
+ENUMS: Sequence[CppEnum] = (FILL_MODE, COMPAT, WORK_DTYPE, PRECISION, INPUT)
 FLAGS: Sequence[CppFlags] = (SAMPLE_FLAGS, STANDARDIZE_FLAGS)
 RECORDS: Sequence[CppStruct] = (EPILOGUE_RECORD, SAMPLE_RECORD, RESIZE_SOURCE_RECORD)
 

@@ -8,6 +8,8 @@ timed epoch (wall clock, device synchronised):
 
 - gpuaug: flow_from_directory, DALI ``mixed`` decode + the fused kernel;
 - gpuaug + prefetch: the same, with the next batch made in a background thread;
+- gpuaug, resize first: DALI's images resized by a launch of their own, then warped (the
+  kernels otherwise read them unresized through Pillow's nearest maps);
 - keras 1 process: Keras's own flow_from_directory, batches then copied to the GPU;
 - keras N workers: the same through Keras's OrderedEnqueuer, one process per core;
 - dali pipeline: DALI alone (file reader + mixed decode + resize + warp_affine + flip);
@@ -62,13 +64,17 @@ def _sync(device: str) -> None:
 
 
 def gpuaug_setup(data: str, batch: int, size: int, device: str, prefetch: bool = False,
-                 decode_threads: Optional[int] = None):
+                 decode_threads: Optional[int] = None, resize_first: bool = False):
+    """``resize_first``: DALI's images resized by a launch of their own before the warp (the
+    path before the resize was fused into it), for the comparison in the same run."""
     import gpuaug
 
     gen = gpuaug.ImageDataGenerator(**CLASSIC, device=device)
     with _quiet():
         it = gen.flow_from_directory(data, target_size=(size, size), batch_size=batch, seed=0,
                                      decode_threads=decode_threads)
+    if resize_first:
+        it._decode.lends = False  # an internal switch, not an option: both paths give one result
     if prefetch:
         batches = it.prefetch(depth=2)
 
@@ -82,7 +88,9 @@ def gpuaug_setup(data: str, batch: int, size: int, device: str, prefetch: bool =
                 it[i]
             it.on_epoch_end()
             _sync(device)
-    return epoch, f"device {gen.device}, decoder {it.decoder}, {it.decode_threads} thread(s)"
+    lent = " (read unresized)" if getattr(it._decode, "lends", False) else ""
+    return epoch, (f"device {gen.device}, decoder {it.decoder}{lent}, {it.decode_threads} "
+                   "thread(s)")
 
 
 def gpuaug_decode_setup(data: str, batch: int, size: int, device: str, decode_threads: int):
@@ -259,6 +267,7 @@ CPU_CONTENDERS = [
 CONTENDERS = [
     ("gpuaug", gpuaug_setup),
     ("gpuaug + prefetch", lambda *a: gpuaug_setup(*a, prefetch=True)),
+    ("gpuaug, resize first", lambda *a: gpuaug_setup(*a, resize_first=True)),
     ("keras 1 process", keras_setup),
     ("keras N workers", keras_workers_setup),
     ("dali pipeline", dali_setup),

@@ -103,6 +103,9 @@ VARIANTS = (
     ("NCHW out", _variant(out_chw=True), ("write_plain",)),
     ("samplewise", _variant(), ("moments_plain", "write_samplewise")),
     ("samplewise general", _variant(), ("moments", "write")),
+    # the file iterators' resize fused into the warp: taps read through the index maps
+    ("resized exact", _variant(resized=True), ("write_plain",)),
+    ("resized fast", _variant(resized=True, precision="fast"), ("write_plain",)),
 )
 
 

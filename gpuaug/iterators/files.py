@@ -7,15 +7,18 @@ decide which files, in which order, with which labels.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
+from collections.abc import Generator
 from typing import Any, Optional
 
 import numpy as np
 
 from .. import validation
 from ..backends.reference.output_format import to_output
+from ..decoded import DecodedImages
 from ..drawn import DrawnBatch
 from ..engine import array_module, augment_on
 from ..errors import EmptyBatchError, ImageFileError
@@ -135,16 +138,29 @@ class FileBatchIterator(Iterator):
             for path, reason in log.read_new():
                 self._skipped.setdefault(path, reason)
 
-    def _load(self, index_array: np.ndarray) -> tuple[Any, np.ndarray]:
+    @contextlib.contextmanager
+    def _loaded(self, index_array: np.ndarray) -> Generator[tuple[Any, np.ndarray], None, None]:
         """The batch's readable images in the data format, and which positions they are.
 
-        NumPy from Pillow and DALI's CPU decoder; CuPy, on the GPU, from DALI ``mixed``.
-        An unreadable file raises :class:`ImageFileError` naming it (``on_error="raise"``)
-        or is dropped with its label, logged once and listed in :attr:`skipped_files`.
+        NumPy from Pillow and DALI's CPU decoder; CuPy, on the GPU, from DALI ``mixed``,
+        or DALI's decoded images themselves (:class:`DecodedImages`, lent until the block
+        ends), which the kernels read through Pillow's nearest maps: resized and laid out
+        in the data format by the kernels, not here.  An unreadable file raises
+        :class:`ImageFileError` naming it (``on_error="raise"``) or is dropped with its
+        label, logged once and listed in :attr:`skipped_files`.
         """
         paths = [self._filepaths[j] for j in index_array]
         todo = [i for i, p in enumerate(paths) if p not in self._skipped]  # known-bad: not reread
-        batch, failures = self._decode([paths[i] for i in todo])
+        with self._decode.lend([paths[i] for i in todo]) as (batch, failures):
+            kept = self._account(paths, todo, failures)
+            if self.data_format == "channels_first" and not isinstance(batch, DecodedImages):
+                batch = batch.transpose(0, 3, 1, 2)
+            yield batch, kept
+
+    def _account(self, paths: list[str], todo: list[int],
+                 failures: dict[int, BaseException]) -> np.ndarray:
+        """The positions of ``paths`` decoded, after ``on_error`` has dealt with ``failures``
+        (positions in ``todo``, the paths read)."""
         for position, exc in failures.items():
             if not _the_files_own(exc):  # not the file's fault: raised as what it is
                 exc.add_note(f"(while gpuaug read {paths[todo[position]]!r})")
@@ -164,9 +180,7 @@ class FileBatchIterator(Iterator):
         kept = np.asarray([i for k, i in enumerate(todo) if k not in failures], dtype=np.int64)
         if len(paths) and not len(kept):
             raise EmptyBatchError(paths, [self._skipped[p] for p in paths])
-        if self.data_format == "channels_first":
-            batch = batch.transpose(0, 3, 1, 2)
-        return batch, kept
+        return kept
 
     def _labels(self, index_array: np.ndarray, batch: Any) -> Any:
         """The labels of ``class_mode`` (None: there are none)."""
@@ -189,13 +203,15 @@ class FileBatchIterator(Iterator):
         return None
 
     def _batch(self, index_array: np.ndarray, draws: BatchDraws):
-        pixels, kept = self._load(index_array)
-        if len(kept) < len(index_array):  # skipped files leave with their labels and draws
-            index_array = index_array[kept]
-            draws = BatchDraws(
-                draws.drawn.subset(kept) if draws.drawn is not None else None,
-                [draws.save_hashes[i] for i in kept] if draws.save_hashes else draws.save_hashes)
-        batch = _augment_in_float32(self.image_data_generator, pixels, draws.drawn, self.dtype)
+        with self._loaded(index_array) as (pixels, kept):
+            if len(kept) < len(index_array):  # skipped files leave with their labels and draws
+                index_array = index_array[kept]
+                draws = BatchDraws(
+                    draws.drawn.subset(kept) if draws.drawn is not None else None,
+                    [draws.save_hashes[i] for i in kept] if draws.save_hashes
+                    else draws.save_hashes)
+            batch = _augment_in_float32(self.image_data_generator, pixels, draws.drawn,
+                                        self.dtype, self.data_format)
         if self.save_to_dir:
             gen = self.image_data_generator
             out_last = gen.config().out_channels_last if gen is not None else (
@@ -215,13 +231,16 @@ class FileBatchIterator(Iterator):
 
 
 def _augment_in_float32(generator: Any, batch: Any, params: Optional[DrawnBatch],
-                        dtype: str) -> Any:
+                        dtype: str, data_format: str) -> Any:
     """Keras's file iterators work in float32 (``img_to_array``) and cast to ``dtype`` at the end.
 
     Without a generator (Keras allows ``image_data_generator=None``) the decoded images
-    are only converted to ``dtype``.
+    are only converted to ``dtype`` (resized first, in ``data_format``, where ``batch`` is
+    :class:`DecodedImages`).
     """
     if generator is None:
+        if isinstance(batch, DecodedImages):
+            batch = batch.resized(data_format == "channels_last")
         return batch.astype(dtype)
     config = generator.config(dtype)
     if config.dtype == "float32":

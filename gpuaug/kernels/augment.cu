@@ -17,6 +17,9 @@
 // on first use and cached per device by gpuaug/backends/cuda/nvrtc.py): input,
 // output and working dtypes, interpolation order, fill mode, input and output layout,
 // and the precision of the warp (exact: SciPy's float64 arithmetic; fast: float32).
+// The input layout INPUT_RESIZED reads decoded uint8 RGB images of any sizes through
+// Pillow's nearest index maps instead of a batch (warp.cuh SourceImage): the file
+// iterators' resize fused into the warp, with no resized batch in between.
 // Everything else comes in the batch's one upload (see Upload below).
 //
 // Launch shape: blockIdx.y walks the samples, blockIdx.x/threadIdx.x the pixels of a
@@ -127,21 +130,21 @@ GPUAUG_HD OutT* pixel_out(OutT* o, const Layout& out, int r, int c) {
     for (PixelWalk px = pixel_walk(w, upload_epilogue(upload).width_inverse); \
          px.r < (unsigned)h; px.next((unsigned)w))
 
-template <typename InT, int WORK, int ORDER, int MODE, bool IN_CHW, int PRECISION>
+template <typename InT, int WORK, int ORDER, int MODE, int INPUT, int PRECISION>
 __global__ void augment_minmax(const InT* __restrict__ src, unsigned char* upload, i64 n, i64 h,
                                i64 w, i64 nc) {
-    const Layout in = image_layout<IN_CHW>(h, w, nc);
     const double cval = upload_epilogue(upload).cval;
     SampleParams* samples = upload_samples(upload);
     GPUAUG_FOR_EACH_SAMPLE(b) {
         const SampleParams p = load_params(samples, b);
         const FastGeometry g = fast_geometry(p, h, w);  // read by precision="fast" only
-        const InT* img = src + p.first;
+        const SourceImage<InT> img =
+            source_image<InT, INPUT>(src, upload, upload_epilogue(upload), p, b, h, w, nc);
         double lo = bits_double(0x7ff0000000000000ull), hi = -lo;
         GPUAUG_FOR_EACH_PIXEL(walk) {
             const int r = (int)walk.r, c = (int)walk.c;
             const PixelTaps<InT, Coord<PRECISION>> t =
-                pixel_taps<InT, ORDER, MODE, IN_CHW, PRECISION>(img, in, p, g, h, w, r, c);
+                pixel_taps<InT, ORDER, MODE, INPUT, PRECISION>(img, p, g, h, w, r, c);
             for (int k = 0; k < (int)nc; ++k) {
                 const double v = warp_value<InT, WORK, ORDER, PRECISION>(t, k, cval);
                 lo = v < lo ? v : lo;
@@ -271,10 +274,9 @@ GPUAUG_HD void add_moments(const PixelTaps<InT, Coord<PRECISION>>& t, int k, con
     *sumsq = add_rn(*sumsq, mul_rn(v, v));
 }
 
-template <typename InT, int WORK, int ORDER, int MODE, bool IN_CHW, int PRECISION, bool POINTWISE>
+template <typename InT, int WORK, int ORDER, int MODE, int INPUT, int PRECISION, bool POINTWISE>
 GPUAUG_HD void moments_batch(const InT* __restrict__ src, unsigned char* upload,
                              double* __restrict__ partials, i64 n, i64 h, i64 w, i64 nc) {
-    const Layout in = image_layout<IN_CHW>(h, w, nc);
     const Epilogue e = upload_epilogue(upload);
     SampleParams* samples = upload_samples(upload);
     const PlainSteps<WORK> plain = plain_steps<WORK, false>(e, nullptr, 0);  // !POINTWISE only
@@ -288,12 +290,12 @@ GPUAUG_HD void moments_batch(const InT* __restrict__ src, unsigned char* upload,
             hi = key_value(samples[b].hi_key);
             pointwise = has_pointwise_steps(p);
         }
-        const InT* img = src + p.first;
+        const SourceImage<InT> img = source_image<InT, INPUT>(src, upload, e, p, b, h, w, nc);
         double sum = 0.0, sumsq = 0.0;
         GPUAUG_FOR_EACH_PIXEL(walk) {
             const int r = (int)walk.r, c = (int)walk.c;
             const PixelTaps<InT, Coord<PRECISION>> t =
-                pixel_taps<InT, ORDER, MODE, IN_CHW, PRECISION>(img, in, p, g, h, w, r, c);
+                pixel_taps<InT, ORDER, MODE, INPUT, PRECISION>(img, p, g, h, w, r, c);
             if (!POINTWISE && nc == 3) {  // RGB: straight-line code, as in write_plain
                 for (int k = 0; k < 3; ++k)
                     add_moments<InT, WORK, ORDER, PRECISION, false>(t, k, e, plain, p, lo, hi,
@@ -316,28 +318,27 @@ GPUAUG_HD void moments_batch(const InT* __restrict__ src, unsigned char* upload,
 }
 
 // Every batch with samplewise steps: the values may have a channel shift or brightness.
-template <typename InT, int WORK, int ORDER, int MODE, bool IN_CHW, int PRECISION>
+template <typename InT, int WORK, int ORDER, int MODE, int INPUT, int PRECISION>
 __global__ void augment_moments(const InT* __restrict__ src, unsigned char* upload,
                                 double* __restrict__ partials, i64 n, i64 h, i64 w, i64 nc) {
-    moments_batch<InT, WORK, ORDER, MODE, IN_CHW, PRECISION, true>(src, upload, partials, n, h,
+    moments_batch<InT, WORK, ORDER, MODE, INPUT, PRECISION, true>(src, upload, partials, n, h,
                                                                     w, nc);
 }
 
 // The batches augment_write_samplewise serves: no sample has a channel shift or brightness.
-template <typename InT, int WORK, int ORDER, int MODE, bool IN_CHW, int PRECISION>
+template <typename InT, int WORK, int ORDER, int MODE, int INPUT, int PRECISION>
 __global__ void augment_moments_plain(const InT* __restrict__ src, unsigned char* upload,
                                       double* __restrict__ partials, i64 n, i64 h, i64 w,
                                       i64 nc) {
-    moments_batch<InT, WORK, ORDER, MODE, IN_CHW, PRECISION, false>(src, upload, partials, n, h,
+    moments_batch<InT, WORK, ORDER, MODE, INPUT, PRECISION, false>(src, upload, partials, n, h,
                                                                      w, nc);
 }
 
-template <typename InT, typename OutT, int WORK, int ORDER, int MODE, bool IN_CHW, bool OUT_CHW,
+template <typename InT, typename OutT, int WORK, int ORDER, int MODE, int INPUT, bool OUT_CHW,
           int PRECISION>
 __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ dst,
                               const unsigned char* __restrict__ upload,
                               const double* __restrict__ partials, i64 n, i64 h, i64 w, i64 nc) {
-    const Layout in = image_layout<IN_CHW>(h, w, nc);
     const Epilogue e = upload_epilogue(upload);
     const SampleParams* samples = upload_samples(upload);
     const FeatureStatistics f = upload_statistics(upload, e);
@@ -352,12 +353,12 @@ __global__ void augment_write(const InT* __restrict__ src, OutT* __restrict__ ds
             const double* totals = partials + totals_slot(n, b);
             sample_statistics<WORK>(totals[0], totals[1], h * w * nc, e.eps, &s_mean, &s_std_eps);
         }
-        const InT* img = src + p.first;
+        const SourceImage<InT> img = source_image<InT, INPUT>(src, upload, e, p, b, h, w, nc);
         OutT* o = dst + p.first;
         GPUAUG_FOR_EACH_PIXEL(walk) {
             const int r = (int)walk.r, c = (int)walk.c;
             const PixelTaps<InT, Coord<PRECISION>> t =
-                pixel_taps<InT, ORDER, MODE, IN_CHW, PRECISION>(img, in, p, g, h, w, r, c);
+                pixel_taps<InT, ORDER, MODE, INPUT, PRECISION>(img, p, g, h, w, r, c);
             OutT* px = pixel_out<OUT_CHW>(o, out, r, c);
             for (int k = 0; k < (int)nc; ++k) {
                 double v = warp_value<InT, WORK, ORDER, PRECISION>(t, k, e.cval);
@@ -383,13 +384,12 @@ GPUAUG_HD void write_plain(OutT* dst, const PixelTaps<InT, Coord<PRECISION>>& t,
     store_value(dst, x);
 }
 
-template <typename InT, typename OutT, int WORK, int ORDER, int MODE, bool IN_CHW, bool OUT_CHW,
+template <typename InT, typename OutT, int WORK, int ORDER, int MODE, int INPUT, bool OUT_CHW,
           int PRECISION, bool SAMPLEWISE>
 GPUAUG_HD void write_plain_batch(const InT* __restrict__ src, OutT* __restrict__ dst,
                                  const unsigned char* __restrict__ upload,
                                  const double* __restrict__ partials, i64 n, i64 h, i64 w,
                                  i64 nc) {
-    const Layout in = image_layout<IN_CHW>(h, w, nc);
     const Epilogue e = upload_epilogue(upload);
     const SampleParams* samples = upload_samples(upload);
     const Layout out = image_layout<OUT_CHW>(h, w, nc);
@@ -399,12 +399,12 @@ GPUAUG_HD void write_plain_batch(const InT* __restrict__ src, OutT* __restrict__
             plain_steps<WORK, SAMPLEWISE>(e, partials + totals_slot(n, b), h * w * nc);
         const SampleParams p = load_params(samples, b);
         const FastGeometry g = fast_geometry(p, h, w);  // read by precision="fast" only
-        const InT* img = src + p.first;
+        const SourceImage<InT> img = source_image<InT, INPUT>(src, upload, e, p, b, h, w, nc);
         OutT* o = dst + p.first;
         GPUAUG_FOR_EACH_PIXEL(walk) {
             const int r = (int)walk.r, c = (int)walk.c;
             const PixelTaps<InT, Coord<PRECISION>> t =
-                pixel_taps<InT, ORDER, MODE, IN_CHW, PRECISION>(img, in, p, g, h, w, r, c);
+                pixel_taps<InT, ORDER, MODE, INPUT, PRECISION>(img, p, g, h, w, r, c);
             OutT* px = pixel_out<OUT_CHW>(o, out, r, c);
             if (channels == 3) {  // RGB: straight-line code; NHWC loads and stores at fixed offsets
                 for (int k = 0; k < 3; ++k)
@@ -420,23 +420,23 @@ GPUAUG_HD void write_plain_batch(const InT* __restrict__ src, OutT* __restrict__
     }
 }
 
-template <typename InT, typename OutT, int WORK, int ORDER, int MODE, bool IN_CHW, bool OUT_CHW,
+template <typename InT, typename OutT, int WORK, int ORDER, int MODE, int INPUT, bool OUT_CHW,
           int PRECISION>
 __global__ void augment_write_plain(const InT* __restrict__ src, OutT* __restrict__ dst,
                                     const unsigned char* __restrict__ upload,
                                     const double* __restrict__ partials, i64 n, i64 h, i64 w,
                                     i64 nc) {
-    write_plain_batch<InT, OutT, WORK, ORDER, MODE, IN_CHW, OUT_CHW, PRECISION, false>(
+    write_plain_batch<InT, OutT, WORK, ORDER, MODE, INPUT, OUT_CHW, PRECISION, false>(
         src, dst, upload, partials, n, h, w, nc);
 }
 
-template <typename InT, typename OutT, int WORK, int ORDER, int MODE, bool IN_CHW, bool OUT_CHW,
+template <typename InT, typename OutT, int WORK, int ORDER, int MODE, int INPUT, bool OUT_CHW,
           int PRECISION>
 __global__ void augment_write_samplewise(const InT* __restrict__ src, OutT* __restrict__ dst,
                                          const unsigned char* __restrict__ upload,
                                          const double* __restrict__ partials, i64 n, i64 h,
                                          i64 w, i64 nc) {
-    write_plain_batch<InT, OutT, WORK, ORDER, MODE, IN_CHW, OUT_CHW, PRECISION, true>(
+    write_plain_batch<InT, OutT, WORK, ORDER, MODE, INPUT, OUT_CHW, PRECISION, true>(
         src, dst, upload, partials, n, h, w, nc);
 }
 

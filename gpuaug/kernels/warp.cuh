@@ -25,6 +25,56 @@ GPUAUG_HD Layout image_layout(i64 h, i64 w, i64 c) {
     return l;
 }
 
+// Where a sample's taps read.  INPUT_HWC / INPUT_CHW: the sample's own image in the batch,
+// at SampleParams.first, a tap at (row, col) at row * s_row + col * s_col.  INPUT_RESIZED: a
+// decoded uint8 HWC image of its own size (DALI's output), whose resized image (Pillow's
+// nearest) would hold at (row, col) its pixel (rows[row], cols[col]): the taps read that,
+// bit for bit what resizing first and warping the result reads, without the resized image.
+// Taps always lie in [0, n - 1] (boundary.cuh), so the maps are read within their bounds.
+template <typename InT>
+struct SourceImage {
+    const InT* img;
+    Layout in;
+    const int* rows;  // INPUT_RESIZED: the source row of each resized row
+    const int* cols;  // INPUT_RESIZED: the source column of each resized column
+};
+
+// Sample b's source: `src` + its first element, or (INPUT_RESIZED) its ResizeSource record
+// and index maps, which the host packed into the upload at the Epilogue's byte offsets.
+template <typename InT, int INPUT>
+GPUAUG_HD SourceImage<InT> source_image(const InT* src, const unsigned char* upload,
+                                        const Epilogue& e, const SampleParams& p, i64 b, i64 h,
+                                        i64 w, i64 nc) {
+    SourceImage<InT> s;
+    if constexpr (INPUT == INPUT_RESIZED) {
+        const ResizeSource r = reinterpret_cast<const ResizeSource*>(upload + e.sources_offset)[b];
+        const int* maps = reinterpret_cast<const int*>(upload + e.maps_offset);
+        s.img = reinterpret_cast<const InT*>(r.pixels);
+        s.in.s_row = (int)r.width * 3;  // uint8 RGB, HWC (the host checks)
+        s.in.s_col = 3;
+        s.in.s_chan = 1;
+        s.rows = maps + r.row_map;
+        s.cols = maps + r.col_map;
+    } else {
+        s.img = src + p.first;
+        s.in = image_layout<INPUT == INPUT_CHW>(h, w, nc);
+        s.rows = s.cols = nullptr;
+    }
+    return s;
+}
+
+// Element offsets of a tap's row and column in the source.
+template <int INPUT, typename InT>
+GPUAUG_HD int row_offset(const SourceImage<InT>& s, int row) {
+    if constexpr (INPUT == INPUT_RESIZED) return s.rows[row] * s.in.s_row;
+    return row * s.in.s_row;
+}
+template <int INPUT, typename InT>
+GPUAUG_HD int col_offset(const SourceImage<InT>& s, int col) {
+    if constexpr (INPUT == INPUT_RESIZED) return s.cols[col] * s.in.s_col;
+    return col * s.in.s_col;
+}
+
 // The coordinate type of a precision: float64 (exact: SciPy's arithmetic) or float32.
 template <int PRECISION> struct CoordOf { typedef double type; };
 template <> struct CoordOf<PRECISION_FAST> { typedef float type; };
@@ -75,15 +125,15 @@ struct PixelTaps {
     bool unwarped;  // Keras skips the warp for this sample: the value is tap o00's own
 };
 
-template <typename InT, int ORDER, int MODE, bool IN_CHW, int PRECISION>
-GPUAUG_HD PixelTaps<InT, Coord<PRECISION>> pixel_taps(const InT* img, const Layout& in,
+template <typename InT, int ORDER, int MODE, int INPUT, int PRECISION>
+GPUAUG_HD PixelTaps<InT, Coord<PRECISION>> pixel_taps(const SourceImage<InT>& src,
                                                       const SampleParams& p,
                                                       const FastGeometry& g, i64 h, i64 w,
                                                       int r, int c) {
     typedef Coord<PRECISION> T;
     PixelTaps<InT, T> t;
-    t.img = img;
-    t.s_chan = in.s_chan;
+    t.img = src.img;
+    t.s_chan = src.in.s_chan;
     // Keras skips the warp for this sample: its coordinates are the (flipped) pixel's own,
     // exact integers, so tap o00 is the pixel; the value is taken from it, not the sum, in
     // which a non-finite neighbour times a zero weight would be NaN.  A select, not an early
@@ -106,8 +156,8 @@ GPUAUG_HD PixelTaps<InT, Coord<PRECISION>> pixel_taps(const InT* img, const Layo
     const AxisTaps<T> tr = axis_taps<ORDER, MODE>(u_row, (int)h);
     const AxisTaps<T> tc = axis_taps<ORDER, MODE>(u_col, (int)w);
     t.outside = tr.outside || tc.outside;
-    const int row0 = tr.tap0 * in.s_row, row1 = tr.tap1 * in.s_row;
-    const int col0 = tc.tap0 * in.s_col, col1 = tc.tap1 * in.s_col;
+    const int row0 = row_offset<INPUT>(src, tr.tap0), row1 = row_offset<INPUT>(src, tr.tap1);
+    const int col0 = col_offset<INPUT>(src, tc.tap0), col1 = col_offset<INPUT>(src, tc.tap1);
     t.o00 = row0 + col0;
     t.o01 = row0 + col1;
     t.o10 = row1 + col0;

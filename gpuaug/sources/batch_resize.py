@@ -57,13 +57,13 @@ def plan(shapes: Sequence[tuple[int, int]], pointers: Sequence[int],
     records["width"] = sizes[:, 1]
     records["row_map"] = (np.arange(len(heights)) * h)[row_of.reshape(-1)]
     records["col_map"] = (len(heights) * h + np.arange(len(widths)) * w)[col_of.reshape(-1)]
-    chunks = [_index_map(int(n), h) for n in heights] + [_index_map(int(n), w) for n in widths]
+    chunks = [index_map(int(n), h) for n in heights] + [index_map(int(n), w) for n in widths]
     maps = np.concatenate(chunks) if chunks else np.zeros(1, np.int32)
     return records, maps
 
 
 @functools.lru_cache(maxsize=1024)
-def _index_map(n_in: int, n_out: int) -> np.ndarray:
+def index_map(n_in: int, n_out: int) -> np.ndarray:
     """The source index of each of ``n_out`` positions (Pillow's nearest), as int32."""
     index = np.arange(n_out) if n_in == n_out else pil_nearest_indices(n_in, n_out)
     index = index.astype(np.int32)

@@ -20,6 +20,7 @@ declared size over Pillow's decompression-bomb limit is refused before DALI deco
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -29,6 +30,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..decoded import DecodedImages
 from ..environment import cuda_index, dali_status
 from ..errors import ArgumentError, Unavailable
 from ..validation import check_choice, check_positive_int
@@ -204,6 +206,10 @@ class PillowDecoder:
         return load_image(path, self.color_mode, self.target_size, self.interpolation,
                           self.keep_aspect_ratio)
 
+    def lend(self, paths: list[str]) -> Any:
+        """A context manager giving ``self(paths)``: Pillow's batch is the caller's to keep."""
+        return contextlib.nullcontext(self(paths))
+
     def __call__(self, paths: list[str]) -> tuple[np.ndarray, dict[int, BaseException]]:
         """``(batch of the readable files, {position: error} of the others)``."""
         results = self.pool.map(_file_error(self._load), paths)
@@ -247,6 +253,11 @@ class DaliDecoder:
         self._copied: Any = None  # a CUDA event: the last batch is out of DALI's buffers
         self._resize_launch: Any = None  # batch_resize's kernel on this device, loaded once
         self._forked_after_cuda = False  # see after_fork
+        # lend() hands out DALI's decoded images unresized (DecodedImages), for the CUDA
+        # kernels to read through Pillow's nearest maps: rgb and nearest only (grayscale
+        # needs Pillow's luma of each tap), and on the GPU only (on the CPU the NumPy
+        # reference resizes first anyway; tests switch it on there to run DALI's decoder).
+        self.lends = device == "mixed" and color_mode == "rgb" and interpolation == "nearest"
         _LIVE.add(self)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -257,6 +268,7 @@ class DaliDecoder:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update({"_forked_after_cuda": False, "_copied": None, "_resize_launch": None,
+                              "lends": False,
                               "pool": FilePool(state.get("num_threads", 1)), **state})
         self._lock = threading.Lock()
         _LIVE.add(self)
@@ -306,25 +318,37 @@ class DaliDecoder:
         views of its buffers, which its next run overwrites.  On the GPU the whole batch
         is resized (and converted to luma) by one launch (:mod:`.batch_resize`).
         """
-        if self._pipe is None:
-            self._pipe = self._build()
+        samples = self._decoded_samples(encoded)
         if self.device != "mixed":
-            decoded = self._run(encoded, None)
-            return np.stack([self._finish(np.asarray(decoded[i])) for i in range(len(encoded))])
+            return np.stack([self._finish(np.asarray(sample)) for sample in samples])
         import cupy
 
-        stream = cupy.cuda.get_current_stream()
-        if self._copied is not None:  # DALI reuses its buffers: the last reads of them are done
-            self._copied.synchronize()
-        decoded = self._run(encoded, stream)  # ordered before what `stream` does next
-        samples = [decoded[i] for i in range(len(encoded))]
-        if self._resize_launch is None:
-            self._resize_launch = batch_resize.cuda_launch(self.device_id)
         batch = batch_resize.resize([t.data_ptr() for t in samples],
                                     [tuple(t.shape()[:2]) for t in samples], self.target_size,
-                                    CHANNELS[self.color_mode], cupy, self._resize_launch)
-        self._copied = stream.record()
+                                    CHANNELS[self.color_mode], cupy, self._resizer())
+        self._copied = cupy.cuda.get_current_stream().record()
         return batch
+
+    def _decoded_samples(self, encoded: list[np.ndarray]) -> list[Any]:
+        """DALI's decoded images of every buffer, as they come out (its tensors, views of
+        its buffers until its next run); on the GPU ordered on the current stream."""
+        if self._pipe is None:
+            self._pipe = self._build()
+        stream = None
+        if self.device == "mixed":
+            import cupy
+
+            stream = cupy.cuda.get_current_stream()
+            if self._copied is not None:  # DALI reuses its buffers: the last reads are done
+                self._copied.synchronize()
+        decoded = self._run(encoded, stream)  # ordered before what `stream` does next
+        return [decoded[i] for i in range(len(encoded))]
+
+    def _resizer(self) -> batch_resize.Launch:
+        """:mod:`.batch_resize`'s kernel on this decoder's GPU, loaded once."""
+        if self._resize_launch is None:
+            self._resize_launch = batch_resize.cuda_launch(self.device_id)
+        return self._resize_launch
 
     def _run(self, encoded: list[np.ndarray], stream: Any) -> Any:
         try:
@@ -372,6 +396,34 @@ class DaliDecoder:
 
     def __call__(self, paths: list[str]) -> tuple[Any, dict[int, BaseException]]:
         """``(batch of the readable files, {position: error} of the others)``."""
+        with self._holding():
+            return self._call(paths)
+
+    @contextlib.contextmanager
+    def lend(self, paths: list[str]) -> Any:
+        """``self(paths)``, but the usual batch comes as DALI's images, lent, not resized.
+
+        Yields ``(images, failures)``.  Where :attr:`lends` is set and DALI decodes every
+        readable file in one run, ``images`` is :class:`DecodedImages`: DALI's own
+        buffers, valid until the block ends (the decoder is held meanwhile), for kernels
+        that read them through Pillow's nearest maps (:meth:`FusedBackend.augment_resized`).
+        Else ``images`` is ``self(paths)``'s batch.  On the GPU the decoder's next run
+        waits, at the end of the block, for the work queued so far on the current stream
+        (the kernels that read the images), not for anything else.
+        """
+        with self._holding():
+            images, failures = self._call(paths, lend=self.lends)
+            try:
+                yield images, failures
+            finally:
+                if self.device == "mixed" and isinstance(images, DecodedImages):
+                    import cupy
+
+                    self._copied = cupy.cuda.get_current_stream().record()
+
+    @contextlib.contextmanager
+    def _holding(self) -> Any:
+        """The decoder for one caller at a time, on its GPU; refused in a forked child."""
         if self._forked_after_cuda:
             raise RuntimeError(
                 f"gpuaug: decoder='dali' decoded on cuda:{self.device_id} in the process this "
@@ -381,11 +433,12 @@ class DaliDecoder:
                 "batches on the GPU already")
         if self.device != "mixed":
             with self._lock:
-                return self._call(paths)
+                yield
+            return
         import cupy
 
         with self._lock, cupy.cuda.Device(self.device_id):
-            return self._call(paths)
+            yield
 
     def _read(self, path: str) -> tuple[bytes, Any]:
         """A file's bytes and header, refused if it declares a decompression bomb."""
@@ -395,7 +448,7 @@ class DaliDecoder:
             check_pixels(header)  # before DALI allocates it
         return data, header
 
-    def _call(self, paths: list[str]) -> tuple[Any, dict[int, BaseException]]:
+    def _call(self, paths: list[str], lend: bool = False) -> tuple[Any, dict[int, BaseException]]:
         xp = np
         if self.device == "mixed":
             import cupy as xp  # noqa: N813
@@ -409,6 +462,16 @@ class DaliDecoder:
                 for_dali[i] = np.frombuffer(read[0], dtype=np.uint8)
             else:  # 16-bit, 1-bit, TIFF, BMP, CMYK...: Pillow's answer, not DALI's
                 for_pillow[i] = read[0]
+        if lend and for_dali and not for_pillow and len(for_dali) <= self.max_batch:
+            try:  # the usual batch: one run, DALI's images lent as they are
+                samples = self._decoded_samples(list(for_dali.values()))
+            except Exception:  # a file DALI fails on: narrowed down file by file below
+                samples = None
+            if samples is not None:
+                mixed = self.device == "mixed"
+                return DecodedImages(samples, self.target_size,
+                                     self.device_id if mixed else None,
+                                     self._resizer() if mixed else None), failures
         runs = self._decode_batch(for_dali, for_pillow, paths) if for_dali else []
         if len(runs) == 1 and not failures and not for_pillow:
             return runs[0][1], {}  # the usual batch: DALI's run is the batch, no copy

@@ -79,7 +79,7 @@ class EmulatedLauncher:
             template = variant.template_arguments()
             defines = {f"GPUAUG_{key}": template[arg] for key, arg in (
                 ("IN_T", "InT"), ("OUT_T", "OutT"), ("WORK", "WORK"), ("ORDER", "ORDER"),
-                ("MODE", "MODE"), ("IN_CHW", "IN_CHW"), ("OUT_CHW", "OUT_CHW"),
+                ("MODE", "MODE"), ("INPUT", "INPUT"), ("OUT_CHW", "OUT_CHW"),
                 ("PRECISION", "PRECISION"))}
             tag = hashlib.sha256(repr(sorted(defines.items())).encode()).hexdigest()[:16]
             path = self.build_dir / f"augment-{self._digest}-{tag}.so"

@@ -15,7 +15,7 @@ extern "C" {
 void emulate_minmax(unsigned gx, unsigned gy, const InT* src, unsigned char* upload, i64 n, i64 h,
                     i64 w, i64 nc) {
     run_grid(gx, gy, [&] {
-        augment_minmax<InT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW, GPUAUG_PRECISION>(
+        augment_minmax<InT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_INPUT, GPUAUG_PRECISION>(
             src, upload, n, h, w, nc);
     });
 }
@@ -23,7 +23,7 @@ void emulate_minmax(unsigned gx, unsigned gy, const InT* src, unsigned char* upl
 void emulate_moments(unsigned gx, unsigned gy, const InT* src, unsigned char* upload,
                      double* partials, i64 n, i64 h, i64 w, i64 nc) {
     run_grid(gx, gy, [&] {
-        augment_moments<InT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW, GPUAUG_PRECISION>(
+        augment_moments<InT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_INPUT, GPUAUG_PRECISION>(
             src, upload, partials, n, h, w, nc);
     });
 }
@@ -31,7 +31,7 @@ void emulate_moments(unsigned gx, unsigned gy, const InT* src, unsigned char* up
 void emulate_moments_plain(unsigned gx, unsigned gy, const InT* src, unsigned char* upload,
                            double* partials, i64 n, i64 h, i64 w, i64 nc) {
     run_grid(gx, gy, [&] {
-        augment_moments_plain<InT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW,
+        augment_moments_plain<InT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_INPUT,
                               GPUAUG_PRECISION>(src, upload, partials, n, h, w, nc);
     });
 }
@@ -39,7 +39,7 @@ void emulate_moments_plain(unsigned gx, unsigned gy, const InT* src, unsigned ch
 void emulate_write(unsigned gx, unsigned gy, const InT* src, OutT* dst, const unsigned char* upload,
                    const double* partials, i64 n, i64 h, i64 w, i64 nc) {
     run_grid(gx, gy, [&] {
-        augment_write<InT, OutT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW,
+        augment_write<InT, OutT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_INPUT,
                       GPUAUG_OUT_CHW, GPUAUG_PRECISION>(src, dst, upload, partials, n, h, w, nc);
     });
 }
@@ -48,7 +48,7 @@ void emulate_write_plain(unsigned gx, unsigned gy, const InT* src, OutT* dst,
                          const unsigned char* upload, const double* partials, i64 n, i64 h,
                          i64 w, i64 nc) {
     run_grid(gx, gy, [&] {
-        augment_write_plain<InT, OutT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW,
+        augment_write_plain<InT, OutT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_INPUT,
                             GPUAUG_OUT_CHW, GPUAUG_PRECISION>(src, dst, upload, partials, n, h, w,
                                                               nc);
     });
@@ -58,7 +58,7 @@ void emulate_write_samplewise(unsigned gx, unsigned gy, const InT* src, OutT* ds
                               const unsigned char* upload, const double* partials, i64 n,
                               i64 h, i64 w, i64 nc) {
     run_grid(gx, gy, [&] {
-        augment_write_samplewise<InT, OutT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_IN_CHW,
+        augment_write_samplewise<InT, OutT, GPUAUG_WORK, GPUAUG_ORDER, GPUAUG_MODE, GPUAUG_INPUT,
                                  GPUAUG_OUT_CHW, GPUAUG_PRECISION>(src, dst, upload, partials, n,
                                                                    h, w, nc);
     });

@@ -21,6 +21,7 @@ from typing import Any, Callable, NamedTuple, Optional, Protocol
 import numpy as np
 
 from ...config import AugmentConfig
+from ...decoded import DecodedImages
 from ...params import TransformParams
 from ..interface import STANDARDIZE_FLAGS
 from ..reference.output_format import check_output_dtype, dtype_name, numpy_dtype, to_output
@@ -83,12 +84,41 @@ class FusedBackend:
         with self.launcher.context():
             return self._run(batch, matrices, params, config, records, standardize=True)
 
+    #: :meth:`augment_resized` reads decoded images through their resize maps.
+    reads_resized = True
+
+    def augment_resized(self, images: DecodedImages, matrices: np.ndarray,
+                        params: TransformParams, config: AugmentConfig,
+                        records: Optional[np.ndarray] = None) -> Any:
+        """:meth:`augment` of ``images.resized(config.channels_last)``, without resizing.
+
+        Args:
+            images: decoded uint8 RGB images of any sizes on this backend's device (host
+                memory for the emulation), alive until the kernels have read them.
+            matrices, params, records: as :meth:`augment` takes them, for images of
+                ``images.target``'s size.
+            config: float32 work (the file iterators'; ``variants.resized_allowed``).
+
+        Returns:
+            The augmented batch: the bits :meth:`augment` gives for the resized batch.
+            The kernels take each tap from the decoded image through Pillow's nearest
+            index maps (``INPUT_RESIZED``), packed into the batch's one upload.
+
+        Convention:
+            ``matrices`` map output pixels to the resized image's (row, column), as for
+            :meth:`augment`; the index maps then take a resized row or column to the
+            decoded image's.
+        """
+        with self.launcher.context():
+            return self._run(images, matrices, params, config, records, standardize=True,
+                             resized=True)
+
     # ------------------------------------------------------------------ internals
     def _run(self, batch: Any, matrices: np.ndarray, params: TransformParams,
              config: AugmentConfig, records: Optional[np.ndarray], *,
-             standardize: bool) -> Any:
+             standardize: bool, resized: bool = False) -> Any:
         xp = self.xp
-        x, plan, out, minmax, plain = self._prepare(batch, params, config, standardize)
+        x, plan, out, minmax, plain = self._prepare(batch, params, config, standardize, resized)
         if plan.launches:
             self._launch(x, out, plan, matrices, params, records, minmax, plain)
         if plan.finish_here or not standardize:
@@ -100,18 +130,19 @@ class FusedBackend:
         return to_output(out.astype(plan.work, copy=False), config.channels_last,
                          config.out_channels_last, plan.out_dtype, xp)
 
-    def _plan(self, shape: tuple, dtype: Any, config: AugmentConfig, standardize: bool) -> "Plan":
+    def _plan(self, shape: tuple, dtype: Any, config: AugmentConfig, standardize: bool,
+              resized: bool = False) -> "Plan":
         """What a batch of this shape and dtype takes under ``config``: made once, reused.
 
         Kept for the config object it was made for (iterators hand the same one over
         while the generator is unchanged), unless making it warned: Keras warns at every
         batch that misses ``fit`` statistics, so such plans are made again each time.
         """
-        key = (id(config), tuple(shape), dtype, standardize)
+        key = (id(config), tuple(shape), dtype, standardize, resized)
         plan = self._plans.get(key)
         if plan is not None and plan.config is config:
             return plan
-        plan = _make_plan(tuple(shape), dtype, config, standardize, self.name)
+        plan = _make_plan(tuple(shape), dtype, config, standardize, self.name, resized)
         if plan.cacheable:
             with self._plans_lock:
                 if len(self._plans) >= 16:
@@ -133,11 +164,18 @@ class FusedBackend:
             ) from exc
 
     def _prepare(self, batch: Any, params: TransformParams, config: AugmentConfig,
-                 standardize: bool) -> tuple[Any, "Plan", Any, bool, bool]:
+                 standardize: bool, resized: bool = False) -> tuple[Any, "Plan", Any, bool, bool]:
         """The batch as the kernels read it, its plan, the output array, and
-        ``(minmax, plain)`` for :func:`kernel_passes`, from the batch's drawn steps."""
-        x = self.xp.ascontiguousarray(batch)
-        plan = self._plan(x.shape, x.dtype, config, standardize)
+        ``(minmax, plain)`` for :func:`kernel_passes`, from the batch's drawn steps.
+
+        ``resized``: ``batch`` is :class:`DecodedImages`, read as they are."""
+        if resized:
+            x = batch
+            plan = self._plan(batch.shape(config.channels_last), np.dtype(np.uint8), config,
+                              standardize, resized=True)
+        else:
+            x = self.xp.ascontiguousarray(batch)
+            plan = self._plan(x.shape, x.dtype, config, standardize)
         if not plan.reads_directly:
             x = x.astype(plan.work)  # NumPy rounds the batch to the working dtype first, too
         shifted = _any_sample_has(params.channel_shift_intensity)
@@ -153,8 +191,12 @@ class FusedBackend:
     def _launch(self, x: Any, out: Any, plan: "Plan", matrices: np.ndarray,
                 params: TransformParams, records: Optional[np.ndarray], minmax: bool,
                 plain: bool) -> None:
-        # The batch's only host-to-device copy: epilogue, sample records, statistics.
-        upload = self.launcher.upload(_pack(plan, matrices, params, records))
+        # The batch's only host-to-device copy: epilogue, sample records, statistics, and
+        # for decoded images their ResizeSource records and index maps.
+        sources = x.plan() if plan.variant.resized else None
+        upload = self.launcher.upload(_pack(plan, matrices, params, records, sources))
+        if sources is not None:
+            x = upload  # the kernels find the images through the upload; `src` is unread
         self._kernels(x, out, plan, upload, self._partials(plan), minmax, plain)
 
     def _partials(self, plan: "Plan") -> Any:
@@ -245,11 +287,13 @@ def kernel_passes(plan: "Plan", minmax: bool, plain: bool) -> tuple[str, ...]:
 
 
 def _pack(plan: "Plan", matrices: np.ndarray, params: TransformParams,
-          records: Optional[np.ndarray]) -> np.ndarray:
-    """The batch's upload: epilogue, sample records, statistics (launch_args.pack_upload)."""
+          records: Optional[np.ndarray],
+          sources: Optional[tuple[np.ndarray, np.ndarray]] = None) -> np.ndarray:
+    """The batch's upload: epilogue, sample records, statistics, decoded images' sources
+    (launch_args.pack_upload)."""
     fast_image = plan.dims[1:3] if plan.variant.precision == "fast" else None
     return pack_upload(matrices, params, plan.work, plan.epilogue, records,
-                       fast_image=fast_image)
+                       fast_image=fast_image, sources=sources)
 
 
 def _any_sample_has(optional: np.ndarray) -> bool:
@@ -298,7 +342,7 @@ def _launch_shape(dims: tuple[int, int, int, int],
 
 
 def _make_plan(shape: tuple, dtype: Any, config: AugmentConfig, standardize: bool,
-               backend_name: str) -> Plan:
+               backend_name: str, resized: bool = False) -> Plan:
     work = config.dtype
     if work not in WORK_TYPES:
         raise TypeError(f"dtype {work!r} is not supported by the {backend_name} backend; "
@@ -332,7 +376,8 @@ def _make_plan(shape: tuple, dtype: Any, config: AugmentConfig, standardize: boo
     kernel_chw = (not config.out_channels_last) if finish_here else (not config.channels_last)
     variant = kernel_variant(in_dtype if direct else work, kernel_dtype, work,
                              config.interpolation_order, config.fill_mode,
-                             not config.channels_last, kernel_chw, config.precision)
+                             not (config.channels_last or resized), kernel_chw, config.precision,
+                             resized)
     epilogue = make_epilogue(config, tuple(shape[1:]), standardize=fused,
                              featurewise=(center, scale))
     return Plan(

@@ -233,7 +233,8 @@ def make_epilogue(config: AugmentConfig, image_shape: tuple[int, int, int], *,
 
 def pack_upload(matrices: np.ndarray, params: TransformParams, work_dtype: str,
                 epilogue: Epilogue, records: Optional[np.ndarray] = None, *,
-                fast_image: Optional[tuple[int, int]] = None) -> np.ndarray:
+                fast_image: Optional[tuple[int, int]] = None,
+                sources: Optional[tuple[np.ndarray, np.ndarray]] = None) -> np.ndarray:
     """The batch's one upload (uint8): the epilogue, the sample records, the statistics.
 
     One buffer of 8-byte words, written in place, so every part starts 8-byte aligned;
@@ -241,13 +242,19 @@ def pack_upload(matrices: np.ndarray, params: TransformParams, work_dtype: str,
     statistic is absent: its flag is off and the kernel never reads it).  ``records``:
     the samples' records already packed (:func:`pack_sample_words` of these matrices and
     parameters, and this ``fast_image``), copied in as they are.  ``fast_image``: see
-    :func:`pack_samples`.
+    :func:`pack_samples`.  ``sources``: for the resized input, the samples'
+    ``ResizeSource`` records and the int32 index maps they point into
+    (:func:`gpuaug.sources.batch_resize.plan`), appended last with their byte offsets in
+    the epilogue.
     """
     n = len(params)
     start = _HEAD_WORDS + n * _WORDS
     stats = [(stat, prefix) for stat, prefix in ((epilogue.mean, "mean"),
                                                  (epilogue.std_eps, "std")) if stat is not None]
-    words = np.empty(start + sum(stat.values.size for stat, _ in stats), dtype=np.float64)
+    extra = [part.view(np.uint8) for part in sources] if sources is not None else []
+    extra_words = sum(-(-part.size // 8) for part in extra)
+    words = np.empty(start + sum(stat.values.size for stat, _ in stats) + extra_words,
+                     dtype=np.float64)
     bits = words.view(np.uint64)
     bits[:_HEAD_WORDS] = epilogue.words
     if records is None:
@@ -266,6 +273,13 @@ def pack_upload(matrices: np.ndarray, params: TransformParams, work_dtype: str,
         bits[strides:strides + 3] = np.array(stat.strides, dtype=np.int64).view(np.uint64)
         words[start:start + stat.values.size] = stat.values.reshape(-1)
         start += stat.values.size
+    for part, field in zip(extra, ("sources_offset", "maps_offset") if extra else (),
+                           strict=True):
+        bits[_HEAD_WORD[field]] = start * 8
+        size = -(-part.size // 8)
+        words[start + size - 1] = 0  # the padding after the last bytes: no stale bytes uploaded
+        words[start:start + size].view(np.uint8)[:part.size] = part
+        start += size
     return words.view(np.uint8)
 
 

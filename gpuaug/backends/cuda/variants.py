@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ...validation import check_choice
-from ..interface import FILL_MODE, FILL_MODES, PRECISION, PRECISIONS, WORK_DTYPE, WORK_DTYPES
+from ..interface import (
+    FILL_MODE,
+    FILL_MODES,
+    INPUT,
+    PRECISION,
+    PRECISIONS,
+    WORK_DTYPE,
+    WORK_DTYPES,
+)
 
 #: Input dtypes the kernels read, with their C++ element types.
 INPUT_TYPES = {"uint8": "unsigned char", "float16": "gpuaug::f16", "float32": "float",
@@ -39,7 +47,12 @@ def _flag(value: bool) -> str:
 
 @dataclass(frozen=True)
 class KernelVariant:
-    """One instantiation set: the dtypes, order, fill mode, layouts and precision of a launch."""
+    """One instantiation set: the dtypes, order, fill mode, layouts and precision of a launch.
+
+    ``resized``: the kernels read decoded uint8 RGB images of their own sizes through
+    Pillow's nearest index maps (``INPUT_RESIZED``, the file iterators' fused resize)
+    instead of a batch; ``in_chw`` is then False.
+    """
 
     in_dtype: str
     out_dtype: str
@@ -49,6 +62,7 @@ class KernelVariant:
     in_chw: bool
     out_chw: bool
     precision: str = "exact"
+    resized: bool = False
 
     def __post_init__(self) -> None:
         for value, table, what in (
@@ -68,6 +82,15 @@ class KernelVariant:
         if not output_allowed(self.out_dtype, self.work_dtype):
             raise ValueError("float64 output needs float64 work (dtype='float64')")
         check_choice("interpolation_order", self.order, (0, 1))
+        if self.resized and not resized_allowed(self.in_dtype, self.work_dtype, self.in_chw):
+            raise ValueError("the resized input (decoded images through index maps) is uint8 "
+                             f"HWC read with float32 work; got {self.in_dtype} "
+                             f"{'CHW' if self.in_chw else 'HWC'}, {self.work_dtype} work")
+
+    @property
+    def input_layout(self) -> str:
+        """Where the taps read (``interface.INPUTS``): ``"hwc"``, ``"chw"`` or ``"resized"``."""
+        return "resized" if self.resized else "chw" if self.in_chw else "hwc"
 
     def template_arguments(self) -> dict[str, str]:
         """Each template parameter of ``augment_write`` as C++ text (the passes take a subset)."""
@@ -77,7 +100,7 @@ class KernelVariant:
             "WORK": WORK_DTYPE.enumerator(self.work_dtype),
             "ORDER": str(self.order),
             "MODE": FILL_MODE.enumerator(self.fill_mode),
-            "IN_CHW": _flag(self.in_chw),
+            "INPUT": INPUT.enumerator(self.input_layout),
             "OUT_CHW": _flag(self.out_chw),
             "PRECISION": PRECISION.enumerator(self.precision),
         }
@@ -102,10 +125,11 @@ class KernelVariant:
 
 @functools.lru_cache(maxsize=None)
 def kernel_variant(in_dtype: str, out_dtype: str, work_dtype: str, order: int, fill_mode: str,
-                   in_chw: bool, out_chw: bool, precision: str = "exact") -> KernelVariant:
+                   in_chw: bool, out_chw: bool, precision: str = "exact",
+                   resized: bool = False) -> KernelVariant:
     """:class:`KernelVariant`, validated once per distinct combination (it is asked per batch)."""
     return KernelVariant(in_dtype, out_dtype, work_dtype, order, fill_mode, in_chw, out_chw,
-                         precision)
+                         precision, resized)
 
 
 def reads_directly(in_dtype: str, work_dtype: str) -> bool:
@@ -122,15 +146,23 @@ def output_allowed(out_dtype: str, work_dtype: str) -> bool:
     return out_dtype != "float64" or work_dtype == "float64"
 
 
+def resized_allowed(in_dtype: str, work_dtype: str, in_chw: bool) -> bool:
+    """Whether the resized input serves these dtypes: decoded uint8 HWC, float32 work (the
+    file iterators': Keras's ``img_to_array``), so no other variant is compiled for it."""
+    return in_dtype == "uint8" and work_dtype == "float32" and not in_chw
+
+
 def all_variants() -> Iterator[KernelVariant]:
     """Every variant the CUDA backend can launch."""
-    for in_dtype, out_dtype, work, order, mode, in_chw, out_chw, precision in itertools.product(
-        INPUT_TYPES, OUTPUT_TYPES, WORK_TYPES, (0, 1), FILL_MODES, (False, True), (False, True),
-        PRECISIONS,
+    for in_dtype, out_dtype, work, order, mode, input_layout, out_chw, precision in (
+        itertools.product(INPUT_TYPES, OUTPUT_TYPES, WORK_TYPES, (0, 1), FILL_MODES,
+                          ("hwc", "chw", "resized"), (False, True), PRECISIONS)
     ):
+        if input_layout == "resized" and not resized_allowed(in_dtype, work, False):
+            continue
         if reads_directly(in_dtype, work) and output_allowed(out_dtype, work):
-            yield KernelVariant(in_dtype, out_dtype, work, order, mode, in_chw, out_chw,
-                                precision)
+            yield KernelVariant(in_dtype, out_dtype, work, order, mode, input_layout == "chw",
+                                out_chw, precision, input_layout == "resized")
 
 
 def all_name_expressions() -> list[str]:

@@ -1,0 +1,104 @@
+"""A batch's decoded images before their resize: what the kernels read through index maps.
+
+DALI decodes a batch into RGB images of their own sizes.  With Keras's default
+``interpolation="nearest"`` the resized batch holds, at each pixel, one decoded pixel
+chosen by Pillow's nearest index maps; so the augment kernels can read the decoded
+images through those maps (``INPUT_RESIZED``, ``gpuaug/kernels/warp.cuh``) and never
+make the resized batch.  :class:`DecodedImages` is such a batch, lent by a decoder
+(:meth:`gpuaug.sources.decoders.DaliDecoder.lend`) for as long as its buffers stay valid;
+:meth:`DecodedImages.resized` is the two-step path (resize, then augment the batch),
+which the NumPy reference and every backend without the fused read take.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:  # the sources are imported when a batch is resized, not with gpuaug
+    pass
+
+
+@dataclass(frozen=True)
+class DecodedImages:
+    """Decoded uint8 RGB images of any sizes, to be resized to ``target`` (Pillow's nearest).
+
+    Attributes:
+        images: the images, ``(height, width, 3)`` uint8, C-contiguous: DALI's tensors
+            (``data_ptr()``, ``shape()``), or arrays (NumPy on the host, CuPy or any
+            ``__cuda_array_interface__`` array on device ``device``).  Valid only while
+            the decoder lends them.
+        target: ``(height, width)`` of the resized images.
+        device: the CUDA device index of GPU images; None for host images.
+        resize_launch: on a GPU, :mod:`.batch_resize`'s kernel, for :meth:`resized`.
+    """
+
+    images: Sequence[Any]
+    target: tuple[int, int]
+    device: Optional[int] = None
+    resize_launch: Optional[Callable[..., None]] = None
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def pointers(self) -> list[int]:
+        """Each image's address (device or host)."""
+        return [_address(image) for image in self.images]
+
+    @property
+    def sizes(self) -> list[tuple[int, int]]:
+        """Each image's ``(height, width)``."""
+        return [_size(image) for image in self.images]
+
+    def shape(self, channels_last: bool = True) -> tuple[int, int, int, int]:
+        """The resized batch's shape, ``(n, h, w, 3)`` or ``(n, 3, h, w)``."""
+        h, w = self.target
+        return (len(self), h, w, 3) if channels_last else (len(self), 3, h, w)
+
+    def plan(self) -> tuple[np.ndarray, np.ndarray]:
+        """One ``ResizeSource`` record per image and the index maps (:func:`batch_resize.plan`)."""
+        from .sources import batch_resize
+
+        return batch_resize.plan(self.sizes, self.pointers, self.target)
+
+    def resized(self, channels_last: bool = True) -> Any:
+        """The resized batch (Pillow's nearest), in ``channels_last`` or channels-first layout.
+
+        A CuPy array from one launch of :mod:`.batch_resize` for GPU images, a NumPy array
+        for host images: the two-step path, the fused read's oracle.
+        """
+        from .sources import batch_resize
+
+        if self.device is None:
+            h, w = self.target
+            batch = np.empty(self.shape(), dtype=np.uint8)
+            for k, image in enumerate(self.images):
+                height, width = _size(image)
+                rows = batch_resize.index_map(height, h)
+                cols = batch_resize.index_map(width, w)
+                batch[k] = np.asarray(image)[rows[:, None], cols[None, :]]
+        else:
+            import cupy
+
+            if self.resize_launch is None:
+                raise ValueError("DecodedImages on a GPU need their resize_launch to be resized")
+            batch = batch_resize.resize(self.pointers, self.sizes, self.target, 3, cupy,
+                                        self.resize_launch)
+        return batch if channels_last else batch.transpose(0, 3, 1, 2)
+
+
+def _address(image: Any) -> int:
+    if hasattr(image, "data_ptr"):  # DALI's TensorCPU / TensorGPU
+        return int(image.data_ptr())
+    if hasattr(image, "__cuda_array_interface__"):
+        return int(image.__cuda_array_interface__["data"][0])
+    return int(image.ctypes.data)
+
+
+def _size(image: Any) -> tuple[int, int]:
+    """``(height, width)``: host time per image counts, 256 of them a batch."""
+    shape = image.shape
+    return tuple(shape()[:2]) if callable(shape) else shape[:2]  # DALI's shape() is a method

@@ -1,0 +1,284 @@
+"""The file iterators' resize fused into the warp, bit for bit.
+
+With ``interpolation="nearest"`` the kernels read the decoded images (each of its own
+size) through Pillow's nearest index maps (``INPUT_RESIZED``) instead of a resized
+batch.  Here the kernels' host build (and the GPU, ``gpu``-marked) reads fresh random
+images of sizes smaller, larger and equal to the target, and the result is held equal,
+bit for bit, to resizing first and augmenting the batch (the two-step path) and to the
+NumPy reference, in every pass the kernels have: the lean write, the pre-passes for
+channel shift and brightness, samplewise statistics, order 0, every fill mode, fast
+precision, both data formats and output layouts, featurewise statistics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import gpuaug
+from gpuaug import presets
+from gpuaug.backends import NumpyBackend
+from gpuaug.backends.cuda.launch_args import make_epilogue, pack_upload
+from gpuaug.backends.cuda.variants import KernelVariant, all_variants
+from gpuaug.backends.interface import EPILOGUE_RECORD
+from gpuaug.compose import compose_matrices
+from gpuaug.decoded import DecodedImages
+from gpuaug.params import TransformParams
+from gpuaug.sources import batch_resize
+from probe_files import png_declaring
+
+from fused_backends import BACKENDS, assert_matches_reference, make_backend, to_host
+
+SIZES = [(37, 53), (20, 24), (240, 180), (1, 1), (9, 400), (20, 24), (24, 20)]
+TARGET = (20, 24)  # (height, width)
+CLASSIC = {**{k: v for k, v in presets.CLASSIC.items() if k not in ("fill_mode", "rescale")},
+           "shear_range": 20, "vertical_flip": True}
+
+CASES = {
+    "classic": dict(CLASSIC, rescale=1 / 255),
+    "shift and brightness": dict(CLASSIC, channel_shift_range=60.0,
+                                 brightness_range=(0.4, 1.6)),
+    "samplewise": dict(CLASSIC, fill_mode="reflect", samplewise_center=True,
+                       samplewise_std_normalization=True),
+    "samplewise, shifted": dict(CLASSIC, channel_shift_range=30.0, samplewise_center=True),
+    "constant, order 0": dict(CLASSIC, fill_mode="constant", cval=7.0, interpolation_order=0),
+    "wrap, fast": dict(CLASSIC, fill_mode="wrap", precision="fast", rescale=1 / 255),
+    "channels_first": dict(CLASSIC, data_format="channels_first", rescale=1 / 255),
+    "NCHW float16 out": dict(CLASSIC, output_data_format="channels_first",
+                             output_dtype="float16"),
+    "featurewise": dict(CLASSIC, featurewise_center=True, featurewise_std_normalization=True),
+}
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request, build_dir):
+    return make_backend(request.param, build_dir)
+
+
+def _decoded(backend, rng) -> DecodedImages:
+    """Fresh random images of SIZES, where ``backend`` reads them."""
+    host = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in SIZES]
+    if backend.xp is np:
+        return DecodedImages(host, TARGET)
+    return DecodedImages([backend.xp.asarray(im) for im in host], TARGET, device=0,
+                         resize_launch=batch_resize.cuda_launch(0))
+
+
+def _generator(kwargs, rng) -> gpuaug.ImageDataGenerator:
+    gen = gpuaug.ImageDataGenerator(**kwargs)
+    if kwargs.get("featurewise_center"):
+        shape = (1, 1, 3) if gen.config().channels_last else (3, 1, 1)
+        gen.mean = rng.uniform(80, 160, shape).astype(np.float32)
+        gen.std = rng.uniform(30, 70, shape).astype(np.float32)
+    return gen
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_reading_decoded_images_through_the_maps_equals_resizing_first(backend, case):
+    rng = np.random.default_rng(len(case))
+    gen = _generator(CASES[case], rng)
+    config = gen.config()
+    images = _decoded(backend, rng)
+    resized = images.resized(config.channels_last)
+    gen.random_state.seed(int(rng.integers(1 << 31)))
+    params = gen.sampler.draw_batch(gen.random_state, len(images), resized.shape[1:])
+    params.theta[1] = params.tx[1] = params.ty[1] = params.shear[1] = 0.0  # one unwarped
+    params.zx[1] = params.zy[1] = 1.0
+    matrices = compose_matrices(params, *TARGET, config.compat)
+    launches = getattr(backend.launcher, "launches", None)  # the emulation's record
+    if launches is not None:
+        launches.clear()
+    two_step = to_host(backend.augment(resized, matrices, params, config))
+    passes = list(launches or [])
+    if launches is not None:
+        launches.clear()
+    fused = to_host(backend.augment_resized(images, matrices, params, config))
+    if launches is not None:
+        assert launches == passes and passes  # the same kernels, reading another input
+
+    np.testing.assert_array_equal(fused.view(np.uint8), two_step.view(np.uint8))
+    if config.precision == "exact":  # and the reference's values (docs/semantics.md §14)
+        ref = NumpyBackend().augment(to_host(resized), matrices, params, config)
+        exact = backend.name == "cuda-emulated" and not config.samplewise_center
+        brightness = CASES[case].get("brightness_range")
+        assert_matches_reference(fused, ref, order=config.interpolation_order,
+                                 fill_mode=config.fill_mode, exact=exact,
+                                 brightness=max(brightness) if brightness else None)
+
+
+def test_the_two_step_path_is_pillows_nearest_resize():
+    """``DecodedImages.resized`` on the host: Pillow's NEAREST of every image, either layout."""
+    rng = np.random.default_rng(5)
+    host = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in SIZES]
+    images = DecodedImages(host, TARGET)
+    batch = images.resized()
+    assert batch.shape == images.shape() == (len(SIZES), *TARGET, 3)
+    for k, image in enumerate(host):
+        pillow = Image.fromarray(image).resize(TARGET[::-1], Image.Resampling.NEAREST)
+        np.testing.assert_array_equal(batch[k], np.asarray(pillow), err_msg=str(k))
+    np.testing.assert_array_equal(images.resized(False), batch.transpose(0, 3, 1, 2))
+
+
+def test_the_upload_carries_the_sources_at_the_offsets_it_states():
+    rng = np.random.default_rng(6)
+    host = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in SIZES]
+    records, maps = DecodedImages(host, TARGET).plan()
+    gen = gpuaug.ImageDataGenerator(**CLASSIC, featurewise_center=True)
+    gen.mean = rng.uniform(0, 255, (1, 1, 3)).astype(np.float32)
+    config = gen.config()
+    params = TransformParams.identity(len(host))
+    epilogue = make_epilogue(config, (*TARGET, 3), standardize=True, featurewise=(True, False))
+    upload = pack_upload(compose_matrices(params, *TARGET, config.compat), params, "float32",
+                         epilogue, sources=(records, maps))
+    head = upload[:EPILOGUE_RECORD.dtype.itemsize].view(EPILOGUE_RECORD.dtype)[0]
+    at, maps_at = int(head["sources_offset"]), int(head["maps_offset"])
+    assert at > int(head["mean_offset"]) and at % 8 == 0 and maps_at % 8 == 0
+    np.testing.assert_array_equal(upload[at:at + records.nbytes], records.view(np.uint8))
+    np.testing.assert_array_equal(upload[maps_at:maps_at + maps.nbytes].view(np.int32), maps)
+    assert len(upload) == maps_at + -(-maps.nbytes // 8) * 8  # maps last, padded to a word
+    assert not upload[maps_at + maps.nbytes:].any()  # the padding is zeros, not stale bytes
+    plain = pack_upload(compose_matrices(params, *TARGET, config.compat), params, "float32",
+                        epilogue)
+    head = plain[:EPILOGUE_RECORD.dtype.itemsize].view(EPILOGUE_RECORD.dtype)[0]
+    assert int(head["sources_offset"]) == int(head["maps_offset"]) == 0
+
+
+def test_the_resized_input_is_uint8_rgb_with_float32_work_only():
+    resized = [v for v in all_variants() if v.resized]
+    assert resized and {(v.in_dtype, v.work_dtype, v.in_chw) for v in resized} == {
+        ("uint8", "float32", False)}
+    for bad in (dict(in_dtype="float32"), dict(work_dtype="float64", out_dtype="float64"),
+                dict(in_chw=True)):
+        args = dict(in_dtype="uint8", out_dtype="float32", work_dtype="float32", order=1,
+                    fill_mode="nearest", in_chw=False, out_chw=False, resized=True)
+        with pytest.raises(ValueError, match="resized input"):
+            KernelVariant(**{**args, **bad})
+    names = dataclasses.replace(resized[0]).names()
+    assert all("gpuaug::INPUT_RESIZED" in name for name in names)
+
+
+def test_an_image_too_large_for_32_bit_offsets_is_refused_by_name():
+    with pytest.raises(ValueError, match="too large to resize"):
+        batch_resize.plan([(50000, 50000)], [1], TARGET)
+
+
+# ------------------------------------------------------------------ the iterators' path
+def _folder_of_photos(root, rng, count=9):
+    """RGB files of several sizes (PNG and baseline JPEG: DALI's CPU decode is Pillow's),
+    a 16-bit PNG that Pillow decodes, and a broken file."""
+    (root / "a").mkdir()
+    (root / "b").mkdir()
+    for i in range(count):
+        h, w = (int(v) for v in rng.integers(8, 70, 2))
+        small = rng.integers(0, 256, (h // 4 + 2, w // 4 + 2, 3), dtype=np.uint8)
+        photo = Image.fromarray(small).resize((w, h), Image.Resampling.BICUBIC)
+        photo.save(root / "ab"[i % 2] / f"{i}.{'png' if i % 3 else 'jpg'}", quality=92)
+    return root
+
+
+def _iterate(folder, decoder, gen, **kwargs):
+    kwargs = dict(dict(batch_size=4, shuffle=True, seed=11), **kwargs)
+    it = gen.flow_from_directory(str(folder), target_size=TARGET, decoder=decoder, **kwargs)
+    return it, [it[i] for i in range(len(it))]
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_an_iterator_hands_dalis_images_to_the_kernels_unresized(tmp_path, build_dir,
+                                                                   monkeypatch, data_format):
+    """DALI's CPU decoder lends its images as its GPU decoder does; the kernels' host build
+    reads them through the maps: the Pillow iterator's batches, bit for bit, a file refused
+    by name beside a lent batch, and the decoder free again after each batch."""
+    pytest.importorskip("nvidia.dali", reason="NVIDIA DALI not installed")
+    from gpuaug import engine
+
+    folder = _folder_of_photos(tmp_path, np.random.default_rng(21))
+    # refused before DALI decodes: a failure of its own, beside a lent batch
+    (folder / "b" / "bomb.png").write_bytes(png_declaring(20000, 20000))
+    emulated = make_backend("emulated", build_dir)
+    lent = []
+
+    def augment_resized(images, *args):
+        lent.append(len(images))
+        return type(emulated).augment_resized(emulated, images, *args)
+
+    monkeypatch.setattr(emulated, "augment_resized", augment_resized)
+    monkeypatch.setattr(engine, "decoded_backend", lambda images: emulated)
+    kwargs = dict(CLASSIC, rescale=1 / 255, data_format=data_format, device="cpu")
+    gen = gpuaug.ImageDataGenerator(**kwargs)
+    _, pillow = _iterate(folder, "pillow", gen, on_error="skip")
+    gen = gpuaug.ImageDataGenerator(**kwargs)
+    it = gen.flow_from_directory(str(folder), target_size=TARGET, batch_size=4, shuffle=True,
+                                 seed=11, decoder="dali", on_error="skip")
+    it._decode.lends = True  # off on the CPU, where the NumPy reference resizes first anyway
+    by_dali = [it[i] for i in range(len(it))]
+    assert sum(lent) == sum(len(y) for _, y in pillow) == 9 and len(lent) == len(pillow)
+    for (xp, yp), (xd, yd) in zip(pillow, by_dali, strict=True):
+        np.testing.assert_array_equal(yd, yp)
+        np.testing.assert_array_equal(xd.view(np.uint8), xp.view(np.uint8))
+    assert [p.rsplit("/", 1)[1] for p, _ in it.skipped_files] == ["bomb.png"]
+    assert not it._decode._lock.locked()
+
+
+def test_a_batch_dali_fails_on_is_narrowed_down_and_copied_as_before(tmp_path, monkeypatch):
+    """A lent run that fails is not lent: the files go through the copying path, which
+    finds the one DALI fails on and has Pillow decode it."""
+    pytest.importorskip("nvidia.dali", reason="NVIDIA DALI not installed")
+    from gpuaug.sources import decoders
+
+    folder = _folder_of_photos(tmp_path, np.random.default_rng(22), count=5)
+    picky = (folder / "a" / "0.jpg").read_bytes()
+    samples = decoders.DaliDecoder._decoded_samples
+
+    def failing_on_picky(self, encoded):
+        if any(e.tobytes() == picky for e in encoded):
+            raise RuntimeError("Critical error in pipeline: nvImageCodec failure")
+        return samples(self, encoded)
+
+    monkeypatch.setattr(decoders.DaliDecoder, "_decoded_samples", failing_on_picky)
+    gen = gpuaug.ImageDataGenerator(**CLASSIC, rescale=1 / 255, device="cpu")
+    it = gen.flow_from_directory(str(folder), target_size=TARGET, batch_size=5, shuffle=False,
+                                 seed=11, decoder="dali")
+    it._decode.lends = True
+    with it._decode.lend(it.filepaths) as (images, failures):
+        assert not isinstance(images, DecodedImages) and not failures
+    _, [(expected, _)] = _iterate(folder, "pillow", gpuaug.ImageDataGenerator(
+        **CLASSIC, rescale=1 / 255, device="cpu"), shuffle=False, batch_size=5)
+    np.testing.assert_array_equal(it[0][0], expected)
+
+
+@pytest.mark.gpu
+def test_on_the_gpu_dalis_images_are_read_unresized_with_the_copying_paths_bits(tmp_path,
+                                                                              monkeypatch):
+    """DALI ``mixed`` lends its images to the kernels: the batches of the same iterator with
+    lending off (DALI's images resized by one launch, then augmented), bit for bit, over
+    more batches than DALI has buffers, with a prefetching thread reading ahead."""
+    pytest.importorskip("nvidia.dali", reason="NVIDIA DALI not installed")
+    import cupy
+
+    from gpuaug.backends.cuda.fused import FusedBackend
+
+    folder = _folder_of_photos(tmp_path, np.random.default_rng(23), count=23)
+    lent = []
+    augment_resized = FusedBackend.augment_resized
+    monkeypatch.setattr(FusedBackend, "augment_resized",
+                        lambda self, images, *a: lent.append(len(images))
+                        or augment_resized(self, images, *a))
+
+    def epoch(lends):
+        gen = gpuaug.ImageDataGenerator(**CLASSIC, rescale=1 / 255, device="cuda")
+        it = gen.flow_from_directory(str(folder), target_size=TARGET, batch_size=4, seed=5,
+                                     decoder="dali")
+        assert it.decoder == "dali-mixed" and it._decode.lends
+        it._decode.lends = lends
+        with it.prefetch(2) as ahead:  # an epoch and a batch of the next
+            return [cupy.asnumpy(next(ahead)[0]) for _ in range(len(it) + 1)]
+
+    copied = epoch(False)
+    assert not lent
+    by_lending = epoch(True)
+    assert sum(lent) >= 23 + 4
+    for a, b in zip(copied, by_lending, strict=True):
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
