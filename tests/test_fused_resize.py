@@ -58,12 +58,12 @@ def backend(request, build_dir):
     return make_backend(request.param, build_dir)
 
 
-def _decoded(backend, rng) -> DecodedImages:
-    """Fresh random images of SIZES, where ``backend`` reads them."""
-    host = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in SIZES]
+def _decoded(backend, rng, sizes=SIZES, target=TARGET) -> DecodedImages:
+    """Fresh random images of ``sizes``, where ``backend`` reads them."""
+    host = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in sizes]
     if backend.xp is np:
-        return DecodedImages(host, TARGET)
-    return DecodedImages([backend.xp.asarray(im) for im in host], TARGET, device=0,
+        return DecodedImages(host, target)
+    return DecodedImages([backend.xp.asarray(im) for im in host], target, device=0,
                          resize_launch=batch_resize.cuda_launch(0))
 
 
@@ -107,6 +107,27 @@ def test_reading_decoded_images_through_the_maps_equals_resizing_first(backend, 
         assert_matches_reference(fused, ref, order=config.interpolation_order,
                                  fill_mode=config.fill_mode, exact=exact,
                                  brightness=max(brightness) if brightness else None)
+
+
+@pytest.mark.parametrize("target", [(1, 1), (1, 9), (13, 1), (57, 3), (31, 64)])
+@pytest.mark.parametrize("fill_mode", ["nearest", "reflect", "wrap", "constant"])
+def test_any_target_size_and_fill_mode_reads_the_resized_images_pixels(backend, target,
+                                                                        fill_mode):
+    """Targets down to one pixel, far from the images' aspect ratios, every fill mode, in
+    both orders: the taps the rules choose on the resized image, read through the maps."""
+    rng = np.random.default_rng(target[0] * 100 + target[1])
+    sizes = [tuple(int(v) for v in rng.integers(1, 90, 2)) for _ in range(5)] + [target]
+    images = _decoded(backend, rng, sizes, target)
+    for order in (0, 1):
+        gen = gpuaug.ImageDataGenerator(**CLASSIC, fill_mode=fill_mode, cval=3.0,
+                                        interpolation_order=order)
+        config = gen.config()
+        gen.random_state.seed(order)
+        params = gen.sampler.draw_batch(gen.random_state, len(images), (*target, 3))
+        matrices = compose_matrices(params, *target, config.compat)
+        two_step = to_host(backend.augment(images.resized(), matrices, params, config))
+        fused = to_host(backend.augment_resized(images, matrices, params, config))
+        np.testing.assert_array_equal(fused.view(np.uint8), two_step.view(np.uint8))
 
 
 def test_the_two_step_path_is_pillows_nearest_resize():
