@@ -23,7 +23,8 @@ if TYPE_CHECKING:  # the sources are imported when a batch is resized, not with 
 
 @dataclass(frozen=True)
 class DecodedImages:
-    """Decoded uint8 RGB images of any sizes, to be resized to ``target`` (Pillow's nearest).
+    """Decoded uint8 RGB images of any sizes, to be resized to ``target`` (Pillow's nearest)
+    and, for ``channels`` 1, converted to Pillow's luma (``color_mode="grayscale"``).
 
     Attributes:
         images: the images, ``(height, width, 3)`` uint8, C-contiguous: DALI's tensors
@@ -33,12 +34,18 @@ class DecodedImages:
         target: ``(height, width)`` of the resized images.
         device: the CUDA device index of GPU images; None for host images.
         resize_launch: on a GPU, :mod:`.batch_resize`'s kernel, for :meth:`resized`.
+        channels: of the resized images: 3 (RGB) or 1 (Pillow's luma of the RGB pixels).
     """
 
     images: Sequence[Any]
     target: tuple[int, int]
     device: Optional[int] = None
     resize_launch: Optional[Callable[..., None]] = None
+    channels: int = 3
+
+    def __post_init__(self) -> None:
+        if self.channels not in (1, 3):
+            raise ValueError(f"DecodedImages: channels must be 1 or 3, not {self.channels!r}")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -54,9 +61,9 @@ class DecodedImages:
         return [_size(image) for image in self.images]
 
     def shape(self, channels_last: bool = True) -> tuple[int, int, int, int]:
-        """The resized batch's shape, ``(n, h, w, 3)`` or ``(n, 3, h, w)``."""
-        h, w = self.target
-        return (len(self), h, w, 3) if channels_last else (len(self), 3, h, w)
+        """The resized batch's shape, ``(n, h, w, c)`` or ``(n, c, h, w)``."""
+        (h, w), c = self.target, self.channels
+        return (len(self), h, w, c) if channels_last else (len(self), c, h, w)
 
     def plan(self) -> tuple[np.ndarray, np.ndarray]:
         """One ``ResizeSource`` record per image and the index maps (:func:`batch_resize.plan`)."""
@@ -71,6 +78,7 @@ class DecodedImages:
         for host images: the two-step path, the fused read's oracle.
         """
         from .sources import batch_resize
+        from .sources.pillow_rules import pil_luma
 
         if self.device is None:
             h, w = self.target
@@ -79,14 +87,15 @@ class DecodedImages:
                 height, width = _size(image)
                 rows = batch_resize.index_map(height, h)
                 cols = batch_resize.index_map(width, w)
-                batch[k] = np.asarray(image)[rows[:, None], cols[None, :]]
+                rgb = np.asarray(image)[rows[:, None], cols[None, :]]
+                batch[k] = pil_luma(rgb) if self.channels == 1 else rgb
         else:
             import cupy
 
             if self.resize_launch is None:
                 raise ValueError("DecodedImages on a GPU need their resize_launch to be resized")
-            batch = batch_resize.resize(self.pointers, self.sizes, self.target, 3, cupy,
-                                        self.resize_launch)
+            batch = batch_resize.resize(self.pointers, self.sizes, self.target, self.channels,
+                                        cupy, self.resize_launch)
         return batch if channels_last else batch.transpose(0, 3, 1, 2)
 
 

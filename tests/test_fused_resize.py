@@ -58,30 +58,33 @@ def backend(request, build_dir):
     return make_backend(request.param, build_dir)
 
 
-def _decoded(backend, rng, sizes=SIZES, target=TARGET) -> DecodedImages:
-    """Fresh random images of ``sizes``, where ``backend`` reads them."""
+def _decoded(backend, rng, sizes=SIZES, target=TARGET, channels=3) -> DecodedImages:
+    """Fresh random RGB images of ``sizes``, where ``backend`` reads them; ``channels`` 1:
+    to be read as Pillow's luma."""
     host = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in sizes]
     if backend.xp is np:
-        return DecodedImages(host, target)
+        return DecodedImages(host, target, channels=channels)
     return DecodedImages([backend.xp.asarray(im) for im in host], target, device=0,
-                         resize_launch=batch_resize.cuda_launch(0))
+                         resize_launch=batch_resize.cuda_launch(0), channels=channels)
 
 
-def _generator(kwargs, rng) -> gpuaug.ImageDataGenerator:
+def _generator(kwargs, rng, channels) -> gpuaug.ImageDataGenerator:
     gen = gpuaug.ImageDataGenerator(**kwargs)
     if kwargs.get("featurewise_center"):
-        shape = (1, 1, 3) if gen.config().channels_last else (3, 1, 1)
+        shape = (1, 1, channels) if gen.config().channels_last else (channels, 1, 1)
         gen.mean = rng.uniform(80, 160, shape).astype(np.float32)
         gen.std = rng.uniform(30, 70, shape).astype(np.float32)
     return gen
 
 
+@pytest.mark.parametrize("channels", [3, 1], ids=["rgb", "grayscale"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_reading_decoded_images_through_the_maps_equals_resizing_first(backend, case):
+def test_reading_decoded_images_through_the_maps_equals_resizing_first(backend, case,
+                                                                       channels):
     rng = np.random.default_rng(len(case))
-    gen = _generator(CASES[case], rng)
+    gen = _generator(CASES[case], rng, channels)
     config = gen.config()
-    images = _decoded(backend, rng)
+    images = _decoded(backend, rng, channels=channels)
     resized = images.resized(config.channels_last)
     gen.random_state.seed(int(rng.integers(1 << 31)))
     params = gen.sampler.draw_batch(gen.random_state, len(images), resized.shape[1:])
@@ -141,6 +144,10 @@ def test_the_two_step_path_is_pillows_nearest_resize():
         pillow = Image.fromarray(image).resize(TARGET[::-1], Image.Resampling.NEAREST)
         np.testing.assert_array_equal(batch[k], np.asarray(pillow), err_msg=str(k))
     np.testing.assert_array_equal(images.resized(False), batch.transpose(0, 3, 1, 2))
+    gray = DecodedImages(host, TARGET, channels=1).resized()
+    for k, image in enumerate(host):
+        pillow = Image.fromarray(image).resize(TARGET[::-1], Image.Resampling.NEAREST)
+        np.testing.assert_array_equal(gray[k, ..., 0], np.asarray(pillow.convert("L")))
 
 
 def test_the_upload_carries_the_sources_at_the_offsets_it_states():
@@ -206,9 +213,11 @@ def _iterate(folder, decoder, gen, **kwargs):
     return it, [it[i] for i in range(len(it))]
 
 
-@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("data_format, color_mode", [
+    ("channels_last", "rgb"), ("channels_first", "rgb"), ("channels_last", "grayscale")])
 def test_an_iterator_hands_dalis_images_to_the_kernels_unresized(tmp_path, build_dir,
-                                                                   monkeypatch, data_format):
+                                                                   monkeypatch, data_format,
+                                                                   color_mode):
     """DALI's CPU decoder lends its images as its GPU decoder does; the kernels' host build
     reads them through the maps: the Pillow iterator's batches, bit for bit, a file refused
     by name beside a lent batch, and the decoder free again after each batch."""
@@ -229,10 +238,11 @@ def test_an_iterator_hands_dalis_images_to_the_kernels_unresized(tmp_path, build
     monkeypatch.setattr(engine, "decoded_backend", lambda images: emulated)
     kwargs = dict(CLASSIC, rescale=1 / 255, data_format=data_format, device="cpu")
     gen = gpuaug.ImageDataGenerator(**kwargs)
-    _, pillow = _iterate(folder, "pillow", gen, on_error="skip")
+    _, pillow = _iterate(folder, "pillow", gen, on_error="skip", color_mode=color_mode)
     gen = gpuaug.ImageDataGenerator(**kwargs)
     it = gen.flow_from_directory(str(folder), target_size=TARGET, batch_size=4, shuffle=True,
-                                 seed=11, decoder="dali", on_error="skip")
+                                 seed=11, decoder="dali", on_error="skip",
+                                 color_mode=color_mode)
     it._decode.lends = True  # off on the CPU, where the NumPy reference resizes first anyway
     by_dali = [it[i] for i in range(len(it))]
     assert sum(lent) == sum(len(y) for _, y in pillow) == 9 and len(lent) == len(pillow)

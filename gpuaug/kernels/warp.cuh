@@ -31,6 +31,8 @@ GPUAUG_HD Layout image_layout(i64 h, i64 w, i64 c) {
 // nearest) would hold at (row, col) its pixel (rows[row], cols[col]): the taps read that,
 // bit for bit what resizing first and warping the result reads, without the resized image.
 // Taps always lie in [0, n - 1] (boundary.cuh), so the maps are read within their bounds.
+// A grayscale batch reads the same RGB images with InT = RgbLuma: each tap is Pillow's luma
+// of its pixel, as the resized grayscale image would hold it.
 template <typename InT>
 struct SourceImage {
     const InT* img;
@@ -49,9 +51,10 @@ GPUAUG_HD SourceImage<InT> source_image(const InT* src, const unsigned char* upl
     if constexpr (INPUT == INPUT_RESIZED) {
         const ResizeSource r = reinterpret_cast<const ResizeSource*>(upload + e.sources_offset)[b];
         const int* maps = reinterpret_cast<const int*>(upload + e.maps_offset);
+        constexpr int per_pixel = 3 / (int)sizeof(InT);  // uint8 RGB, HWC: 3 bytes or 1 RgbLuma
         s.img = reinterpret_cast<const InT*>(r.pixels);
-        s.in.s_row = (int)r.width * 3;  // uint8 RGB, HWC (the host checks)
-        s.in.s_col = 3;
+        s.in.s_row = (int)r.width * per_pixel;
+        s.in.s_col = per_pixel;
         s.in.s_chan = 1;
         s.rows = maps + r.row_map;
         s.cols = maps + r.col_map;
@@ -175,9 +178,22 @@ GPUAUG_HD InT tap(const PixelTaps<InT, T>& t, int at, int o) {
     return (t.img + (unsigned)at)[o];
 }
 
+// INPUT_RESIZED for a grayscale batch: an RGB uint8 pixel that the taps read as Pillow's
+// luma, (R * 19595 + G * 38470 + B * 7471 + 0x8000) >> 16, the grayscale image's value.
+struct RgbLuma {
+    unsigned char rgb[3];
+};
+static_assert(sizeof(RgbLuma) == 3, "RgbLuma: one RGB pixel");
+template <typename T>
+GPUAUG_HD unsigned char tap(const PixelTaps<RgbLuma, T>& t, int at, int) {
+    const unsigned char* px = t.img[(unsigned)at].rgb;
+    return (unsigned char)((px[0] * 19595u + px[1] * 38470u + px[2] * 7471u + 0x8000u) >> 16);
+}
+
 // Input types with no infinities or NaN.
 template <typename InT> struct AllFinite { static const bool value = false; };
 template <> struct AllFinite<unsigned char> { static const bool value = true; };
+template <> struct AllFinite<RgbLuma> { static const bool value = true; };
 
 // The warped value of channel k, rounded to the working dtype.  Inputs wider than the
 // working dtype are rounded to it first, as NumPy casts the batch before the warp.

@@ -9,7 +9,9 @@ What differs between DALI and Pillow was measured (tests/test_decoders.py, READM
 DALI's CPU decoder gives Pillow's RGB pixels for PNG and for baseline JPEG; DALI's own
 grayscale conversion and nearest-neighbour resize do *not* follow Pillow's rules, so
 gpuaug does both itself after DALI's RGB decode (Pillow's integer luma, Pillow's
-accumulated nearest-neighbour positions) and stays exact.  The antialiased filters
+accumulated nearest-neighbour positions) and stays exact; on the GPU with ``nearest`` the
+augment kernels apply both as they read DALI's images (:meth:`DaliDecoder.lend`, no resized
+batch in between).  The antialiased filters
 (bilinear, bicubic, lanczos) are DALI's own and differ from Pillow's by a few levels.
 DALI gets only the files whose decode was shown equal to Pillow's (8-bit JPEG and PNG,
 read from their headers by :mod:`.sniff`, EXIF orientation ignored as Pillow does);
@@ -231,7 +233,8 @@ class DaliDecoder:
     files are read on ``num_threads`` threads, DALI decodes on as many.  With ``mixed``
     the decoded batch is a CuPy array on the generator's GPU that never visits host
     memory, ordered on the caller's current stream: no device-wide synchronisation, so
-    a training step on another stream runs on while a batch decodes.
+    a training step on another stream runs on while a batch decodes.  With ``nearest``,
+    :meth:`lend` hands DALI's images over unresized, for the kernels to read.
     """
 
     def __init__(self, device: str, device_id: Optional[int], color_mode: str,
@@ -254,10 +257,10 @@ class DaliDecoder:
         self._resize_launch: Any = None  # batch_resize's kernel on this device, loaded once
         self._forked_after_cuda = False  # see after_fork
         # lend() hands out DALI's decoded images unresized (DecodedImages), for the CUDA
-        # kernels to read through Pillow's nearest maps: rgb and nearest only (grayscale
-        # needs Pillow's luma of each tap), and on the GPU only (on the CPU the NumPy
-        # reference resizes first anyway; tests switch it on there to run DALI's decoder).
-        self.lends = device == "mixed" and color_mode == "rgb" and interpolation == "nearest"
+        # kernels to read through Pillow's nearest maps (and Pillow's luma, for grayscale):
+        # nearest only, and on the GPU only (on the CPU the NumPy reference resizes first
+        # anyway; tests switch it on there to run DALI's decoder).
+        self.lends = device == "mixed" and interpolation == "nearest"
         _LIVE.add(self)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -471,7 +474,8 @@ class DaliDecoder:
                 mixed = self.device == "mixed"
                 return DecodedImages(samples, self.target_size,
                                      self.device_id if mixed else None,
-                                     self._resizer() if mixed else None), failures
+                                     self._resizer() if mixed else None,
+                                     CHANNELS[self.color_mode]), failures
         runs = self._decode_batch(for_dali, for_pillow, paths) if for_dali else []
         if len(runs) == 1 and not failures and not for_pillow:
             return runs[0][1], {}  # the usual batch: DALI's run is the batch, no copy

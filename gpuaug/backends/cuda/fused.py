@@ -94,7 +94,8 @@ class FusedBackend:
 
         Args:
             images: decoded uint8 RGB images of any sizes on this backend's device (host
-                memory for the emulation), alive until the kernels have read them.
+                memory for the emulation), alive until the kernels have read them; with
+                ``images.channels`` 1 the taps read Pillow's luma of their pixels.
             matrices, params, records: as :meth:`augment` takes them, for images of
                 ``images.target``'s size.
             config: float32 work (the file iterators'; ``variants.resized_allowed``).
@@ -377,7 +378,7 @@ def _make_plan(shape: tuple, dtype: Any, config: AugmentConfig, standardize: boo
     variant = kernel_variant(in_dtype if direct else work, kernel_dtype, work,
                              config.interpolation_order, config.fill_mode,
                              not (config.channels_last or resized), kernel_chw, config.precision,
-                             resized)
+                             resized, luma=resized and c == 1)
     epilogue = make_epilogue(config, tuple(shape[1:]), standardize=fused,
                              featurewise=(center, scale))
     return Plan(

@@ -51,7 +51,8 @@ class KernelVariant:
 
     ``resized``: the kernels read decoded uint8 RGB images of their own sizes through
     Pillow's nearest index maps (``INPUT_RESIZED``, the file iterators' fused resize)
-    instead of a batch; ``in_chw`` is then False.
+    instead of a batch; ``in_chw`` is then False.  ``luma``: with ``resized``, a grayscale
+    batch, whose taps are Pillow's luma of the RGB pixels (``InT`` = ``gpuaug::RgbLuma``).
     """
 
     in_dtype: str
@@ -63,6 +64,7 @@ class KernelVariant:
     out_chw: bool
     precision: str = "exact"
     resized: bool = False
+    luma: bool = False
 
     def __post_init__(self) -> None:
         for value, table, what in (
@@ -86,6 +88,8 @@ class KernelVariant:
             raise ValueError("the resized input (decoded images through index maps) is uint8 "
                              f"HWC read with float32 work; got {self.in_dtype} "
                              f"{'CHW' if self.in_chw else 'HWC'}, {self.work_dtype} work")
+        if self.luma and not self.resized:
+            raise ValueError("luma taps are read from decoded RGB images only (resized=True)")
 
     @property
     def input_layout(self) -> str:
@@ -95,7 +99,7 @@ class KernelVariant:
     def template_arguments(self) -> dict[str, str]:
         """Each template parameter of ``augment_write`` as C++ text (the passes take a subset)."""
         return {
-            "InT": INPUT_TYPES[self.in_dtype],
+            "InT": "gpuaug::RgbLuma" if self.luma else INPUT_TYPES[self.in_dtype],
             "OutT": OUTPUT_TYPES[self.out_dtype],
             "WORK": WORK_DTYPE.enumerator(self.work_dtype),
             "ORDER": str(self.order),
@@ -126,10 +130,10 @@ class KernelVariant:
 @functools.lru_cache(maxsize=None)
 def kernel_variant(in_dtype: str, out_dtype: str, work_dtype: str, order: int, fill_mode: str,
                    in_chw: bool, out_chw: bool, precision: str = "exact",
-                   resized: bool = False) -> KernelVariant:
+                   resized: bool = False, luma: bool = False) -> KernelVariant:
     """:class:`KernelVariant`, validated once per distinct combination (it is asked per batch)."""
     return KernelVariant(in_dtype, out_dtype, work_dtype, order, fill_mode, in_chw, out_chw,
-                         precision, resized)
+                         precision, resized, luma)
 
 
 def reads_directly(in_dtype: str, work_dtype: str) -> bool:
@@ -154,15 +158,17 @@ def resized_allowed(in_dtype: str, work_dtype: str, in_chw: bool) -> bool:
 
 def all_variants() -> Iterator[KernelVariant]:
     """Every variant the CUDA backend can launch."""
-    for in_dtype, out_dtype, work, order, mode, input_layout, out_chw, precision in (
+    for in_dtype, out_dtype, work, order, mode, source, out_chw, precision in (
         itertools.product(INPUT_TYPES, OUTPUT_TYPES, WORK_TYPES, (0, 1), FILL_MODES,
-                          ("hwc", "chw", "resized"), (False, True), PRECISIONS)
+                          ("hwc", "chw", "resized rgb", "resized luma"), (False, True),
+                          PRECISIONS)
     ):
-        if input_layout == "resized" and not resized_allowed(in_dtype, work, False):
+        resized = source.startswith("resized")
+        if resized and not resized_allowed(in_dtype, work, False):
             continue
         if reads_directly(in_dtype, work) and output_allowed(out_dtype, work):
-            yield KernelVariant(in_dtype, out_dtype, work, order, mode, input_layout == "chw",
-                                out_chw, precision, input_layout == "resized")
+            yield KernelVariant(in_dtype, out_dtype, work, order, mode, source == "chw",
+                                out_chw, precision, resized, source == "resized luma")
 
 
 def all_name_expressions() -> list[str]:
