@@ -12,13 +12,11 @@ which the NumPy reference and every backend without the fused read take.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
-
-if TYPE_CHECKING:  # the sources are imported when a batch is resized, not with gpuaug
-    pass
 
 
 @dataclass(frozen=True)
@@ -46,19 +44,26 @@ class DecodedImages:
     def __post_init__(self) -> None:
         if self.channels not in (1, 3):
             raise ValueError(f"DecodedImages: channels must be 1 or 3, not {self.channels!r}")
+        for k, image in enumerate(self.images):
+            if not hasattr(image, "data_ptr"):  # an array (DALI's tensors are RGB uint8, dense)
+                _check_array(image, k)
 
     def __len__(self) -> int:
         return len(self.images)
 
-    @property
+    @functools.cached_property
     def pointers(self) -> list[int]:
         """Each image's address (device or host)."""
         return [_address(image) for image in self.images]
 
-    @property
+    @functools.cached_property
     def sizes(self) -> list[tuple[int, int]]:
         """Each image's ``(height, width)``."""
         return [_size(image) for image in self.images]
+
+    def fit_the_kernels(self) -> bool:
+        """Whether every image has fewer than 2^31 bytes (the kernels' 32-bit offsets)."""
+        return all(h * w * 3 < 2**31 for h, w in self.sizes)
 
     def shape(self, channels_last: bool = True) -> tuple[int, int, int, int]:
         """The resized batch's shape, ``(n, h, w, c)`` or ``(n, c, h, w)``."""
@@ -97,6 +102,21 @@ class DecodedImages:
             batch = batch_resize.resize(self.pointers, self.sizes, self.target, self.channels,
                                         cupy, self.resize_launch)
         return batch if channels_last else batch.transpose(0, 3, 1, 2)
+
+
+def _check_array(image: Any, k: int) -> None:
+    """An array image is read by its address: it must be dense (h, w, 3) uint8."""
+    if hasattr(image, "__cuda_array_interface__"):
+        interface = image.__cuda_array_interface__
+        dense = interface.get("strides") is None  # the interface's word for C-contiguous
+    else:
+        image = np.asarray(image)
+        interface, dense = image.__array_interface__, image.flags.c_contiguous
+    shape, typestr = tuple(interface["shape"]), interface["typestr"]
+    if len(shape) != 3 or shape[2] != 3 or typestr != "|u1" or not dense:
+        raise ValueError(f"DecodedImages: image {k} must be a C-contiguous (height, width, 3) "
+                         f"uint8 array; got shape {shape}, type {typestr!r}"
+                         f"{'' if dense else ', not contiguous'}")
 
 
 def _address(image: Any) -> int:

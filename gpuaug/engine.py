@@ -122,6 +122,9 @@ def augment_decoded(device: str, images: DecodedImages,
     no resized batch (:meth:`FusedBackend.augment_resized`, float32 work); any other case
     takes the two-step path, resize then augment, with the same result.
     """
+    if len(params) != len(images):
+        raise ValueError(f"`params` describes {len(params)} samples but {len(images)} images "
+                         "were decoded")
     backend = decoded_backend(images)
     if getattr(backend, "reads_resized", False) and resized_allowed("uint8", config.dtype, False):
         index = cuda_index(device)

@@ -313,3 +313,73 @@ def test_on_the_gpu_dalis_images_are_read_unresized_with_the_copying_paths_bits(
     assert sum(lent) >= 23 + 4
     for a, b in zip(copied, by_lending, strict=True):
         np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
+def test_decoded_images_are_dense_rgb_uint8_and_as_many_as_the_draws():
+    good = np.zeros((4, 5, 3), np.uint8)
+    for bad in (good.astype(np.float32), np.zeros((4, 5, 4), np.uint8),
+                np.zeros((4, 10, 3), np.uint8)[:, ::2], np.zeros((4, 5), np.uint8)):
+        with pytest.raises(ValueError, match="image 1 must be a C-contiguous"):
+            DecodedImages([good, bad], TARGET)
+    with pytest.raises(ValueError, match="channels must be 1 or 3"):
+        DecodedImages([good], TARGET, channels=4)
+    from gpuaug import engine
+
+    gen = gpuaug.ImageDataGenerator(**CLASSIC)
+    with pytest.raises(ValueError, match="describes 3 samples but 2 images"):
+        engine.augment_decoded("cpu", DecodedImages([good, good], TARGET),
+                               TransformParams.identity(3), gen.config())
+    images = DecodedImages([good], TARGET)
+    assert images.fit_the_kernels()
+    images.__dict__["sizes"] = [(46341, 15447)]  # 2^31 + 3 bytes: past the kernels' offsets
+    assert not images.fit_the_kernels()
+
+
+def _dali_iterator(folder, gen, **kwargs):
+    pytest.importorskip("nvidia.dali", reason="NVIDIA DALI not installed")
+    it = gen.flow_from_directory(str(folder), target_size=TARGET, seed=11, decoder="dali",
+                                 **kwargs)
+    it._decode.lends = True  # off on the CPU, where the NumPy reference resizes first anyway
+    return it
+
+
+def test_a_lent_batch_holds_the_decoder_and_a_copied_one_frees_it(tmp_path):
+    folder = _folder_of_photos(tmp_path, np.random.default_rng(24), count=4)
+    it = _dali_iterator(folder, gpuaug.ImageDataGenerator(device="cpu"))
+    decoder = it._decode
+    with decoder.lend(it.filepaths) as (images, _):
+        assert isinstance(images, DecodedImages) and decoder._lock.locked()
+    assert not decoder._lock.locked()
+    Image.new("I;16", (9, 7)).save(folder / "a" / "deep.png")  # Pillow's to decode
+    with decoder.lend([*it.filepaths, str(folder / "a" / "deep.png")]) as (batch, _):
+        assert not isinstance(batch, DecodedImages) and not decoder._lock.locked()
+
+
+def test_images_too_large_for_the_kernels_or_another_layout_are_resized_first(
+        tmp_path, build_dir, monkeypatch):
+    """A DirectoryIterator made by hand in another data format than its generator's, and
+    images past the kernels' 32-bit offsets, take the copying path's batches."""
+    from gpuaug import engine
+    from gpuaug.iterators import DirectoryIterator
+
+    folder = _folder_of_photos(tmp_path, np.random.default_rng(25), count=6)
+    emulated = make_backend("emulated", build_dir)
+    monkeypatch.setattr(engine, "decoded_backend", lambda images: emulated)
+    gen = gpuaug.ImageDataGenerator(**CLASSIC, rescale=1 / 255, device="cpu",
+                                    data_format="channels_first")
+    by_hand = dict(target_size=TARGET, batch_size=3, seed=11, shuffle=False)
+    expected = DirectoryIterator(str(folder), gen, decoder="pillow", **by_hand)[0][0]
+    pytest.importorskip("nvidia.dali", reason="NVIDIA DALI not installed")
+    it = DirectoryIterator(str(folder), gen, decoder="dali", **by_hand)
+    it._decode.lends = True
+    assert it.data_format == "channels_last" and expected.shape == (3, *TARGET, 3)
+    np.testing.assert_array_equal(it[0][0], expected)
+
+    monkeypatch.setattr(DecodedImages, "fit_the_kernels", lambda self: False)
+    it = _dali_iterator(folder, gpuaug.ImageDataGenerator(**CLASSIC, device="cpu"),
+                        batch_size=3, shuffle=False)
+    with it._decode.lend(it.filepaths[:3]) as (batch, failures):
+        assert not isinstance(batch, DecodedImages) and not failures
+    gen = gpuaug.ImageDataGenerator(**CLASSIC, device="cpu")
+    _, [(first, _), *_] = _iterate(folder, "pillow", gen, batch_size=3, shuffle=False)
+    np.testing.assert_array_equal(it[0][0], first)

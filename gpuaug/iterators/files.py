@@ -153,9 +153,20 @@ class FileBatchIterator(Iterator):
         todo = [i for i, p in enumerate(paths) if p not in self._skipped]  # known-bad: not reread
         with self._decode.lend([paths[i] for i in todo]) as (batch, failures):
             kept = self._account(paths, todo, failures)
-            if self.data_format == "channels_first" and not isinstance(batch, DecodedImages):
+            if isinstance(batch, DecodedImages):
+                if not self._kernels_lay_out(batch):
+                    batch = batch.resized(self.data_format == "channels_last")
+            elif self.data_format == "channels_first":
                 batch = batch.transpose(0, 3, 1, 2)
             yield batch, kept
+
+    def _kernels_lay_out(self, images: DecodedImages) -> bool:
+        """Whether the generator's kernels read ``images`` in this iterator's data format:
+        they read them in the generator's, which a ``DirectoryIterator`` built by hand may
+        not share (and without a generator nothing reads them)."""
+        generator = self.image_data_generator
+        return generator is not None and getattr(generator, "data_format",
+                                                 None) == self.data_format
 
     def _account(self, paths: list[str], todo: list[int],
                  failures: dict[int, BaseException]) -> np.ndarray:
@@ -211,7 +222,7 @@ class FileBatchIterator(Iterator):
                     [draws.save_hashes[i] for i in kept] if draws.save_hashes
                     else draws.save_hashes)
             batch = _augment_in_float32(self.image_data_generator, pixels, draws.drawn,
-                                        self.dtype, self.data_format)
+                                        self.dtype)
         if self.save_to_dir:
             gen = self.image_data_generator
             out_last = gen.config().out_channels_last if gen is not None else (
@@ -231,16 +242,13 @@ class FileBatchIterator(Iterator):
 
 
 def _augment_in_float32(generator: Any, batch: Any, params: Optional[DrawnBatch],
-                        dtype: str, data_format: str) -> Any:
+                        dtype: str) -> Any:
     """Keras's file iterators work in float32 (``img_to_array``) and cast to ``dtype`` at the end.
 
     Without a generator (Keras allows ``image_data_generator=None``) the decoded images
-    are only converted to ``dtype`` (resized first, in ``data_format``, where ``batch`` is
-    :class:`DecodedImages`).
+    are only converted to ``dtype``.
     """
     if generator is None:
-        if isinstance(batch, DecodedImages):
-            batch = batch.resized(data_format == "channels_last")
         return batch.astype(dtype)
     config = generator.config(dtype)
     if config.dtype == "float32":

@@ -353,6 +353,10 @@ class DaliDecoder:
             self._resize_launch = batch_resize.cuda_launch(self.device_id)
         return self._resize_launch
 
+    def _lazy_resizer(self, *args: Any) -> None:
+        """:meth:`_resizer`'s launch, compiled only if a lent batch is resized after all."""
+        self._resizer()(*args)
+
     def _run(self, encoded: list[np.ndarray], stream: Any) -> Any:
         try:
             (decoded,) = self._pipe.run(stream, files=encoded)
@@ -408,21 +412,26 @@ class DaliDecoder:
 
         Yields ``(images, failures)``.  Where :attr:`lends` is set and DALI decodes every
         readable file in one run, ``images`` is :class:`DecodedImages`: DALI's own
-        buffers, valid until the block ends (the decoder is held meanwhile), for kernels
-        that read them through Pillow's nearest maps (:meth:`FusedBackend.augment_resized`).
-        Else ``images`` is ``self(paths)``'s batch.  On the GPU the decoder's next run
-        waits, at the end of the block, for the work queued so far on the current stream
-        (the kernels that read the images), not for anything else.
+        buffers, valid until the block ends, for kernels that read them through Pillow's
+        nearest maps (:meth:`FusedBackend.augment_resized`).  The decoder is held until
+        then, so another thread's batch decodes after this one's kernels are queued (the
+        price of not copying).  Else ``images`` is ``self(paths)``'s batch, the caller's
+        own, and the decoder is free at once.  On the GPU the decoder's next run waits,
+        at the end of the block, for the work queued so far on the current stream (the
+        kernels that read the images), not for anything else.
         """
         with self._holding():
             images, failures = self._call(paths, lend=self.lends)
-            try:
-                yield images, failures
-            finally:
-                if self.device == "mixed" and isinstance(images, DecodedImages):
-                    import cupy
+            if isinstance(images, DecodedImages):
+                try:
+                    yield images, failures
+                finally:
+                    if self.device == "mixed":
+                        import cupy
 
-                    self._copied = cupy.cuda.get_current_stream().record()
+                        self._copied = cupy.cuda.get_current_stream().record()
+                return
+        yield images, failures
 
     @contextlib.contextmanager
     def _holding(self) -> Any:
@@ -472,10 +481,12 @@ class DaliDecoder:
                 samples = None
             if samples is not None:
                 mixed = self.device == "mixed"
-                return DecodedImages(samples, self.target_size,
-                                     self.device_id if mixed else None,
-                                     self._resizer() if mixed else None,
-                                     CHANNELS[self.color_mode]), failures
+                images = DecodedImages(samples, self.target_size,
+                                       self.device_id if mixed else None,
+                                       self._lazy_resizer if mixed else None,
+                                       CHANNELS[self.color_mode])
+                if images.fit_the_kernels():  # else narrowed down, and Pillow's, below
+                    return images, failures
         runs = self._decode_batch(for_dali, for_pillow, paths) if for_dali else []
         if len(runs) == 1 and not failures and not for_pillow:
             return runs[0][1], {}  # the usual batch: DALI's run is the batch, no copy
