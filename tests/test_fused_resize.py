@@ -188,9 +188,12 @@ def test_the_resized_input_is_uint8_rgb_with_float32_work_only():
     assert all("gpuaug::INPUT_RESIZED" in name for name in names)
 
 
-def test_an_image_too_large_for_32_bit_offsets_is_refused_by_name():
+def test_an_image_or_maps_too_large_for_32_bit_offsets_are_refused():
     with pytest.raises(ValueError, match="too large to resize"):
         batch_resize.plan([(50000, 50000)], [1], TARGET)
+    sizes = [(1 + k, 1 + k) for k in range(3)]  # three heights and widths: 3 (h + w) entries
+    with pytest.raises(ValueError, match="more than 2\\^31 entries"):
+        batch_resize.plan(sizes, [1, 2, 3], (2**29, 2**29))
 
 
 # ------------------------------------------------------------------ the iterators' path

@@ -37,8 +37,11 @@ template <typename InT>
 struct SourceImage {
     const InT* img;
     Layout in;
-    const int* rows;  // INPUT_RESIZED: the source row of each resized row
-    const int* cols;  // INPUT_RESIZED: the source column of each resized column
+    // INPUT_RESIZED: the source row (column) of resized row (column) j is maps[rows + j]
+    // (maps[cols + j]); 32-bit offsets (the host keeps the maps under 2^31 entries), so a
+    // tap's index is one 32-bit add and its address one wide multiply-add.
+    const int* maps;
+    unsigned rows, cols;
 };
 
 // Sample b's source: `src` + its first element, or (INPUT_RESIZED) its ResizeSource record
@@ -56,25 +59,27 @@ GPUAUG_HD SourceImage<InT> source_image(const InT* src, const unsigned char* upl
         s.in.s_row = (int)r.width * per_pixel;
         s.in.s_col = per_pixel;
         s.in.s_chan = 1;
-        s.rows = maps + r.row_map;
-        s.cols = maps + r.col_map;
+        s.maps = maps;
+        s.rows = (unsigned)r.row_map;
+        s.cols = (unsigned)r.col_map;
     } else {
         s.img = src + p.first;
         s.in = image_layout<INPUT == INPUT_CHW>(h, w, nc);
-        s.rows = s.cols = nullptr;
+        s.maps = nullptr;
+        s.rows = s.cols = 0;
     }
     return s;
 }
 
-// Element offsets of a tap's row and column in the source.
+// Element offsets of a tap's row and column in the source (taps are >= 0).
 template <int INPUT, typename InT>
 GPUAUG_HD int row_offset(const SourceImage<InT>& s, int row) {
-    if constexpr (INPUT == INPUT_RESIZED) return s.rows[row] * s.in.s_row;
+    if constexpr (INPUT == INPUT_RESIZED) return s.maps[s.rows + (unsigned)row] * s.in.s_row;
     return row * s.in.s_row;
 }
 template <int INPUT, typename InT>
 GPUAUG_HD int col_offset(const SourceImage<InT>& s, int col) {
-    if constexpr (INPUT == INPUT_RESIZED) return s.cols[col] * s.in.s_col;
+    if constexpr (INPUT == INPUT_RESIZED) return s.maps[s.cols + (unsigned)col] * s.in.s_col;
     return col * s.in.s_col;
 }
 
