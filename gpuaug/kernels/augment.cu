@@ -322,7 +322,7 @@ template <typename InT, int WORK, int ORDER, int MODE, int INPUT, int PRECISION>
 __global__ void augment_moments(const InT* __restrict__ src, unsigned char* upload,
                                 double* __restrict__ partials, i64 n, i64 h, i64 w, i64 nc) {
     moments_batch<InT, WORK, ORDER, MODE, INPUT, PRECISION, true>(src, upload, partials, n, h,
-                                                                    w, nc);
+                                                                   w, nc);
 }
 
 // The batches augment_write_samplewise serves: no sample has a channel shift or brightness.
@@ -331,7 +331,7 @@ __global__ void augment_moments_plain(const InT* __restrict__ src, unsigned char
                                       double* __restrict__ partials, i64 n, i64 h, i64 w,
                                       i64 nc) {
     moments_batch<InT, WORK, ORDER, MODE, INPUT, PRECISION, false>(src, upload, partials, n, h,
-                                                                     w, nc);
+                                                                    w, nc);
 }
 
 template <typename InT, typename OutT, int WORK, int ORDER, int MODE, int INPUT, bool OUT_CHW,

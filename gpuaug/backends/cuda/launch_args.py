@@ -273,13 +273,13 @@ def pack_upload(matrices: np.ndarray, params: TransformParams, work_dtype: str,
         bits[strides:strides + 3] = np.array(stat.strides, dtype=np.int64).view(np.uint64)
         words[start:start + stat.values.size] = stat.values.reshape(-1)
         start += stat.values.size
-    for part, field in zip(extra, ("sources_offset", "maps_offset") if extra else (),
-                           strict=True):
-        bits[_HEAD_WORD[field]] = start * 8
-        size = -(-part.size // 8)
-        words[start + size - 1] = 0  # the padding after the last bytes: no stale bytes uploaded
-        words[start:start + size].view(np.uint8)[:part.size] = part
-        start += size
+    if sources is not None:
+        for part, field in zip(extra, ("sources_offset", "maps_offset"), strict=True):
+            bits[_HEAD_WORD[field]] = start * 8
+            size = -(-part.size // 8)
+            words[start + size - 1] = 0  # the padding after the last bytes: no stale bytes
+            words[start:start + size].view(np.uint8)[:part.size] = part
+            start += size
     return words.view(np.uint8)
 
 
