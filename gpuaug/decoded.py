@@ -62,8 +62,12 @@ class DecodedImages:
         return [_size(image) for image in self.images]
 
     def fit_the_kernels(self) -> bool:
-        """Whether every image has fewer than 2^31 bytes (the kernels' 32-bit offsets)."""
-        return all(h * w * 3 < 2**31 for h, w in self.sizes)
+        """Whether the augment kernels' 32-bit offsets reach every pixel and map entry: every
+        image under 2^31 bytes, the index maps under 2^31 entries."""
+        sizes = self.sizes
+        h, w = self.target
+        map_entries = len({s[0] for s in sizes}) * h + len({s[1] for s in sizes}) * w
+        return map_entries < 2**31 and all(y * x * 3 < 2**31 for y, x in sizes)
 
     def shape(self, channels_last: bool = True) -> tuple[int, int, int, int]:
         """The resized batch's shape, ``(n, h, w, c)`` or ``(n, c, h, w)``."""
@@ -71,9 +75,15 @@ class DecodedImages:
         return (len(self), h, w, c) if channels_last else (len(self), c, h, w)
 
     def plan(self) -> tuple[np.ndarray, np.ndarray]:
-        """One ``ResizeSource`` record per image and the index maps (:func:`batch_resize.plan`)."""
+        """One ``ResizeSource`` record per image and the index maps (:func:`batch_resize.plan`),
+        for the augment kernels: refused where their 32-bit offsets fall short."""
         from .sources import batch_resize
 
+        if not self.fit_the_kernels():
+            raise ValueError(f"{len(self)} decoded images of up to {max(self.sizes)} pixels, "
+                             f"to {self.target}, are past the augment kernels' 32-bit offsets "
+                             "(2^31 bytes an image, 2^31 index map entries); resize them first "
+                             "(DecodedImages.resized)")
         return batch_resize.plan(self.sizes, self.pointers, self.target)
 
     def resized(self, channels_last: bool = True) -> Any:

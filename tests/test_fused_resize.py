@@ -191,9 +191,12 @@ def test_the_resized_input_is_uint8_rgb_with_float32_work_only():
 def test_an_image_or_maps_too_large_for_32_bit_offsets_are_refused():
     with pytest.raises(ValueError, match="too large to resize"):
         batch_resize.plan([(50000, 50000)], [1], TARGET)
-    sizes = [(1 + k, 1 + k) for k in range(3)]  # three heights and widths: 3 (h + w) entries
-    with pytest.raises(ValueError, match="more than 2\\^31 entries"):
-        batch_resize.plan(sizes, [1, 2, 3], (2**29, 2**29))
+    small = [np.zeros((1 + k, 1 + k, 3), np.uint8) for k in range(3)]
+    images = DecodedImages(small, (2**29, 2**29))  # three heights and widths: 3 (h + w) entries
+    assert not images.fit_the_kernels()
+    with pytest.raises(ValueError, match="past the augment kernels' 32-bit offsets"):
+        images.plan()
+    assert DecodedImages(small, (2**28, 2**28)).fit_the_kernels()  # 3 x 2^29 entries
 
 
 # ------------------------------------------------------------------ the iterators' path
@@ -334,7 +337,7 @@ def test_decoded_images_are_dense_rgb_uint8_and_as_many_as_the_draws():
                                TransformParams.identity(3), gen.config())
     images = DecodedImages([good], TARGET)
     assert images.fit_the_kernels()
-    images.__dict__["sizes"] = [(46341, 15447)]  # 2^31 + 3 bytes: past the kernels' offsets
+    images.__dict__["sizes"] = [(46341, 15447)]  # 2^31 + 4,633 bytes: past the offsets
     assert not images.fit_the_kernels()
 
 

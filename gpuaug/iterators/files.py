@@ -145,9 +145,10 @@ class FileBatchIterator(Iterator):
         NumPy from Pillow and DALI's CPU decoder; CuPy, on the GPU, from DALI ``mixed``,
         or DALI's decoded images themselves (:class:`DecodedImages`, lent until the block
         ends), which the kernels read through Pillow's nearest maps: resized and laid out
-        in the data format by the kernels, not here.  An unreadable file raises
-        :class:`ImageFileError` naming it (``on_error="raise"``) or is dropped with its
-        label, logged once and listed in :attr:`skipped_files`.
+        in the data format by the kernels, not here (unless the generator's data format is
+        not this iterator's, or there is no generator: then resized here).  An unreadable
+        file raises :class:`ImageFileError` naming it (``on_error="raise"``) or is dropped
+        with its label, logged once and listed in :attr:`skipped_files`.
         """
         paths = [self._filepaths[j] for j in index_array]
         todo = [i for i, p in enumerate(paths) if p not in self._skipped]  # known-bad: not reread

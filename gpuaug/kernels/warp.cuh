@@ -54,6 +54,7 @@ GPUAUG_HD SourceImage<InT> source_image(const InT* src, const unsigned char* upl
     if constexpr (INPUT == INPUT_RESIZED) {
         const ResizeSource r = reinterpret_cast<const ResizeSource*>(upload + e.sources_offset)[b];
         const int* maps = reinterpret_cast<const int*>(upload + e.maps_offset);
+        static_assert(sizeof(InT) == 1 || sizeof(InT) == 3, "uint8 RGB: bytes or RgbLuma");
         constexpr int per_pixel = 3 / (int)sizeof(InT);  // uint8 RGB, HWC: 3 bytes or 1 RgbLuma
         s.img = reinterpret_cast<const InT*>(r.pixels);
         s.in.s_row = (int)r.width * per_pixel;

@@ -57,9 +57,6 @@ def plan(shapes: Sequence[tuple[int, int]], pointers: Sequence[int],
     records["width"] = sizes[:, 1]
     records["row_map"] = (np.arange(len(heights)) * h)[row_of.reshape(-1)]
     records["col_map"] = (len(heights) * h + np.arange(len(widths)) * w)[col_of.reshape(-1)]
-    if len(heights) * h + len(widths) * w >= 2**31:  # the augment kernels index them in 32 bits
-        raise ValueError(f"{len(sizes)} decoded images need index maps of more than 2^31 "
-                         f"entries for a target of {w}x{h}; use a smaller batch_size")
     chunks = [index_map(int(n), h) for n in heights] + [index_map(int(n), w) for n in widths]
     maps = np.concatenate(chunks) if chunks else np.zeros(1, np.int32)
     return records, maps
