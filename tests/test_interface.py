@@ -112,18 +112,24 @@ def test_the_epilogue_reads_the_width_in_either_data_format():
 
 
 def test_fast_records_carry_the_float32_geometry_about_the_centre():
-    """precision="fast": the matrix words hold (m0, m1, m3, m4, row0, col0) as float32."""
+    """precision="fast": the matrix words hold (m0, m1, m3, m4, row0, col0) as float32, the
+    linear part halved and negated where a flip mirrors the offset it multiplies."""
     from gpuaug.backends.cuda.launch_args import pack_sample_words
 
     rng = np.random.default_rng(3)
     matrices = rng.normal(0, 2, (5, 2, 3))
     params = TransformParams.identity(5)
+    params.flip_vertical[[1, 3]] = True
+    params.flip_horizontal[[2, 3]] = True
     words = pack_sample_words(matrices, params, "float32", fast_image=(31, 40))
     exact = pack_sample_words(matrices, params, "float32")
     m = interface.SAMPLE_RECORD.dtype.fields["m"][1] // 8
     geometry = words[:, m:m + 3].copy().view(np.float32)
-    np.testing.assert_array_equal(geometry[:, :4], matrices[:, :, :2].reshape(5, 4)
-                                  .astype(np.float32))
+    signs = np.ones((5, 2, 2))
+    signs[[1, 3], :, 0] = -1  # the row offset's coefficients: (m0, m3)
+    signs[[2, 3], :, 1] = -1  # the column offset's: (m1, m4)
+    np.testing.assert_array_equal(geometry[:, :4], (0.5 * signs * matrices[:, :, :2])
+                                  .reshape(5, 4).astype(np.float32))
     # The centre pixel (15, 19.5) maps where the exact matrix maps it, rounded once.
     centre = (matrices[:, :, 2] + 15.0 * matrices[:, :, 0]) + 19.5 * matrices[:, :, 1]
     np.testing.assert_array_equal(geometry[:, 4:], centre.astype(np.float32))

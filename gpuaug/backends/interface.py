@@ -148,8 +148,8 @@ STANDARDIZE_FLAGS = CppFlags("StandardizeFlags", (
 #: One per sample, after the epilogue in the upload.
 SAMPLE_RECORD = CppStruct("SampleParams", "Per-sample parameters, one record per sample.", (
     Field("m", "f64", "inverse matrix rows (row, col): in = (m[2] + r*m[0]) + c*m[1], ...; "
-          "precision fast: float32 pairs (m0, m1), (m3, m4), (row0, col0) in m[0..2] "
-          "(launch_args.fast_geometry)", 6),
+          "precision fast: float32 pairs (m0, m1), (m3, m4), (row0, col0) in m[0..2], the "
+          "linear part halved and flips folded in (launch_args.fast_geometry)", 6),
     Field("shift", "f64", "channel-shift intensity rounded to the working dtype; NaN: none"),
     Field("brightness", "f64", "brightness factor (float64); NaN: none"),
     Field("flags", "u64", "SampleFlags"),

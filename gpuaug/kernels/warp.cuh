@@ -96,7 +96,9 @@ template <int PRECISION> using Coord = typename CoordOf<PRECISION>::type;
 // few ulps of the coordinate itself, and no FP64 instruction is needed.
 // The offsets are taken doubled, 2r - (h - 1), integers, one conversion each, against
 // the linear part halved: the same products exactly (halving and doubling are exact),
-// so the same coordinates, without the centre's half-integers in the pixel loop.
+// so the same coordinates, without the centre's half-integers in the pixel loop.  A flip
+// mirrors the pixel's offset from the centre: the host negates the coefficients of that
+// offset (exact: a sign), so neither the sample's setup nor the pixel loop has a select.
 struct FastGeometry {
     float m0, m1, m3, m4;  // the linear part, rows (row, col), halved; flips folded in
     float row0, col0;      // the source coordinate of the centre pixel
@@ -108,12 +110,8 @@ GPUAUG_HD float high_float(double pair) {
 }
 GPUAUG_HD FastGeometry fast_geometry(const SampleParams& p, i64 h, i64 w) {
     FastGeometry g;
-    // A flip mirrors the pixel's offset from the centre: folded into the coefficients of
-    // that offset (exact: a sign), so the pixel loop has no select.
-    const float half_v = (p.flags & FLIP_V) ? -0.5f : 0.5f;
-    const float half_h = (p.flags & FLIP_H) ? -0.5f : 0.5f;
-    g.m0 = half_v * low_float(p.m[0]); g.m1 = half_h * high_float(p.m[0]);
-    g.m3 = half_v * low_float(p.m[1]); g.m4 = half_h * high_float(p.m[1]);
+    g.m0 = low_float(p.m[0]); g.m1 = high_float(p.m[0]);
+    g.m3 = low_float(p.m[1]); g.m4 = high_float(p.m[1]);
     g.row0 = low_float(p.m[2]); g.col0 = high_float(p.m[2]);
     g.h1 = (int)h - 1;
     g.w1 = (int)w - 1;

@@ -51,19 +51,28 @@ _FLIP_H, _FLIP_V = np.uint64(SAMPLE_FLAGS.FLIP_H), np.uint64(SAMPLE_FLAGS.FLIP_V
 _UNWARPED = np.uint64(SAMPLE_FLAGS.UNWARPED)
 
 
-def fast_geometry(matrices: np.ndarray, height: int, width: int) -> np.ndarray:
+def fast_geometry(matrices: np.ndarray, height: int, width: int,
+                  flip_vertical: Optional[np.ndarray] = None,
+                  flip_horizontal: Optional[np.ndarray] = None) -> np.ndarray:
     """precision="fast": each sample's geometry as ``(n, 6)`` float32 for the kernels.
 
-    ``(m0, m1, m3, m4, row0, col0)``: the matrix's linear part, and the source coordinate
-    of the image's centre pixel ``((h - 1) / 2, (w - 1) / 2)`` computed in float64 (in
-    the exact kernels' order) before rounding, so that a pixel's float32 coordinate is
-    two FMAs of exact offsets from the centre (``FastGeometry`` in warp.cuh).
+    ``(m0, m1, m3, m4, row0, col0)``: the matrix's linear part, halved, each coefficient
+    negated where a flip mirrors the offset it multiplies (the vertical flip: the row's,
+    m0 and m3; the horizontal: the column's, m1 and m4), and the source coordinate of the
+    image's centre pixel ``((h - 1) / 2, (w - 1) / 2)`` computed in float64 (in the exact
+    kernels' order) before rounding, so that a pixel's float32 coordinate is two FMAs of
+    exact doubled offsets from the centre (``FastGeometry`` in warp.cuh).  Halving and a
+    sign are exact: the kernel reads the coefficients as they are, with no work per sample.
     """
     m = np.asarray(matrices, dtype=np.float64)
+    n = len(m)
     r_mid, c_mid = 0.5 * (height - 1), 0.5 * (width - 1)
-    out = np.empty((len(m), 6), dtype=np.float32)
+    out = np.empty((n, 6), dtype=np.float32)
     out[:, 0:2] = m[:, 0, :2]
     out[:, 2:4] = m[:, 1, :2]
+    for flips, columns in ((flip_vertical, [0, 2]), (flip_horizontal, [1, 3])):
+        flipped = np.zeros(n, bool) if flips is None else np.asarray(flips, bool)
+        out[:, columns] *= np.where(flipped, np.float32(-0.5), np.float32(0.5))[:, None]
     for row, column in ((0, 4), (1, 5)):
         centre = m[:, row, 2] + r_mid * m[:, row, 0]
         centre += c_mid * m[:, row, 1]
@@ -88,7 +97,8 @@ def pack_samples(matrices: np.ndarray, params: TransformParams, work_dtype: str,
     if fast_image is None:
         words[:, m:m + 6].reshape(n, 2, 3)[...] = matrices  # a view: any strides, one copy
     else:  # float32 pairs in the first three matrix words, the rest unused
-        geometry = fast_geometry(matrices, *fast_image)
+        geometry = fast_geometry(matrices, *fast_image, params.flip_vertical,
+                                 params.flip_horizontal)
         words[:, m:m + 3] = geometry.view(np.float64)
         words[:, m + 3:m + 6] = 0.0
     # NumPy adds the intensity after rounding it to the batch's dtype (reference/pointwise.py).
