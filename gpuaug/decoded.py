@@ -118,7 +118,10 @@ def _check_array(image: Any, k: int) -> None:
     """An array image is read by its address: it must be dense (h, w, 3) uint8."""
     if hasattr(image, "__cuda_array_interface__"):
         interface = image.__cuda_array_interface__
-        dense = interface.get("strides") is None  # the interface's word for C-contiguous
+        shape, strides = tuple(interface["shape"]), interface.get("strides")
+        # None is the interface's word for C-contiguous; some libraries give the strides
+        dense = strides is None or (len(shape) == 3 and tuple(strides) == (
+            shape[1] * shape[2], shape[2], 1))
     else:
         image = np.asarray(image)
         interface, dense = image.__array_interface__, image.flags.c_contiguous

@@ -329,6 +329,17 @@ def test_decoded_images_are_dense_rgb_uint8_and_as_many_as_the_draws():
             DecodedImages([good, bad], TARGET)
     with pytest.raises(ValueError, match="channels must be 1 or 3"):
         DecodedImages([good], TARGET, channels=4)
+
+    class OnDevice:  # another library's GPU array: strides given, or None (C-contiguous)
+        def __init__(self, strides, shape=(4, 5, 3)):
+            self.__cuda_array_interface__ = dict(shape=shape, typestr="|u1", strides=strides,
+                                                 data=(1 << 40, False), version=3)
+
+    for strides in (None, (15, 3, 1)):
+        assert DecodedImages([OnDevice(strides)], TARGET, device=0).pointers == [1 << 40]
+    for bad in (OnDevice((30, 6, 2)), OnDevice(None, (4, 5, 4))):
+        with pytest.raises(ValueError, match="image 0 must be a C-contiguous"):
+            DecodedImages([bad], TARGET, device=0)
     from gpuaug import engine
 
     gen = gpuaug.ImageDataGenerator(**CLASSIC)
