@@ -20,7 +20,7 @@ from PIL import Image
 import gpuaug
 from gpuaug.sources import decoders
 from gpuaug.sources.sniff import Header, sniff
-from probe_files import png_declaring
+from probe_files import failing_on, png_declaring
 
 dali = pytest.importorskip("nvidia.dali", reason="NVIDIA DALI not installed")
 
@@ -128,14 +128,8 @@ def test_a_file_dali_fails_on_is_pillows_to_decode_or_to_name(tmp_path, monkeypa
     picky = _jpeg_bytes(rng, quality=70)  # DALI "fails" on it below; Pillow reads it
     broken = _jpeg_bytes(rng)[:200] + b"\x00" * 50  # a JPEG header, then garbage
     folder = _folder(tmp_path, {**good, "2picky.jpg": picky, "3broken.jpg": broken})
-    decode = decoders.DaliDecoder._decode
-
-    def failing_on_picky(self, encoded):
-        if any(e.tobytes() == picky for e in encoded):
-            raise RuntimeError("Critical error in pipeline: nvImageCodec failure")
-        return decode(self, encoded)
-
-    monkeypatch.setattr(decoders.DaliDecoder, "_decode", failing_on_picky)
+    monkeypatch.setattr(decoders.DaliDecoder, "_decode",
+                        failing_on(picky, decoders.DaliDecoder._decode))
     it, by_dali = _batches(folder, "dali", on_error="skip", batch_size=7)
     pillow_it, pillow = _batches(folder, "pillow", on_error="skip", batch_size=7)
     np.testing.assert_array_equal(by_dali[0][0], pillow[0][0])

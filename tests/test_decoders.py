@@ -15,7 +15,8 @@ import pytest
 from PIL import Image
 
 import gpuaug
-from gpuaug.sources.decoders import choose_decoder, pil_luma, pil_nearest_indices
+from gpuaug.sources.decoders import choose_decoder
+from gpuaug.sources.pillow_rules import pil_luma, pil_nearest_indices
 
 
 def test_nearest_indices_follow_pillow():

@@ -28,7 +28,7 @@ from gpuaug.compose import compose_matrices
 from gpuaug.decoded import DecodedImages
 from gpuaug.params import TransformParams
 from gpuaug.sources import batch_resize
-from probe_files import png_declaring
+from probe_files import failing_on, png_declaring
 
 from fused_backends import BACKENDS, assert_matches_reference, make_backend, to_host
 
@@ -267,14 +267,8 @@ def test_a_batch_dali_fails_on_is_narrowed_down_and_copied_as_before(tmp_path, m
 
     folder = _folder_of_photos(tmp_path, np.random.default_rng(22), count=5)
     picky = (folder / "a" / "0.jpg").read_bytes()
-    samples = decoders.DaliDecoder._decoded_samples
-
-    def failing_on_picky(self, encoded):
-        if any(e.tobytes() == picky for e in encoded):
-            raise RuntimeError("Critical error in pipeline: nvImageCodec failure")
-        return samples(self, encoded)
-
-    monkeypatch.setattr(decoders.DaliDecoder, "_decoded_samples", failing_on_picky)
+    monkeypatch.setattr(decoders.DaliDecoder, "_decoded_samples",
+                        failing_on(picky, decoders.DaliDecoder._decoded_samples))
     gen = gpuaug.ImageDataGenerator(**CLASSIC, rescale=1 / 255, device="cpu")
     it = gen.flow_from_directory(str(folder), target_size=TARGET, batch_size=5, shuffle=False,
                                  seed=11, decoder="dali")

@@ -2,7 +2,7 @@
 //
 // DALI decodes a batch into images of their own sizes; Keras resizes each with Pillow's
 // NEAREST rule, whose source row (column) of each output row (column) comes from an
-// accumulated float64 position (gpuaug/sources/decoders.pil_nearest_indices): the host
+// accumulated float64 position (gpuaug/sources/pillow_rules.pil_nearest_indices): the host
 // computes those index maps once per (source size, target size) and uploads them with
 // one ResizeSource record per image, and this kernel gathers every output pixel:
 //   out[b, r, c, :] = image_b[row_map_b[r], col_map_b[c], :]

@@ -38,7 +38,6 @@ from ..errors import ArgumentError, Unavailable
 from ..validation import check_choice, check_positive_int
 from . import batch_resize
 from .load_img import CHANNELS, decode_image, load_image, read_regular_file
-from .pillow_rules import pil_luma, pil_nearest_indices
 from .sniff import check_pixels, sniff
 
 _log = logging.getLogger("gpuaug")
@@ -321,16 +320,20 @@ class DaliDecoder:
         views of its buffers, which its next run overwrites.  On the GPU the whole batch
         is resized (and converted to luma) by one launch (:mod:`.batch_resize`).
         """
-        samples = self._decoded_samples(encoded)
-        if self.device != "mixed":
-            return np.stack([self._finish(np.asarray(sample)) for sample in samples])
-        import cupy
+        batch = self._images(self._decoded_samples(encoded)).resized()
+        if self.device == "mixed":
+            import cupy
 
-        batch = batch_resize.resize([t.data_ptr() for t in samples],
-                                    [tuple(t.shape()[:2]) for t in samples], self.target_size,
-                                    CHANNELS[self.color_mode], cupy, self._resizer())
-        self._copied = cupy.cuda.get_current_stream().record()
+            self._copied = cupy.cuda.get_current_stream().record()
         return batch
+
+    def _images(self, samples: list[Any]) -> DecodedImages:
+        """DALI's images of a run, to be resized (Pillow's nearest: DALI's other filters
+        have resized them already, and their maps are the identity) and, for grayscale,
+        converted to Pillow's luma."""
+        mixed = self.device == "mixed"
+        return DecodedImages(samples, self.target_size, self.device_id if mixed else None,
+                             self._lazy_resizer if mixed else None, CHANNELS[self.color_mode])
 
     def _decoded_samples(self, encoded: list[np.ndarray]) -> list[Any]:
         """DALI's decoded images of every buffer, as they come out (its tensors, views of
@@ -364,17 +367,6 @@ class DaliDecoder:
             self._pipe = None  # a DALI pipeline is unusable after an error: rebuild next time
             raise
         return decoded
-
-    def _finish(self, img: np.ndarray) -> np.ndarray:
-        """DALI's RGB image (host) at the target size, with Pillow's nearest positions and luma.
-
-        A view where nothing is left to do: the caller copies it out before DALI's next run.
-        """
-        h, w = self.target_size
-        if self.interpolation == "nearest" and img.shape[:2] != (h, w):
-            img = img[pil_nearest_indices(img.shape[0], h)[:, None],
-                      pil_nearest_indices(img.shape[1], w)[None, :]]
-        return pil_luma(img) if CHANNELS[self.color_mode] == 1 else img
 
     def _decode_batch(self, for_dali: dict[int, np.ndarray], for_pillow: dict[int, bytes],
                       paths: list[str]) -> list[tuple[list[int], Any]]:
@@ -480,11 +472,7 @@ class DaliDecoder:
             except Exception:  # a file DALI fails on: narrowed down file by file below
                 samples = None
             if samples is not None:
-                mixed = self.device == "mixed"
-                images = DecodedImages(samples, self.target_size,
-                                       self.device_id if mixed else None,
-                                       self._lazy_resizer if mixed else None,
-                                       CHANNELS[self.color_mode])
+                images = self._images(samples)
                 if images.fit_the_kernels():  # else narrowed down, and Pillow's, below
                     return images, failures
         runs = self._decode_batch(for_dali, for_pillow, paths) if for_dali else []
