@@ -99,16 +99,17 @@ def test_the_upload_is_the_epilogue_then_the_samples_then_the_statistics():
     np.testing.assert_array_equal(std, 2.0 + 1e-6)
     assert tuple(head["mean_strides"]) == (0, 0, 1)  # one value per channel, channels last
     assert head["mean_offset"] % 8 == 0 and head["std_offset"] % 8 == 0
-    # Where each sample starts (4 x 5 x 3 elements apart), and the width's inverse.
+    # Where each sample starts (4 x 5 x 3 elements apart), and the width's magic number.
     assert head["sample_elements"] == 60 and samples["first"].tolist() == [0, 60]
-    assert head["width_inverse"] == -(-(2**63) // 5)
+    assert (head["width_magic"], head["width_shift"]) == (-(-(2**34) // 5), 34)
 
 
 def test_the_epilogue_reads_the_width_in_either_data_format():
     for channels_last, shape in ((True, (4, 7, 3)), (False, (3, 4, 7))):
         config = AugmentConfig(data_format="channels_last" if channels_last else "channels_first")
         head = make_epilogue(config, shape, standardize=True, featurewise=(False, False)).record
-        assert head["width_inverse"] == -(-(2**63) // 7) and head["sample_elements"] == 84
+        assert (head["width_magic"], head["width_shift"]) == (-(-(2**34) // 7), 34)
+        assert head["sample_elements"] == 84
 
 
 def test_fast_records_carry_the_float32_geometry_about_the_centre():

@@ -12,7 +12,7 @@ import ctypes
 import numpy as np
 import pytest
 
-from gpuaug.backends.cuda.launch_args import key_value, order_key, width_inverse
+from gpuaug.backends.cuda.launch_args import key_value, order_key, width_divisor
 from gpuaug.backends.reference.boundary import FILL_MODES, map_coordinate, map_tap
 
 from emulation import EmulatedLauncher
@@ -119,9 +119,11 @@ def test_boundary_rules_equal_the_numpy_statement(lib, mode, n):
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 16, 2**24])
-def test_fast_nearest_taps_are_the_rule_of_to_index_then_map_tap(lib, n):
-    """precision="fast" clamps nearest taps in float32 before a saturating conversion: the
-    same taps as the exact mode's rule for every start, NaN, infinities and -0 included."""
+@pytest.mark.parametrize("taps", ["emulate_nearest_taps_fast", "emulate_nearest_tap_pair_fast"])
+def test_fast_nearest_taps_are_the_rule_of_to_index_then_map_tap(lib, n, taps):
+    """precision="fast" clamps nearest taps in float32 before a saturating conversion, one
+    tap at a time (order 0) or both from one conversion (order 1): the same taps as the
+    exact mode's rule for every start, NaN, infinities, -0 and 2^31 included."""
     start = np.concatenate([
         np.arange(-3 * min(n, 64) - 2, 4 * min(n, 64) + 3),
         [n - 2, n - 1, n, n + 1, -0.0, np.nan, np.inf, -np.inf, 1e30, -1e30, 2.0**31,
@@ -130,7 +132,7 @@ def test_fast_nearest_taps_are_the_rule_of_to_index_then_map_tap(lib, n):
     for step in (0, 1):
         fast = np.full(start.shape, -99, dtype=np.int32)
         rule = np.full(start.shape, -99, dtype=np.int32)
-        lib.emulate_nearest_taps_fast(_ptr(start), _ptr(fast), _ptr(rule),
+        getattr(lib, taps)(_ptr(start), _ptr(fast), _ptr(rule),
                                       ctypes.c_longlong(start.size), ctypes.c_int(n),
                                       ctypes.c_int(step))
         np.testing.assert_array_equal(fast, rule)
@@ -138,26 +140,30 @@ def test_fast_nearest_taps_are_the_rule_of_to_index_then_map_tap(lib, n):
 
 
 @pytest.mark.parametrize("d", [1, 2, 3, 7, 224, 225, 640, 1000, 4095, 65_537, 2**24 + 1,
-                               2**31 - 1, 2**31])
-def test_dividing_by_the_hosts_inverse_of_the_width_is_integer_division(lib, d):
-    """The pixel walk divides by the width with launch_args.width_inverse: the quotient of
-    every 32-bit numerator, at and around each multiple of d and at the ends."""
+                               2**30 + 1, 2**31 - 1, 2**31])
+def test_dividing_by_the_hosts_magic_number_for_the_width_is_integer_division(lib, d):
+    """The pixel walk divides by the width with launch_args.width_divisor: the quotient of
+    every numerator a pixel index can be (below 2^31), at and around each multiple of d and
+    at the ends."""
     rng = np.random.default_rng(d)
+    top = 2**31
     multiples = np.unique(np.concatenate([
-        np.arange(0, min(2**32 // d, 5000)), rng.integers(0, 2**32 // d, 5000)])) * d
+        np.arange(0, min(top // d + 1, 5000)), rng.integers(0, top // d + 1, 5000)])) * d
     n = np.concatenate([multiples - 1, multiples, multiples + 1, multiples + d - 1,
-                        rng.integers(0, 2**32, 20_000), [0, 1, 2**31 - 1, 2**31, 2**32 - 1]])
-    n = n[(n >= 0) & (n < 2**32)].astype(np.uint32)
+                        rng.integers(0, top, 20_000), [0, 1, 2**30, top - 2, top - 1]])
+    n = n[(n >= 0) & (n < top)].astype(np.uint32)
     out = np.full(n.shape, 0xDEADBEEF, dtype=np.uint32)
-    lib.emulate_divide_by_inverse(_ptr(n), _ptr(out), ctypes.c_longlong(n.size),
-                                  ctypes.c_ulonglong(width_inverse(d)))
+    magic, shift = width_divisor(d)
+    assert 0 < magic < 2**32
+    lib.emulate_divide_by_magic(_ptr(n), _ptr(out), ctypes.c_longlong(n.size),
+                                ctypes.c_uint(magic), ctypes.c_uint(shift))
     np.testing.assert_array_equal(out, n // np.uint32(d))
 
 
-def test_the_width_inverse_refuses_widths_it_cannot_serve():
+def test_the_width_divisor_refuses_widths_it_cannot_serve():
     for width in (0, 2**31 + 1):
         with pytest.raises(ValueError, match="width"):
-            width_inverse(width)
+            width_divisor(width)
 
 
 def test_order_keys_sort_like_their_doubles():

@@ -34,7 +34,7 @@ PRECISIONS: tuple[str, ...] = ("exact", "fast")
 
 _CPP_TYPES = {"f64": (np.float64, "double"), "i64": (np.int64, "long long"),
               "u64": (np.uint64, "unsigned long long"), "i32": (np.int32, "int"),
-              "f32": (np.float32, "float")}
+              "u32": (np.uint32, "unsigned"), "f32": (np.float32, "float")}
 
 
 def _identifier(name: str) -> str:
@@ -174,8 +174,9 @@ EPILOGUE_RECORD = CppStruct("Epilogue", "The batch-wide part of a launch, first 
     Field("std_offset", "i64", "byte offset of featurewise std + 1e-6 (float64) in the upload"),
     Field("std_strides", "i64", "its element strides over (row, col, channel)", 3),
     Field("sample_elements", "i64", "h * w * c: the distance between samples"),
-    Field("width_inverse", "u64", "ceil(2^63 / w): the pixel walk divides by the width with "
-          "it (numeric.cuh divide_by_inverse)"),
+    Field("width_magic", "u32", "ceil(2^width_shift / w): the pixel walk divides a pixel "
+          "index by the width with it (numeric.cuh divide_by_magic)"),
+    Field("width_shift", "u32", "31 + ceil(log2 w)"),
     Field("rescale32", "f32", "rescale as float32, read by the plain kernels with float32 work "
           "(launched only where rescale is a float32 number): no float64 conversion per thread"),
     Field("sources_offset", "i64", "INPUT_RESIZED: byte offset in the upload of the samples' "

@@ -91,28 +91,33 @@ GPUAUG_HD FeatureStatistics upload_statistics(const unsigned char* upload, const
     return f;
 }
 
-// A thread's pixels of a w-wide image, q = q0, q0 + stride, ... (the grid-stride loop), as
-// (row, column): one division for the thread's first pixel and one for the stride, made
-// once (by the host's inverse of w: three multiplies each), then two adds and a wrap per
-// pixel.  The walk ends when the row passes the last one.  Within an image everything is
-// 32-bit (the host guarantees h * w * c < 2^31).
+// A thread's pixels of an h x w image: q = q0, q0 + stride, ... (the grid-stride loop) while
+// q < h * w, each as (row, column) = (q / w, q % w), the division by the host's magic
+// number for w (numeric.cuh divide_by_magic): a wide multiply and a shift, then a
+// multiply-add for the column, per pixel.  Within an image everything is 32-bit (the host
+// guarantees h * w * c < 2^31, so q + stride < 2^32 too).
 struct PixelWalk {
-    unsigned r, c, dr, dc;  // unsigned: r + dr stays below 2^32 (r < h < 2^31, dr < 2^31)
-    GPUAUG_HD void next(unsigned w) {
-        c += dc;
-        const bool wrap = c >= w;  // dc < w: one wrap at most
-        r += dr + (unsigned)wrap;
-        c -= wrap ? w : 0u;
+    unsigned q, stride, count;  // the pixel index r * w + c, the grid's stride, h * w
+    unsigned w, magic, shift;
+    unsigned r, c;
+    GPUAUG_HD void locate() {
+        r = divide_by_magic(q, magic, shift);  // read only while q < count (< 2^31)
+        c = q - r * w;
+    }
+    GPUAUG_HD void next() {
+        q += stride;
+        locate();
     }
 };
-GPUAUG_HD PixelWalk pixel_walk(i64 w, u64 w_inverse) {
-    const unsigned q = blockIdx.x * blockDim.x + threadIdx.x;
-    const unsigned stride = gridDim.x * blockDim.x;
+GPUAUG_HD PixelWalk pixel_walk(i64 h, i64 w, const Epilogue& e) {
     PixelWalk p;
-    p.r = divide_by_inverse(q, w_inverse);
-    p.c = q - p.r * (unsigned)w;
-    p.dr = divide_by_inverse(stride, w_inverse);
-    p.dc = stride - p.dr * (unsigned)w;
+    p.q = blockIdx.x * blockDim.x + threadIdx.x;
+    p.stride = gridDim.x * blockDim.x;
+    p.count = (unsigned)(h * w);
+    p.w = (unsigned)w;
+    p.magic = e.width_magic;
+    p.shift = e.width_shift;
+    p.locate();
     return p;
 }
 
@@ -127,8 +132,7 @@ GPUAUG_HD OutT* pixel_out(OutT* o, const Layout& out, int r, int c) {
 
 #define GPUAUG_FOR_EACH_SAMPLE(b) for (i64 b = blockIdx.y; b < n; b += gridDim.y)
 #define GPUAUG_FOR_EACH_PIXEL(px) \
-    for (PixelWalk px = pixel_walk(w, upload_epilogue(upload).width_inverse); \
-         px.r < (unsigned)h; px.next((unsigned)w))
+    for (PixelWalk px = pixel_walk(h, w, upload_epilogue(upload)); px.q < px.count; px.next())
 
 template <typename InT, int WORK, int ORDER, int MODE, int INPUT, int PRECISION>
 __global__ void augment_minmax(const InT* __restrict__ src, unsigned char* upload, i64 n, i64 h,

@@ -82,11 +82,29 @@ GPUAUG_HD int tap_of<MODE_NEAREST, float>(float start, int n, int step) {
     return low < n - 1 ? low : n - 1;
 }
 
+// Both taps of order 1, tap_of(start, n, 0) and tap_of(start, n, 1).  precision="fast",
+// nearest: one saturating conversion of i = max(start, -1) serves both (a NaN start gives
+// -1): tap0 = clamp(i, 0, n - 1), tap1 = min(i, n - 2) + 1, which cannot overflow.  A max,
+// a conversion and four integer instructions, where two calls of tap_of take seven.
+template <int MODE, typename T>
+GPUAUG_HD void taps_of(T start, int n, int* tap0, int* tap1) {
+    *tap0 = tap_of<MODE>(start, n, 0);
+    *tap1 = tap_of<MODE>(start, n, 1);
+}
+template <>
+GPUAUG_HD void taps_of<MODE_NEAREST, float>(float start, int n, int* tap0, int* tap1) {
+    const int i = saturating_int(fmaxf(start, -1.0f));  // >= -1
+    const int low = i > 0 ? i : 0;
+    *tap0 = low < n - 1 ? low : n - 1;
+    *tap1 = (i < n - 2 ? i : n - 2) + 1;
+}
+
 // The taps and weights of one axis.  For order 0, tap1 and the weights are unused.
 template <typename T>
 struct AxisTaps {
     int tap0, tap1;
     T w0, w1;
+    T frac;  // the coordinate past tap0: precision="fast" interpolates with it (warp.cuh)
     bool outside;  // constant mode, coordinate outside the image: the pixel is cval
 };
 
@@ -104,14 +122,14 @@ GPUAUG_HD AxisTaps<T> axis_taps(T u, int n) {
         t.tap1 = t.tap0;
         t.w0 = T(1);
         t.w1 = T(0);
+        t.frac = T(0);
         return t;
     }
     const T start = floor_of(cc);
-    t.w0 = sub_rn(T(1), sub_rn(cc, start));
-    t.w1 = sub_rn(T(1), t.w0);  // SciPy's, not the fraction: w0 + w1 is exactly 1, so a
-                                // flat region interpolates to itself in float32 too
-    t.tap0 = tap_of<MODE>(start, n, 0);
-    t.tap1 = tap_of<MODE>(start, n, 1);
+    t.frac = sub_rn(cc, start);
+    t.w0 = sub_rn(T(1), t.frac);
+    t.w1 = sub_rn(T(1), t.w0);  // SciPy's, not the fraction: w0 + w1 is exactly 1
+    taps_of<MODE>(start, n, &t.tap0, &t.tap1);
     return t;
 }
 

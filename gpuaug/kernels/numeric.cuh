@@ -104,14 +104,14 @@ GPUAUG_HD u64 double_bits(double d) {
     return b;
 #endif
 }
-// floor(n / d) for any 32-bit n and 1 <= d <= 2^31, from the host's m = ceil(2^63 / d)
-// (launch_args.width_inverse): floor(n * m / 2^63), the 95-bit product taken in two 64-bit
-// halves.  Exact: m = (2^63 + e) / d with 0 <= e < d <= 2^31, so n * m / 2^63 is n / d
-// plus n * e / (d * 2^63) < 1 / d, which never reaches the next multiple of 1 / d.
-GPUAUG_HD unsigned divide_by_inverse(unsigned n, u64 m) {
-    const u64 low = (u64)n * (unsigned)m;
-    const u64 high = (u64)n * (unsigned)(m >> 32) + (low >> 32);  // < 2^63 + 2^32
-    return (unsigned)(high >> 31);
+// floor(n / d) for 0 <= n < 2^31 and 1 <= d <= 2^31, from the host's magic number
+// m = ceil(2^(31 + l) / d), l = ceil(log2 d), and shift s = 31 + l (launch_args.width_divisor):
+// floor(n * m / 2^s), one 32 x 32 -> 64-bit multiply and a shift.  Exact (Granlund and
+// Montgomery 1994, theorem 4.2, for 31-bit numerators): m * d = 2^s + e with 0 <= e < d <= 2^l,
+// so n * m / 2^s = n / d + n * e / (d * 2^s), and n * e / 2^s < 2^31 * 2^l / 2^(31 + l) = 1
+// keeps the sum below the next multiple of 1 / d; and m < 2^32.
+GPUAUG_HD unsigned divide_by_magic(unsigned n, unsigned m, unsigned s) {
+    return (unsigned)(((u64)n * m) >> s);
 }
 
 GPUAUG_HD double bits_double(u64 b) {

@@ -128,6 +128,7 @@ struct PixelTaps {
     int o00, o01, o10, o11;
     int s_chan;
     T wr0, wr1, wc0, wc1;
+    T fr, fc;  // the coordinates past taps 0 (AxisTaps::frac): precision="fast"'s weights
     bool outside;
     bool unwarped;  // Keras skips the warp for this sample: the value is tap o00's own
 };
@@ -170,6 +171,7 @@ GPUAUG_HD PixelTaps<InT, Coord<PRECISION>> pixel_taps(const SourceImage<InT>& sr
     t.o10 = row1 + col0;
     t.o11 = row1 + col1;
     t.wr0 = tr.w0; t.wr1 = tr.w1; t.wc0 = tc.w0; t.wc1 = tc.w1;
+    t.fr = tr.frac; t.fc = tc.frac;
     return t;
 }
 
@@ -219,18 +221,28 @@ GPUAUG_HD double warp_channel(const PixelTaps<InT, double>& t, int k, double cva
 }
 
 // precision="fast": channel k interpolated in float32, each row's pair of taps, then the
-// rows (three FMAs and three products); cval as given (the caller's float32).
+// rows, each a linear interpolation by the coordinate's fraction past tap 0: a difference
+// and an FMA (v0 + (v1 - v0) * f), so the weights 1 - f and f are never formed (four adds
+// per pixel fewer).  A flat pair interpolates to itself exactly, and an unwarped sample
+// (f = 0) gives tap 0 exactly.  Inputs that may hold infinities keep the weighted sum
+// (an infinite pair's difference would be NaN); cval as given (the caller's float32).
 template <typename InT, int ORDER>
 GPUAUG_HD float warp_channel_fast(const PixelTaps<InT, float>& t, int k, float cval) {
     if (t.outside) return cval;
     const int o = k * t.s_chan;
     const float v00 = load_fast(tap(t, t.o00, o));
     if (ORDER == 0) return v00;
-    const float top = fma_rn(load_fast(tap(t, t.o01, o)), t.wc1, mul_rn(v00, t.wc0));
-    const float bottom = fma_rn(load_fast(tap(t, t.o11, o)), t.wc1,
-                                mul_rn(load_fast(tap(t, t.o10, o)), t.wc0));
+    const float v01 = load_fast(tap(t, t.o01, o));
+    const float v10 = load_fast(tap(t, t.o10, o));
+    const float v11 = load_fast(tap(t, t.o11, o));
+    if (AllFinite<InT>::value) {
+        const float top = fma_rn(sub_rn(v01, v00), t.fc, v00);
+        const float bottom = fma_rn(sub_rn(v11, v10), t.fc, v10);
+        return fma_rn(sub_rn(bottom, top), t.fr, top);
+    }
+    const float top = fma_rn(v01, t.wc1, mul_rn(v00, t.wc0));
+    const float bottom = fma_rn(v11, t.wc1, mul_rn(v10, t.wc0));
     const float acc = fma_rn(bottom, t.wr1, mul_rn(top, t.wr0));
-    if (AllFinite<InT>::value) return acc;  // weights (1, 0) when unwarped: acc is v00
     return t.unwarped ? v00 : acc;
 }
 

@@ -98,9 +98,21 @@ void emulate_nearest_taps_fast(const float* start, int* fast, int* rule, i64 cou
         rule[i] = map_tap<MODE_NEAREST>(to_index(start[i], n) + step, n);
     }
 }
-// The pixel walk's division by the width: n / d by d's inverse from the host.
-void emulate_divide_by_inverse(const unsigned* n, unsigned* out, i64 count, u64 inverse) {
-    for (i64 i = 0; i < count; ++i) out[i] = divide_by_inverse(n[i], inverse);
+// precision="fast"'s nearest taps of order 1 (both from one saturating conversion), tap
+// `step` of the pair, against the same rule.
+void emulate_nearest_tap_pair_fast(const float* start, int* fast, int* rule, i64 count, int n,
+                                   int step) {
+    for (i64 i = 0; i < count; ++i) {
+        int tap0 = -99, tap1 = -99;
+        taps_of<MODE_NEAREST, float>(start[i], n, &tap0, &tap1);
+        fast[i] = step ? tap1 : tap0;
+        rule[i] = map_tap<MODE_NEAREST>(to_index(start[i], n) + step, n);
+    }
+}
+// The pixel walk's division by the width: n / d by d's magic number from the host.
+void emulate_divide_by_magic(const unsigned* n, unsigned* out, i64 count, unsigned magic,
+                             unsigned shift) {
+    for (i64 i = 0; i < count; ++i) out[i] = divide_by_magic(n[i], magic, shift);
 }
 void emulate_map_tap(const i64* j, i64* out, i64 count, i64 n, int mode) {
     for (i64 i = 0; i < count; ++i) {

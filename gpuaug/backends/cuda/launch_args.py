@@ -188,17 +188,19 @@ class Epilogue:
         return bool(self.flags & (_STD.STD_SAMPLE_CENTER | _STD.STD_SAMPLE_SCALE))
 
 
-def width_inverse(width: int) -> int:
-    """``ceil(2^63 / width)``: with it the kernels divide a pixel index by the width exactly.
+def width_divisor(width: int) -> tuple[int, int]:
+    """``(magic, shift)`` with which the kernels divide a pixel index by ``width`` exactly.
 
-    ``gpuaug::divide_by_inverse`` takes ``floor(n * m / 2^63)`` for a 32-bit ``n``: with
-    ``m = (2^63 + e) / width``, ``0 <= e < width <= 2^31``, that is ``n / width`` plus less
-    than ``1 / width``, so its floor is the quotient.  Three multiplies, where a division
-    by a number known only at run time costs about twenty instructions.
+    ``gpuaug::divide_by_magic`` takes ``(n * magic) >> shift`` for ``0 <= n < 2^31`` (a pixel
+    index: the host keeps ``h * w * c`` under 2^31): ``shift = 31 + ceil(log2 width)`` and
+    ``magic = ceil(2^shift / width)``, below 2^32 (the proof is in numeric.cuh).  A wide
+    multiply and a shift per pixel, where a division by a number known only at run time
+    costs about twenty instructions.
     """
     if not 1 <= width <= 2**31:
         raise ValueError(f"width {width} outside 1 .. 2^31")
-    return -(-(2**63) // width)
+    shift = 31 + (width - 1).bit_length()
+    return -(-(2**shift) // width), shift
 
 
 def make_epilogue(config: AugmentConfig, image_shape: tuple[int, int, int], *,
@@ -233,7 +235,8 @@ def make_epilogue(config: AugmentConfig, image_shape: tuple[int, int, int], *,
     height, width, channels = image_shape if config.channels_last else (*image_shape[1:],
                                                                          image_shape[0])
     record["sample_elements"] = height * width * channels
-    record["width_inverse"] = width_inverse(width) if width else 0  # no pixels: no launch
+    if width:  # no pixels: no launch
+        record["width_magic"], record["width_shift"] = width_divisor(width)
     record["compat"] = COMPAT.code(config.compat)
     record["flags"] = flags
     record["cval"] = float(config.cval)
