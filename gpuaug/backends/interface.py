@@ -31,6 +31,9 @@ FILL_MODES: tuple[str, ...] = ("nearest", "reflect", "wrap", "constant")
 WORK_DTYPES: tuple[str, ...] = ("float16", "float32", "float64")
 #: The generator's ``precision``: the warp in SciPy's float64 arithmetic, or in float32.
 PRECISIONS: tuple[str, ...] = ("exact", "fast")
+#: Threads per block of every augment launch (``cuda/launch_args.launch_grid``), which the
+#: kernels' ``__launch_bounds__`` promise the compiler (``BLOCK_THREADS`` in the header).
+BLOCK_THREADS = 256
 
 _CPP_TYPES = {"f64": (np.float64, "double"), "i64": (np.int64, "long long"),
               "u64": (np.uint64, "unsigned long long"), "i32": (np.int32, "int"),
@@ -200,9 +203,10 @@ RECORDS: Sequence[CppStruct] = (EPILOGUE_RECORD, SAMPLE_RECORD, RESIZE_SOURCE_RE
 
 
 def cuda_header() -> str:
-    """The C++ text of ``interface.cuh``: every enum, flag set and record above."""
+    """The C++ text of ``interface.cuh``: the block size, every enum, flag set and record above."""
     parts = ["// Generated from gpuaug/backends/interface.py: edit that file, not this text.",
-             "namespace gpuaug {"]
+             "namespace gpuaug {",
+             f"constexpr int BLOCK_THREADS = {BLOCK_THREADS};  // threads per augment block"]
     parts += [item.cpp() for item in (*ENUMS, *FLAGS)]
     parts += [record.cpp() for record in RECORDS]
     parts.append("}  // namespace gpuaug")

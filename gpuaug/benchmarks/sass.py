@@ -53,10 +53,10 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ..backends.cuda.variants import KernelVariant
+from ..backends.interface import BLOCK_THREADS
 from . import harness
 
 BATCH, SIDE, CHANNELS = 256, 224, 3
-BLOCK_THREADS = 256  # backends/cuda/launch_args.BLOCK
 UNITS = ("fp64", "fp32", "integer", "memory", "control")
 
 

@@ -16,6 +16,7 @@ static EmulatedDim3 threadIdx = {0, 0, 0}, blockIdx = {0, 0, 0}, blockDim = {1, 
                     gridDim = {1, 1, 1};
 
 #define __global__
+#define __launch_bounds__(...)  // a hint to the GPU compiler only
 #define __restrict__ __restrict
 #define __shared__ static  // one thread per block: a block's shared memory is one variable
 

@@ -20,7 +20,14 @@ import numpy as np
 
 from ...config import AugmentConfig
 from ...params import TransformParams
-from ..interface import COMPAT, EPILOGUE_RECORD, SAMPLE_FLAGS, SAMPLE_RECORD, STANDARDIZE_FLAGS
+from ..interface import (
+    BLOCK_THREADS,
+    COMPAT,
+    EPILOGUE_RECORD,
+    SAMPLE_FLAGS,
+    SAMPLE_RECORD,
+    STANDARDIZE_FLAGS,
+)
 
 _STD = STANDARDIZE_FLAGS
 
@@ -296,7 +303,7 @@ def pack_upload(matrices: np.ndarray, params: TransformParams, work_dtype: str,
     return words.view(np.uint8)
 
 
-BLOCK = 256
+BLOCK = BLOCK_THREADS
 #: Pixels of a sample each thread writes (the grid-stride loop's trips): a thread's setup
 #: for a sample (its record, the launch constants) is paid once for that many pixels.
 #: Four keeps a 32-image 224^2 batch at 400 k threads, more than an H100 holds at once.
