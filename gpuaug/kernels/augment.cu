@@ -98,11 +98,11 @@ GPUAUG_HD FeatureStatistics upload_statistics(const unsigned char* upload, const
 // guarantees h * w * c < 2^31, so q + stride < 2^32 too).
 struct PixelWalk {
     unsigned q, stride, count;  // the pixel index r * w + c, the grid's stride, h * w
-    unsigned w, magic, shift;
+    unsigned minus_w, magic, shift;  // -w (mod 2^32): the column is one multiply-add
     unsigned r, c;
     GPUAUG_HD void locate() {
         r = divide_by_magic(q, magic, shift);  // read only while q < count (< 2^31)
-        c = q - r * w;
+        c = q + r * minus_w;
     }
     GPUAUG_HD void next() {
         q += stride;
@@ -114,7 +114,7 @@ GPUAUG_HD PixelWalk pixel_walk(i64 h, i64 w, const Epilogue& e) {
     p.q = blockIdx.x * blockDim.x + threadIdx.x;
     p.stride = gridDim.x * blockDim.x;
     p.count = (unsigned)(h * w);
-    p.w = (unsigned)w;
+    p.minus_w = 0u - (unsigned)w;
     p.magic = e.width_magic;
     p.shift = e.width_shift;
     p.locate();

@@ -110,8 +110,16 @@ GPUAUG_HD u64 double_bits(double d) {
 // Montgomery 1994, theorem 4.2, for 31-bit numerators): m * d = 2^s + e with 0 <= e < d <= 2^l,
 // so n * m / 2^s = n / d + n * e / (d * 2^s), and n * e / 2^s < 2^31 * 2^l / 2^(31 + l) = 1
 // keeps the sum below the next multiple of 1 / d; and m < 2^32.
+// On the device the wide multiply is written out: from (u64)n * m the compiler rebuilds the
+// product's zero high operand inside the pixel loop and adds it (two instructions per pixel).
 GPUAUG_HD unsigned divide_by_magic(unsigned n, unsigned m, unsigned s) {
+#if GPUAUG_ON_DEVICE
+    u64 p;
+    asm("mul.wide.u32 %0, %1, %2;" : "=l"(p) : "r"(n), "r"(m));
+    return (unsigned)(p >> s);
+#else
     return (unsigned)(((u64)n * m) >> s);
+#endif
 }
 
 GPUAUG_HD double bits_double(u64 b) {
