@@ -132,9 +132,8 @@ def test_fast_nearest_taps_are_the_rule_of_to_index_then_map_tap(lib, n, taps):
     for step in (0, 1):
         fast = np.full(start.shape, -99, dtype=np.int32)
         rule = np.full(start.shape, -99, dtype=np.int32)
-        getattr(lib, taps)(_ptr(start), _ptr(fast), _ptr(rule),
-                                      ctypes.c_longlong(start.size), ctypes.c_int(n),
-                                      ctypes.c_int(step))
+        getattr(lib, taps)(_ptr(start), _ptr(fast), _ptr(rule), ctypes.c_longlong(start.size),
+                           ctypes.c_int(n), ctypes.c_int(step))
         np.testing.assert_array_equal(fast, rule)
         assert ((0 <= fast) & (fast <= n - 1)).all()
 
