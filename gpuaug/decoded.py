@@ -61,9 +61,11 @@ class DecodedImages:
         """Each image's ``(height, width)``."""
         return [_size(image) for image in self.images]
 
-    def fit_the_kernels(self) -> bool:
+    @functools.cached_property
+    def fits_the_kernels(self) -> bool:
         """Whether the augment kernels' 32-bit offsets reach every pixel and map entry: every
-        image under 2^31 bytes, the index maps under 2^31 entries."""
+        image under 2^31 bytes, the index maps under 2^31 entries (asked by the decoder
+        before it lends a batch, and again by :meth:`plan`: made once)."""
         sizes = self.sizes
         h, w = self.target
         map_entries = len({s[0] for s in sizes}) * h + len({s[1] for s in sizes}) * w
@@ -79,7 +81,7 @@ class DecodedImages:
         for the augment kernels: refused where their 32-bit offsets fall short."""
         from .sources import batch_resize
 
-        if not self.fit_the_kernels():
+        if not self.fits_the_kernels:
             raise ValueError(f"{len(self)} decoded images of up to {max(self.sizes)} pixels, "
                              f"to {self.target}, are past the augment kernels' 32-bit offsets "
                              "(2^31 bytes an image, 2^31 index map entries); resize them first "

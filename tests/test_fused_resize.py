@@ -193,10 +193,10 @@ def test_an_image_or_maps_too_large_for_32_bit_offsets_are_refused():
         batch_resize.plan([(50000, 50000)], [1], TARGET)
     small = [np.zeros((1 + k, 1 + k, 3), np.uint8) for k in range(3)]
     images = DecodedImages(small, (2**29, 2**29))  # three heights and widths: 3 (h + w) entries
-    assert not images.fit_the_kernels()
+    assert not images.fits_the_kernels
     with pytest.raises(ValueError, match="past the augment kernels' 32-bit offsets"):
         images.plan()
-    assert DecodedImages(small, (2**28, 2**28)).fit_the_kernels()  # 3 x 2^29 entries
+    assert DecodedImages(small, (2**28, 2**28)).fits_the_kernels  # 3 x 2^29 entries
 
 
 # ------------------------------------------------------------------ the iterators' path
@@ -340,10 +340,10 @@ def test_decoded_images_are_dense_rgb_uint8_and_as_many_as_the_draws():
     with pytest.raises(ValueError, match="describes 3 samples but 2 images"):
         engine.augment_decoded("cpu", DecodedImages([good, good], TARGET),
                                TransformParams.identity(3), gen.config())
+    assert DecodedImages([good], TARGET).fits_the_kernels
     images = DecodedImages([good], TARGET)
-    assert images.fit_the_kernels()
     images.__dict__["sizes"] = [(46341, 15447)]  # 2^31 + 4,633 bytes: past the offsets
-    assert not images.fit_the_kernels()
+    assert not images.fits_the_kernels
 
 
 def _dali_iterator(folder, gen, **kwargs):
@@ -386,7 +386,7 @@ def test_images_too_large_for_the_kernels_or_another_layout_are_resized_first(
     assert it.data_format == "channels_last" and expected.shape == (3, *TARGET, 3)
     np.testing.assert_array_equal(it[0][0], expected)
 
-    monkeypatch.setattr(DecodedImages, "fit_the_kernels", lambda self: False)
+    monkeypatch.setattr(DecodedImages, "fits_the_kernels", property(lambda self: False))
     it = _dali_iterator(folder, gpuaug.ImageDataGenerator(**CLASSIC, device="cpu"),
                         batch_size=3, shuffle=False)
     with it._decode.lend(it.filepaths[:3]) as (batch, failures):

@@ -473,7 +473,7 @@ class DaliDecoder:
                 samples = None
             if samples is not None:
                 images = self._images(samples)
-                if images.fit_the_kernels():  # else narrowed down, and Pillow's, below
+                if images.fits_the_kernels:  # else narrowed down, and Pillow's, below
                     return images, failures
         runs = self._decode_batch(for_dali, for_pillow, paths) if for_dali else []
         if len(runs) == 1 and not failures and not for_pillow:
