@@ -215,9 +215,6 @@ def _paths(body: list[Instruction], lo: int, hi: int, skip: tuple[Span, ...] = (
         if state not in paths or better(candidate[0], paths[state][0]):
             paths[state] = candidate
 
-    def relax(table, i, state, candidate, better):
-        keep(table[i], state, candidate, better)
-
     for i, ins in enumerate(inside):
         in_skip = any(first <= ins.address <= last for first, last in skip)
         if stores is not None and in_skip:
@@ -246,12 +243,12 @@ def _paths(body: list[Instruction], lo: int, hi: int, skip: tuple[Span, ...] = (
                 unconditional = jump and not ins.predicated and not re.match(
                     r"^(P|!P|UP|!UP)\d", ins.operands)
                 if jump and target > ins.address and target in index:
-                    relax(table, index[target], (count, loads, entered), here, better)
+                    keep(table[index[target]], (count, loads, entered), here, better)
                 # A predicated EXIT (a block past the last sample, say) falls through.
                 stops = ins.opcode.split(".")[0] in ("EXIT", "RET") and not ins.predicated
                 if not unconditional and not stops:
                     if i + 1 < len(inside):
-                        relax(table, i + 1, (count, loads, entered), here, better)
+                        keep(table[i + 1], (count, loads, entered), here, better)
     wanted = 0 if stores is None else stores
 
     def counted(state: State) -> bool:
