@@ -16,7 +16,13 @@ import numpy as np
 import pytest
 
 from gpuaug.backends import interface
-from gpuaug.backends.cuda.launch_args import make_epilogue, pack_samples, pack_upload
+from gpuaug.backends.cuda.launch_args import (
+    BLOCK,
+    launch_grid,
+    make_epilogue,
+    pack_samples,
+    pack_upload,
+)
 from gpuaug.backends.cuda.source import kernel_source
 from gpuaug.config import AugmentConfig
 from gpuaug.params import TransformParams
@@ -102,6 +108,20 @@ def test_the_upload_is_the_epilogue_then_the_samples_then_the_statistics():
     # Where each sample starts (4 x 5 x 3 elements apart), and the width's magic number.
     assert head["sample_elements"] == 60 and samples["first"].tolist() == [0, 60]
     assert (head["width_magic"], head["width_shift"]) == (-(-(2**34) // 5), 34)
+
+
+@pytest.mark.parametrize("pixels", [1, 255, 256, 50_176, 2**30 + 3, 2**31 - 256, 2**31 - 1])
+@pytest.mark.parametrize("per_thread", [1, 4, 8])
+def test_the_pixel_walks_32_bit_index_never_wraps(pixels, per_thread):
+    """The kernels walk q = q0, q0 + stride, ... in 32 bits while q < h * w: the last pixel
+    plus the grid's stride stays below 2^32, so the loop ends, and every pixel has a thread."""
+    (blocks, _, _), (threads, _, _) = launch_grid(4, pixels, per_thread)
+    stride = blocks * threads
+    assert threads == BLOCK == interface.BLOCK_THREADS
+    assert (pixels - 1) + stride < 2**32
+    assert stride * per_thread >= pixels and stride <= max(pixels, 1) + BLOCK - 1
+    with pytest.raises(ValueError, match="pixels"):
+        launch_grid(4, 2**31, per_thread)
 
 
 def test_the_epilogue_reads_the_width_in_either_data_format():

@@ -94,8 +94,9 @@ GPUAUG_HD FeatureStatistics upload_statistics(const unsigned char* upload, const
 // A thread's pixels of an h x w image: q = q0, q0 + stride, ... (the grid-stride loop) while
 // q < h * w, each as (row, column) = (q / w, q % w), the division by the host's magic
 // number for w (numeric.cuh divide_by_magic): a wide multiply and a shift, then a
-// multiply-add for the column, per pixel.  Within an image everything is 32-bit (the host
-// guarantees h * w * c < 2^31, so q + stride < 2^32 too).
+// multiply-add for the column, per pixel.  Within an image everything is 32-bit: the host
+// guarantees h * w * c < 2^31, and q + stride < 2^32 (launch_args.launch_grid: the stride,
+// a multiple of the block size, a divisor of 2^31, is at most h * w rounded up to it).
 struct PixelWalk {
     unsigned q, stride, count;  // the pixel index r * w + c, the grid's stride, h * w
     unsigned minus_w, magic, shift;  // -w (mod 2^32): the column is one multiply-add

@@ -83,9 +83,10 @@ GPUAUG_HD int tap_of<MODE_NEAREST, float>(float start, int n, int step) {
 }
 
 // Both taps of order 1, tap_of(start, n, 0) and tap_of(start, n, 1).  precision="fast",
-// nearest: one saturating conversion of i = max(start, -1) serves both (a NaN start gives
-// -1): tap0 = clamp(i, 0, n - 1), tap1 = min(i, n - 2) + 1, which cannot overflow.  A max,
-// a conversion and four integer instructions, where two calls of tap_of take seven.
+// nearest: one saturating conversion of i = max(start, -1) serves both (a NaN start, quiet
+// as arithmetic makes it, gives -1): tap0 = clamp(i, 0, n - 1), tap1 = min(i, n - 2) + 1,
+// which cannot overflow.  A max, a conversion and four integer instructions, where two
+// calls of tap_of take seven.
 template <int MODE, typename T>
 GPUAUG_HD void taps_of(T start, int n, int* tap0, int* tap1) {
     *tap0 = tap_of<MODE>(start, n, 0);

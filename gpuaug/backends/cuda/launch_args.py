@@ -317,9 +317,14 @@ def launch_grid(batch: int, pixels: int, pixels_per_thread: int = PIXELS_PER_THR
 
     ``pixels_per_thread`` other than :data:`PIXELS_PER_THREAD` is for benchmarks
     (``FusedBackend.kernels_alone``): any value gives the same pixels, the samplewise
-    moments aside (their partial sums follow the grid).
+    moments aside (their partial sums follow the grid).  The kernels' pixel index and
+    stride are 32-bit (augment.cu PixelWalk): their sum must stay below 2^32, which it does
+    for any image the host accepts (``pixels`` < 2^31, ``BLOCK`` a divisor of 2^31).
     """
+    if not 1 <= pixels_per_thread or pixels >= 2**31:
+        raise ValueError(f"launch_grid: {pixels} pixels, {pixels_per_thread} per thread")
     blocks = max(1, math.ceil(pixels / (BLOCK * pixels_per_thread)))
+    assert pixels + blocks * BLOCK <= 2**32, "the pixel walk's 32-bit index would wrap"
     return (blocks, max(1, min(batch, _MAX_GRID_Y)), 1), (BLOCK, 1, 1)
 
 
