@@ -206,7 +206,7 @@ def cuda_header() -> str:
     """The C++ text of ``interface.cuh``: the block size, every enum, flag set and record above."""
     parts = ["// Generated from gpuaug/backends/interface.py: edit that file, not this text.",
              "namespace gpuaug {",
-             f"constexpr int BLOCK_THREADS = {BLOCK_THREADS};  // threads per augment block"]
+             f"inline constexpr int BLOCK_THREADS = {BLOCK_THREADS};  // threads per augment block"]
     parts += [item.cpp() for item in (*ENUMS, *FLAGS)]
     parts += [record.cpp() for record in RECORDS]
     parts.append("}  // namespace gpuaug")
