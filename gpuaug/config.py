@@ -25,7 +25,8 @@ class AugmentConfig:
     bit for bit) or ``"fast"`` (float32 coordinates, weights and taps); the NumPy
     reference is always exact.
     The conversion is the last step, after standardization: ``"uint8"`` rounds
-    half to even and saturates to 0..255, ``"bfloat16"`` rounds to nearest even.
+    half to even and saturates to 0..255 (NaN 0), the float outputs round once to nearest
+    even (docs/semantics.md §13, "Output dtypes").
     """
 
     data_format: str = "channels_last"

@@ -80,8 +80,9 @@ GENERATOR_OPTIONS: tuple[Option, ...] = (
            "instruction per pixel; within 0.01 of exact on the 0..255 scale at order 1, see the "
            "README). The NumPy (CPU) path is always exact. gpuaug only.", keyword_only=True),
     Option("output_dtype", None,
-           "dtype of the delivered batch: 'float32', 'float16', 'bfloat16', 'uint8' (rounded "
-           "half to even, saturated to 0..255) or 'float64' (needs dtype='float64'); None: "
+           "dtype of the delivered batch: 'float32', 'float16', 'bfloat16' (rounded once to "
+           "nearest even), 'uint8' (rounded half to even, saturated to 0..255, NaN 0) or "
+           "'float64' (needs dtype='float64'); None: "
            "`dtype`. Converted after standardization, in the same kernel on CUDA. gpuaug only.",
            keyword_only=True),
     Option("output_data_format", None,

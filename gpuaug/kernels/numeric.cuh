@@ -265,10 +265,9 @@ GPUAUG_HD float load_fast(double v) { return (float)v; }
 GPUAUG_HD void store_value(float* p, double v) { *p = to_float(v); }
 GPUAUG_HD void store_value(double* p, double v) { *p = v; }
 GPUAUG_HD void store_value(f16* p, double v) { p->bits = round_to_small_float<5, 10>(v); }
-// bfloat16 through float32, as NumPy's (ml_dtypes') float64 -> bfloat16 cast rounds.
-GPUAUG_HD void store_value(bf16* p, double v) {
-    p->bits = round_to_small_float<8, 7>((double)to_float(v));
-}
+// One rounding from float64, as for float16 (docs/semantics.md §13, "Output dtypes"): not through
+// float32, whose double rounding ml_dtypes < 0.7 and torch give.
+GPUAUG_HD void store_value(bf16* p, double v) { p->bits = round_to_small_float<8, 7>(v); }
 GPUAUG_HD void store_value(unsigned char* p, double v) {
     // Round half to even and saturate; NaN becomes 0 (as NumPy's reference path does).
     double r = rint(v);

@@ -69,9 +69,25 @@ void emulate_round_small_float(const double* x, unsigned short* out, i64 n, int 
     for (i64 i = 0; i < n; ++i)
         out[i] = exp_bits == 5 ? round_to_small_float<5, 10>(x[i]) : round_to_small_float<8, 7>(x[i]);
 }
-void emulate_store_bf16(const double* x, unsigned short* out, i64 n) {
-    for (i64 i = 0; i < n; ++i) store_value(reinterpret_cast<bf16*>(out + i), x[i]);
+// The kernels' output stores, exact (a double) and fast (a float); out_type indexes
+// tests/test_output_rounding.py's STORED: float32, float16, bfloat16, uint8.
+extern "C++" {
+template <class OutV, class V>
+static void store_all(const V* x, void* out, i64 n) {
+    for (i64 i = 0; i < n; ++i) store_value(static_cast<OutV*>(out) + i, x[i]);
 }
+template <class V>
+static void store_as(const V* x, void* out, i64 n, int out_type) {
+    switch (out_type) {
+        case 0: store_all<float>(x, out, n); break;
+        case 1: store_all<f16>(x, out, n); break;
+        case 2: store_all<bf16>(x, out, n); break;
+        default: store_all<unsigned char>(x, out, n); break;
+    }
+}
+}  // extern "C++"
+void emulate_store_exact(const double* x, void* out, i64 n, int out_type) { store_as(x, out, n, out_type); }
+void emulate_store_fast(const float* x, void* out, i64 n, int out_type) { store_as(x, out, n, out_type); }
 void emulate_small_float_to_double(const unsigned short* x, double* out, i64 n, int exp_bits) {
     for (i64 i = 0; i < n; ++i)
         out[i] = exp_bits == 5 ? small_float_to_double<5, 10>(x[i]) : small_float_to_double<8, 7>(x[i]);
