@@ -80,6 +80,23 @@ def convert_labels(y: Any, x: Any, output: str) -> Any:
     return labels
 
 
+def convert_batch(x: Any, output: str) -> Any:
+    """A batch (NumPy or CuPy) as ``output``'s array, with the same dtype and bits.
+
+    Every hand-off keeps the values as they are (tests/test_output_rounding.py), except one
+    that is refused rather than done: JAX outside its 64-bit mode turns float64 into float32.
+    """
+    if output == "jax" and x.dtype == np.float64:
+        import jax
+
+        if not jax.config.jax_enable_x64:
+            raise ValueError(
+                "output='jax' with a float64 batch (dtype='float64'): JAX without 64-bit mode "
+                "would make it float32. Enable that mode first (jax.config.update("
+                "'jax_enable_x64', True)), or ask for output_dtype='float32'")
+    return convert(x, output)
+
+
 def convert(x: Any, output: str) -> Any:
     """``x`` (NumPy or CuPy) as the requested library's array."""
     if output == "auto":

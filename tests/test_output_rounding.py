@@ -189,3 +189,55 @@ def test_ml_dtypes_agrees_from_version_0_7():
     x, expected = _boundary_cases(*SMALL_FLOATS["bfloat16"])
     with np.errstate(over="ignore"):
         np.testing.assert_array_equal(x.astype(ml_dtypes.bfloat16).view(np.uint16), expected)
+
+
+def _frameworks_bits(y, output: str, dtype: np.dtype) -> np.ndarray:
+    """A framework's array back as NumPy bytes, without any conversion of its values."""
+    if output == "torch":
+        import torch
+
+        if dtype.name == "bfloat16":  # torch's .numpy() knows no bfloat16
+            return y.view(torch.int16).numpy().view(np.uint8)
+        return y.numpy().view(np.uint8)
+    back = np.asarray(y)
+    assert back.dtype == dtype, (output, back.dtype, dtype)
+    return back.view(np.uint8)
+
+
+@pytest.mark.parametrize("output", ["torch", "jax", "tf"])
+def test_every_hand_off_keeps_the_batchs_dtype_and_bits(output):
+    """The batch reaches torch, JAX and TensorFlow as it was delivered: no framework cast."""
+    pytest.importorskip({"tf": "tensorflow"}.get(output, output))
+    from gpuaug.output import convert_batch
+
+    rng = np.random.default_rng(5)
+    names = ["float32", "float16", "bfloat16", "uint8"] + (["float64"] if output != "jax" else [])
+    for name in names:
+        dtype = numpy_dtype(name)
+        x = rng.integers(0, 256, (2, 5, 4, 3 * dtype.itemsize), dtype=np.uint8).view(dtype)
+        if dtype.kind == "f":  # NaN payloads are the frameworks' business: finite values only
+            x[~np.isfinite(x.astype(np.float64))] = 0
+        y = convert_batch(x, output)
+        assert tuple(y.shape) == x.shape
+        np.testing.assert_array_equal(_frameworks_bits(y, output, dtype), x.view(np.uint8), name)
+
+
+def test_a_float64_batch_for_jax_is_refused_outside_its_64_bit_mode():
+    """JAX without 64-bit mode would narrow it to float32: refused, naming the way out."""
+    jax = pytest.importorskip("jax")
+    import gpuaug
+
+    x = np.random.default_rng(6).uniform(0, 255, (2, 6, 5, 3))
+    gen = gpuaug.ImageDataGenerator(rotation_range=20, dtype="float64", device="cpu")
+    was = jax.config.jax_enable_x64
+    try:
+        jax.config.update("jax_enable_x64", False)
+        with pytest.raises(ValueError, match="jax_enable_x64.*output_dtype='float32'"):
+            next(gen.flow(x, batch_size=2, seed=1, output="jax"))
+        jax.config.update("jax_enable_x64", True)
+        batch = next(gen.flow(x, batch_size=2, seed=1, output="jax"))
+        expected = next(gen.flow(x, batch_size=2, seed=1))
+        assert batch.dtype == np.float64
+        np.testing.assert_array_equal(np.asarray(batch), expected)
+    finally:
+        jax.config.update("jax_enable_x64", was)

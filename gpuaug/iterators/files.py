@@ -22,7 +22,7 @@ from ..decoded import DecodedImages
 from ..drawn import DrawnBatch
 from ..engine import array_module, augment_on
 from ..errors import EmptyBatchError, ImageFileError
-from ..output import check_output, convert, convert_labels, to_host
+from ..output import check_output, convert_batch, convert_labels, to_host
 from ..sources.decoders import check_decode_threads, check_on_error, make_decoder
 from ..sources.load_img import CHANNELS, COLOR_MODES, check_interpolation
 from .base import BatchDraws, Iterator
@@ -197,7 +197,7 @@ class FileBatchIterator(Iterator):
     def _labels(self, index_array: np.ndarray, batch: Any) -> Any:
         """The labels of ``class_mode`` (None: there are none)."""
         if self.class_mode == "input":
-            return convert(batch.copy(), self.output)
+            return convert_batch(batch.copy(), self.output)
         if self.class_mode in {"binary", "sparse"}:
             array = getattr(self, "_classes_array", None)
             if array is None:  # once, not per batch: a list of a million labels is slow
@@ -232,7 +232,7 @@ class FileBatchIterator(Iterator):
             save_batch(to_host(batch), index_array, draws.save_hashes, self.save_to_dir,
                        self.save_prefix, self.save_format, layout)
         y = self._labels(index_array, batch)
-        x = convert(batch, self.output)
+        x = convert_batch(batch, self.output)
         if y is None:
             return x
         weights = self.sample_weight

@@ -11,7 +11,7 @@ from .. import validation
 from ..backends.reference import SUPPORTED_INPUT_DTYPES
 from ..engine import augment_gathered
 from ..environment import cuda_index
-from ..output import check_output, convert, convert_labels, to_host
+from ..output import check_output, convert_batch, convert_labels, to_host
 from .base import BatchDraws, Iterator, ShardArg
 from .saving import save_batch
 from .state import array_fingerprint
@@ -132,7 +132,7 @@ class NumpyArrayIterator(Iterator):
             save_batch(to_host(batch), index_array, draws.save_hashes, self.save_to_dir,
                        self.save_prefix, self.save_format, layout)
         misc = [xx[index_array] for xx in self.x_misc]
-        batch = convert(batch, self.output)
+        batch = convert_batch(batch, self.output)
         out: tuple = (batch if not misc else [batch] + misc,)
         if self.y is None:
             return out[0]
