@@ -3,8 +3,8 @@
 Shared by the NumPy reference and the CUDA backend's unfused path (``xp`` is
 ``numpy`` or ``cupy``); the fused kernel does the same conversion per value
 (``store_value`` in ``gpuaug/kernels/numeric.cuh``, its twin). The rules are gpuaug's own
-(docs/semantics.md §13, "Output dtypes"): float16 and bfloat16 are rounded here, from the
-bit patterns, so that no library's cast (which differs between versions) decides them.
+(docs/semantics.md §13, "Output dtypes"): float16 and bfloat16 are rounded here, so that no
+library's float64 cast (which differs between libraries and versions) decides them.
 """
 
 from __future__ import annotations
@@ -53,58 +53,64 @@ def check_output_dtype(name: Any, work_dtype: str) -> str:
     return name
 
 
-#: The (exponent bits, stored mantissa bits) of the 16-bit output formats.
-SMALL_FLOATS = {"float16": (5, 10), "bfloat16": (8, 7)}
+#: The 16-bit float outputs, which gpuaug rounds itself (docs/semantics.md §13, "Output dtypes").
+SMALL_FLOATS = ("float16", "bfloat16")
 
 
-def round_to_small_float(x: Any, exp_bits: int, mant_bits: int, xp: Any = np) -> Any:
-    """The bits of ``x`` rounded once, to nearest even, to a 16-bit binary float format.
+def float32_rounded_to_odd(x: Any, xp: Any = np) -> Any:
+    """``x`` (float64) as float32, toward zero, with the last bit set wherever that was inexact.
 
-    The project's own rounding of float16 and bfloat16 outputs (docs/semantics.md §13, "Output
-    dtypes"), rather than a library's cast: from float64, ml_dtypes < 0.7, torch, JAX and
-    TensorFlow round through float32 (twice); NumPy's float16 cast and ml_dtypes >= 0.7 once,
-    as here. The twin of
-    ``round_to_small_float`` in ``gpuaug/kernels/numeric.cuh``, step for step.
+    Rounding this to nearest in a format of at most 22 significant bits with float32's
+    exponent range or less (float16, bfloat16) gives ``x`` rounded to that format once: the
+    set bit keeps an inexact value off every midpoint of the narrower format (Boldo and
+    Melquiond, "When double rounding is odd", 2005). Overflow goes to float32's largest value
+    (odd), which every 16-bit format rounds to infinity.
+    """
+    with np.errstate(over="ignore"):  # past float32's range: handled below, not an error
+        nearest = x.astype(xp.float32)
+    wide = nearest.astype(xp.float64)
+    bits = nearest.view(xp.uint32)
+    # Where rounding to nearest went away from zero, the truncation is the float32 just below
+    # in magnitude: one less in the (sign-magnitude) bits. NaN compares false everywhere.
+    bits -= xp.abs(wide) > xp.abs(x)
+    bits |= wide != x
+    return nearest
+
+
+def round_to_small_float(x: Any, out_dtype: str, xp: Any = np) -> Any:
+    """``x`` rounded once, to nearest even, to float16 or bfloat16.
+
+    The project's own rounding of those outputs (docs/semantics.md §13, "Output dtypes")
+    rather than whatever a library's float64 cast does: from float64, ml_dtypes < 0.7, torch,
+    JAX and TensorFlow round through float32 (twice); NumPy's float16 cast and ml_dtypes >= 0.7
+    once, as here. The kernels round from the bit patterns instead (``round_to_small_float`` in
+    ``gpuaug/kernels/numeric.cuh``); tests/test_output_rounding.py holds both to the definition.
 
     Args:
-        x: a float array (float16, float32 or float64: each converts to float64 exactly).
-        exp_bits: the format's exponent bits (5 for float16, 8 for bfloat16).
-        mant_bits: its stored mantissa bits (10 for float16, 7 for bfloat16).
+        x: a float16, float32 or float64 array.
+        out_dtype: ``"float16"`` or ``"bfloat16"``.
         xp: ``numpy`` or ``cupy``, the module of ``x``.
 
     Returns:
-        A uint16 array of ``x``'s shape: the rounded values' bit patterns. Values past the
-        largest finite one round to infinity, NaN becomes the format's quiet NaN with ``x``'s
-        sign, and values at most half the smallest subnormal become a zero of ``x``'s sign.
+        ``x`` in ``out_dtype``: values from the largest finite one plus half its ulp up become
+        infinity, NaN a quiet NaN of its sign, values at most half the smallest subnormal a
+        zero of their sign.
     """
-    u64 = xp.uint64
-    bits = xp.ascontiguousarray(x, dtype=xp.float64).view(u64)
-    bias = (1 << (exp_bits - 1)) - 1
-    inf_bits = ((1 << exp_bits) - 1) << mant_bits
-    sign = (bits >> u64(63)) << u64(exp_bits + mant_bits)
-    exp = ((bits >> u64(52)) & u64(0x7FF)).astype(xp.int64)
-    frac = bits & u64((1 << 52) - 1)
-    e = exp - 1023
-    significand = frac | u64(1 << 52)
-    # Normal in the target: drop 52 - mant_bits bits; subnormal: as many more as e is below
-    # its smallest normal exponent. Past 54 dropped bits the value is under a quarter of the
-    # smallest subnormal; the shift is clipped to 63 there (and the result is zero anyway).
-    normal = e >= 1 - bias
-    shift = (52 - mant_bits) + xp.where(normal, 0, (1 - bias) - e)
-    shift = xp.minimum(shift, 63).astype(u64)
-    kept = significand >> shift
-    base = xp.where(normal, (xp.maximum(e + bias, 0).astype(u64) << u64(mant_bits))
-                    | (kept & u64((1 << mant_bits) - 1)), kept)
-    rest = significand & ((u64(1) << shift) - u64(1))
-    half = u64(1) << (shift - u64(1))
-    base = base + ((rest > half) | ((rest == half) & ((base & u64(1)) == 1))).astype(u64)
-    # A carry out of the mantissa reaches the next binade, or infinity: both correct.
-    out = xp.where(shift > 54, u64(0), base)
-    out = xp.where(exp == 0, u64(0), out)  # zero, or a float64 subnormal: far below range
-    out = xp.where(e > bias, u64(inf_bits), out)
-    out = xp.where(exp == 0x7FF, u64(inf_bits) | xp.where(frac != 0, u64(1 << (mant_bits - 1)),
-                                                          u64(0)), out)
-    return (sign | out).astype(xp.uint16)
+    if x.dtype == xp.float64:
+        x = float32_rounded_to_odd(x, xp)
+    if out_dtype == "float16":
+        return x.astype(xp.float16)  # from float32 or float16: IEEE's one rounding (or none)
+    bits = xp.ascontiguousarray(x, dtype=xp.float32).view(xp.uint32)
+    # To nearest even on the upper 16 bits; a carry into the exponent is the next binade, or
+    # infinity, as it should be. NaN keeps its sign and upper payload, made quiet.
+    nearest = (bits >> 16) & 1
+    nearest += 0x7FFF
+    nearest += bits
+    nearest >>= 16
+    nan = xp.isnan(x)
+    if nan.any():
+        nearest[nan] = (bits[nan] >> 16) | 0x40
+    return nearest.astype(xp.uint16).view(numpy_dtype("bfloat16"))
 
 
 def to_output(x: Any, channels_last: bool, out_channels_last: bool, out_dtype: str, xp: Any = np):
@@ -114,5 +120,5 @@ def to_output(x: Any, channels_last: bool, out_channels_last: bool, out_dtype: s
     if out_dtype == "uint8":
         x = xp.clip(xp.rint(xp.nan_to_num(x, nan=0.0, posinf=255.0, neginf=0.0)), 0, 255)
     elif out_dtype in SMALL_FLOATS and x.dtype != numpy_dtype(out_dtype):
-        return round_to_small_float(x, *SMALL_FLOATS[out_dtype], xp).view(numpy_dtype(out_dtype))
+        return xp.ascontiguousarray(round_to_small_float(x, out_dtype, xp))
     return xp.ascontiguousarray(x.astype(numpy_dtype(out_dtype), copy=False))
