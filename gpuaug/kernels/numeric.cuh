@@ -265,8 +265,8 @@ GPUAUG_HD float load_fast(double v) { return (float)v; }
 GPUAUG_HD void store_value(float* p, double v) { *p = to_float(v); }
 GPUAUG_HD void store_value(double* p, double v) { *p = v; }
 GPUAUG_HD void store_value(f16* p, double v) { p->bits = round_to_small_float<5, 10>(v); }
-// One rounding from float64, as for float16 (docs/semantics.md §13, "Output dtypes"): not through
-// float32, whose double rounding ml_dtypes < 0.7 and torch give.
+// One rounding from float64, as for float16 (docs/semantics.md §13, "Output dtypes"), not two
+// through float32 (as ml_dtypes < 0.7, torch, JAX and TensorFlow cast float64 to bfloat16).
 GPUAUG_HD void store_value(bf16* p, double v) { p->bits = round_to_small_float<8, 7>(v); }
 GPUAUG_HD void store_value(unsigned char* p, double v) {
     // Round half to even and saturate; NaN becomes 0 (as NumPy's reference path does).

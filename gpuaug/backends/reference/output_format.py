@@ -71,7 +71,8 @@ def float32_rounded_to_odd(x: Any, xp: Any = np) -> Any:
     wide = nearest.astype(xp.float64)
     bits = nearest.view(xp.uint32)
     # Where rounding to nearest went away from zero, the truncation is the float32 just below
-    # in magnitude: one less in the (sign-magnitude) bits. NaN compares false everywhere.
+    # in magnitude: one less in the (sign-magnitude) bits. A NaN never went away from zero,
+    # and counts as inexact: its last bit set, it is still a NaN of its sign.
     bits -= xp.abs(wide) > xp.abs(x)
     bits |= wide != x
     return nearest
