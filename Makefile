@@ -2,32 +2,50 @@
 # Both create the virtual environment .venv on first use: the demo needs the base install
 # only (~100 MB); the tests add the `test` extra (Keras, JAX, SciPy, NVRTC, DALI, TensorFlow:
 # ~2.5 GB) and PyTorch's CPU build.
+#
+# Both install the exact versions of requirements/lock.txt (a pip constraints file: every
+# package the suite last passed with), so a new upstream release cannot change what `make test`
+# tests. `make test-latest` runs the suite on the newest releases instead, in .venv-latest;
+# `make lock` does the same and, if the suite passes, rewrites the lock from that environment.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+LOCK := requirements/lock.txt
+# As environment variables rather than -c: the build constraint pins the build requirements of
+# what pip builds (setuptools, for gpuaug itself) too, and the lock's first pin, pip, is
+# installed by a pip that predates that option.
+PINNED := PIP_CONSTRAINT=$(abspath $(LOCK)) PIP_BUILD_CONSTRAINT=$(abspath $(LOCK))
+LATEST := .venv-latest
+# What a lock is made for: `where` names the interpreter and platform that pip resolved for.
+WHERE := import platform, sys; where = f"{sys.implementation.name} \
+	{sys.version_info[0]}.{sys.version_info[1]} {sys.platform} {platform.machine()}"
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-latest lock bench clean
 
-$(BIN)/.base: pyproject.toml
+$(BIN)/.base: pyproject.toml $(LOCK)
+	@$(PYTHON) -c '$(WHERE); \
+		made = next(l[11:].strip() for l in open("$(LOCK)") if l.startswith("# made for ")); \
+		where == made or print(f"make: $(LOCK) was made for {made}, this is {where}; if pip \
+	cannot resolve it here, make test-latest tests the newest releases instead", file=sys.stderr)'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(PINNED) $(BIN)/pip install --quiet pip
+	$(PINNED) $(BIN)/pip install --quiet -e .
 	touch $@
 
 $(BIN)/.test: $(BIN)/.base
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(PINNED) $(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 
 # PyTorch's CPU build, so that the torch tests and examples run on CPU machines too (CI's):
 # from PyTorch's own index, since PyPI's torch is the CUDA build (gigabytes, and it pins an
-# NVRTC older than the test extra's). Best effort: where no CPU build can be had, the torch
-# tests skip and say so.
-TORCH_CPU := torch==2.13.0+cpu
+# NVRTC older than the test extra's). The version is the lock's. Best effort: where no CPU
+# build can be had, the torch tests skip and say so.
 TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+TORCH_CPU := $(shell grep -m1 '^torch==' $(LOCK) 2>/dev/null)
+TORCH_FLAGS := --quiet --retries 1 --timeout 30 --extra-index-url $(TORCH_CPU_INDEX)
 
 $(BIN)/.torch: $(BIN)/.test
-	$(BIN)/pip install --quiet --retries 1 --timeout 30 "$(TORCH_CPU)" \
-		--extra-index-url $(TORCH_CPU_INDEX) \
+	$(PINNED) $(BIN)/pip install $(TORCH_FLAGS) "$(TORCH_CPU)" \
 		|| echo "make: $(TORCH_CPU) could not be installed; the torch tests will skip"
 	touch $@
 
@@ -40,8 +58,40 @@ test: $(BIN)/.torch
 	$(BIN)/ruff check .
 	GPUAUG_REQUIRE_NVRTC=1 $(BIN)/python -m pytest -ra
 
+# The newest release of everything (within pyproject.toml's ranges) in a new .venv-latest, but
+# PyTorch, whose newest release on PyPI is a CUDA build of several GB: its CPU build stays the
+# lock's unless named (`make test-latest TORCH_CPU=torch==2.15.0+cpu`).
+define fresh_latest_env
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/pip install --quiet --upgrade pip setuptools
+	$(LATEST)/bin/pip install --quiet --upgrade -e ".[test]"
+	$(LATEST)/bin/pip install $(TORCH_FLAGS) "$(TORCH_CPU)" \
+		|| echo "make: $(TORCH_CPU) could not be installed; the torch tests will skip"
+endef
+
+# The suite there. The scheduled workflow .github/workflows/latest.yml runs this daily, so an
+# upstream change that breaks the suite is seen the day it lands, not by a new user.
+test-latest:
+	$(fresh_latest_env)
+	$(LATEST)/bin/ruff check .
+	GPUAUG_REQUIRE_NVRTC=1 $(LATEST)/bin/python -m pytest -ra
+
+# Deliberately moving the pins: the newest releases' exact versions written as a candidate lock,
+# the suite run there (its lock tests read the candidate, GPUAUG_LOCK), and only if it passed
+# the candidate becomes the lock. Review the lock's diff and commit it.
+lock:
+	$(fresh_latest_env)
+	{ echo "# The exact versions \`make test\` installs: written by \`make lock\` on $$(date -u +%F) after"; \
+	  echo "# the whole suite passed with them. A pip constraints file; edit by running \`make lock\`."; \
+	  $(LATEST)/bin/python -c '$(WHERE); print("# made for", where)'; \
+	  $(LATEST)/bin/pip freeze --all --exclude-editable; } > $(LOCK).new
+	$(LATEST)/bin/ruff check .
+	GPUAUG_LOCK=$(abspath $(LOCK).new) GPUAUG_REQUIRE_NVRTC=1 $(LATEST)/bin/python -m pytest -ra
+	mv $(LOCK).new $(LOCK)
+
 bench: $(BIN)/.test
 	$(BIN)/gpuaug bench all
 
 clean:
-	rm -rf $(VENV) build *.egg-info gpuaug-demo
+	rm -rf $(VENV) $(LATEST) build *.egg-info gpuaug-demo
