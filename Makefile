@@ -28,7 +28,7 @@ $(BIN)/.base: pyproject.toml $(LOCK)
 		where == made or print(f"make: $(LOCK) was made for {made}, this is {where}; if pip \
 	cannot resolve it here, make test-latest tests the newest releases instead", file=sys.stderr)'
 	$(PYTHON) -m venv $(VENV)
-	$(PINNED) $(BIN)/pip install --quiet pip
+	$(PINNED) $(BIN)/pip install --quiet pip setuptools
 	$(PINNED) $(BIN)/pip install --quiet -e .
 	touch $@
 
