@@ -52,7 +52,7 @@ $(BIN)/.torch: $(BIN)/.test
 demo: $(BIN)/.base
 	$(BIN)/gpuaug demo
 
-# The linter first (seconds), then the suite (~35 minutes on 2 cores: ~30 of them compile
+# The linter first (seconds), then the suite (~23 minutes on 2 cores, most of them compiling
 # every kernel variant, 10,272 kernels for two architectures).
 test: $(BIN)/.torch
 	$(BIN)/ruff check .
