@@ -11,22 +11,30 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements/lock.txt
-# As environment variables rather than -c: the build constraint pins the build requirements of
-# what pip builds (setuptools, for gpuaug itself) too, and the lock's first pin, pip, is
-# installed by a pip that predates that option.
-PINNED := PIP_CONSTRAINT=$(abspath $(LOCK)) PIP_BUILD_CONSTRAINT=$(abspath $(LOCK))
 LATEST := .venv-latest
 # What a lock is made for: `where` names the interpreter and platform that pip resolved for.
 WHERE := import platform, sys; where = f"{sys.implementation.name} \
 	{sys.version_info[0]}.{sys.version_info[1]} {sys.platform} {platform.machine()}"
+HERE := $(shell $(PYTHON) -c '$(WHERE); print(where)')
+LOCK_MADE_FOR := $(shell sed -n 's/^\# made for //p' $(LOCK) 2>/dev/null)
+# The pins hold only where the lock was made (NumPy 2.4 needs Python 3.11, torch's +cpu builds
+# exist for Linux only, ...): elsewhere the installs take the newest releases, and say so.
+# As environment variables rather than -c: the build constraint pins the build requirements of
+# what pip builds (setuptools, for gpuaug itself) too, and the first thing installed from the
+# lock, pip, is installed by a pip that predates that option.
+ifeq ($(HERE),$(LOCK_MADE_FOR))
+PINNED := PIP_CONSTRAINT="$(CURDIR)/$(LOCK)" PIP_BUILD_CONSTRAINT="$(CURDIR)/$(LOCK)"
+UNPINNED_NOTE := true
+else
+PINNED :=
+UNPINNED_NOTE := echo "make: $(LOCK) was made for $(or $(LOCK_MADE_FOR),nothing), this is \
+	$(HERE): installing the newest releases instead of its pins" >&2
+endif
 
 .PHONY: demo test test-latest lock bench clean
 
-$(BIN)/.base: pyproject.toml $(LOCK)
-	@$(PYTHON) -c '$(WHERE); \
-		made = next(l[11:].strip() for l in open("$(LOCK)") if l.startswith("# made for ")); \
-		where == made or print(f"make: $(LOCK) was made for {made}, this is {where}; if pip \
-	cannot resolve it here, make test-latest tests the newest releases instead", file=sys.stderr)'
+$(BIN)/.base: pyproject.toml $(wildcard $(LOCK))
+	@$(UNPINNED_NOTE)
 	$(PYTHON) -m venv $(VENV)
 	$(PINNED) $(BIN)/pip install --quiet pip setuptools
 	$(PINNED) $(BIN)/pip install --quiet -e .
@@ -43,10 +51,14 @@ $(BIN)/.test: $(BIN)/.base
 TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 TORCH_CPU := $(shell grep -m1 '^torch==' $(LOCK) 2>/dev/null)
 TORCH_FLAGS := --quiet --retries 1 --timeout 30 --extra-index-url $(TORCH_CPU_INDEX)
+# $(call install_torch,PIP): best effort, and a clear word where no build is named or none installs.
+install_torch = $(if $(TORCH_CPU),$(1) install $(TORCH_FLAGS) "$(TORCH_CPU)" \
+	|| echo "make: $(TORCH_CPU) could not be installed; the torch tests will skip",\
+	echo "make: no PyTorch CPU build named ($(LOCK) pins none; TORCH_CPU=torch==X+cpu names \
+	one); the torch tests will skip")
 
 $(BIN)/.torch: $(BIN)/.test
-	$(PINNED) $(BIN)/pip install $(TORCH_FLAGS) "$(TORCH_CPU)" \
-		|| echo "make: $(TORCH_CPU) could not be installed; the torch tests will skip"
+	$(call install_torch,$(PINNED) $(BIN)/pip)
 	touch $@
 
 demo: $(BIN)/.base
@@ -66,8 +78,7 @@ define fresh_latest_env
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/pip install --quiet --upgrade pip setuptools
 	$(LATEST)/bin/pip install --quiet --upgrade -e ".[test]"
-	$(LATEST)/bin/pip install $(TORCH_FLAGS) "$(TORCH_CPU)" \
-		|| echo "make: $(TORCH_CPU) could not be installed; the torch tests will skip"
+	$(call install_torch,$(LATEST)/bin/pip)
 endef
 
 # The suite there. The scheduled workflow .github/workflows/latest.yml runs this daily, so an
@@ -87,7 +98,7 @@ lock:
 	  $(LATEST)/bin/python -c '$(WHERE); print("# made for", where)'; \
 	  $(LATEST)/bin/pip freeze --all --exclude-editable; } > $(LOCK).new
 	$(LATEST)/bin/ruff check .
-	GPUAUG_LOCK=$(abspath $(LOCK).new) GPUAUG_REQUIRE_NVRTC=1 $(LATEST)/bin/python -m pytest -ra
+	GPUAUG_LOCK="$(CURDIR)/$(LOCK).new" GPUAUG_REQUIRE_NVRTC=1 $(LATEST)/bin/python -m pytest -ra
 	mv $(LOCK).new $(LOCK)
 
 bench: $(BIN)/.test

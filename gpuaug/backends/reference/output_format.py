@@ -100,18 +100,22 @@ def round_to_small_float(x: Any, out_dtype: str, xp: Any = np) -> Any:
     if x.dtype == xp.float64:
         x = float32_rounded_to_odd(x, xp)
     if out_dtype == "float16":
-        return x.astype(xp.float16)  # from float32 or float16: IEEE's one rounding (or none)
-    bits = xp.ascontiguousarray(x, dtype=xp.float32).view(xp.uint32)
-    # To nearest even on the upper 16 bits; a carry into the exponent is the next binade, or
-    # infinity, as it should be. NaN keeps its sign and upper payload, made quiet.
-    nearest = (bits >> 16) & 1
-    nearest += 0x7FFF
-    nearest += bits
-    nearest >>= 16
+        out = x.astype(xp.float16)  # from float32 or float16: IEEE's one rounding (or none)
+        quiet_nan = 0x7E00
+    else:
+        bits = xp.ascontiguousarray(x, dtype=xp.float32).view(xp.uint32)
+        # To nearest even on the upper 16 bits; a carry into the exponent is the next binade,
+        # or infinity, as it should be.
+        nearest = (bits >> 16) & 1
+        nearest += 0x7FFF
+        nearest += bits
+        nearest >>= 16
+        out = nearest.astype(xp.uint16).view(numpy_dtype("bfloat16"))
+        quiet_nan = 0x7FC0
     nan = xp.isnan(x)
-    if nan.any():
-        nearest[nan] = (bits[nan] >> 16) | 0x40
-    return nearest.astype(xp.uint16).view(numpy_dtype("bfloat16"))
+    if nan.any():  # the kernels' NaN: the format's quiet NaN with the sign, no payload
+        out.view(xp.uint16)[nan] = xp.signbit(x[nan]).astype(xp.uint16) << 15 | quiet_nan
+    return out
 
 
 def to_output(x: Any, channels_last: bool, out_channels_last: bool, out_dtype: str, xp: Any = np):
