@@ -64,11 +64,15 @@ $(BIN)/.torch: $(BIN)/.test
 demo: $(BIN)/.base
 	$(BIN)/gpuaug demo
 
-# The linter first (seconds), then the suite (~23 minutes on 2 cores, most of them compiling
-# every kernel variant, 10,272 kernels for two architectures).
+# $(call run_suite,BIN[,ENV]): the linter first (seconds), then the suite (~23 minutes on 2
+# cores, most of them compiling every kernel variant, 10,272 kernels for two architectures).
+define run_suite
+	$(1)/ruff check .
+	$(2) GPUAUG_REQUIRE_NVRTC=1 $(1)/python -m pytest -ra
+endef
+
 test: $(BIN)/.torch
-	$(BIN)/ruff check .
-	GPUAUG_REQUIRE_NVRTC=1 $(BIN)/python -m pytest -ra
+	$(call run_suite,$(BIN))
 
 # The newest release of everything (within pyproject.toml's ranges) in a new .venv-latest, but
 # PyTorch, whose newest release on PyPI is a CUDA build of several GB: its CPU build stays the
@@ -85,8 +89,7 @@ endef
 # upstream change that breaks the suite is seen the day it lands, not by a new user.
 test-latest:
 	$(fresh_latest_env)
-	$(LATEST)/bin/ruff check .
-	GPUAUG_REQUIRE_NVRTC=1 $(LATEST)/bin/python -m pytest -ra
+	$(call run_suite,$(LATEST)/bin)
 
 # Deliberately moving the pins: the newest releases' exact versions written as a candidate lock,
 # the suite run there (its lock tests read the candidate, GPUAUG_LOCK), and only if it passed
@@ -97,8 +100,7 @@ lock:
 	  echo "# the whole suite passed with them. A pip constraints file; edit by running \`make lock\`."; \
 	  $(LATEST)/bin/python -c '$(WHERE); print("# made for", where)'; \
 	  $(LATEST)/bin/pip freeze --all --exclude-editable; } > $(LOCK).new
-	$(LATEST)/bin/ruff check .
-	GPUAUG_LOCK="$(CURDIR)/$(LOCK).new" GPUAUG_REQUIRE_NVRTC=1 $(LATEST)/bin/python -m pytest -ra
+	$(call run_suite,$(LATEST)/bin,GPUAUG_LOCK="$(CURDIR)/$(LOCK).new")
 	mv $(LOCK).new $(LOCK)
 
 bench: $(BIN)/.test

@@ -36,10 +36,15 @@ def lib(build_dir):
     return EmulatedLauncher(build_dir).library()
 
 
+def _bits(out_dtype: str) -> type:
+    """The unsigned integer type of an output dtype's width, to compare bit patterns."""
+    return {"float32": np.uint32, "uint8": np.uint8}.get(out_dtype, np.uint16)
+
+
 def _store(lib, x: np.ndarray, out_dtype: str, fast: bool) -> np.ndarray:
     """The kernels' store of each value of ``x`` (float64 exact, float32 fast), as raw bits."""
     x = np.ascontiguousarray(x, dtype=np.float32 if fast else np.float64)
-    bits = {"float32": np.uint32, "uint8": np.uint8}.get(out_dtype, np.uint16)
+    bits = _bits(out_dtype)
     out = np.full(x.shape, np.iinfo(bits).max // 3, dtype=bits)  # poisoned: 0x55.. patterns
     store = lib.emulate_store_fast if fast else lib.emulate_store_exact
     store(ctypes.c_void_p(x.ctypes.data), ctypes.c_void_p(out.ctypes.data),
@@ -51,7 +56,7 @@ def _reference(x: np.ndarray, out_dtype: str) -> np.ndarray:
     """``to_output`` on ``x`` as a (1, n, 1, 1) batch, as raw bits."""
     out = to_output(x.reshape(1, -1, 1, 1), True, True, out_dtype).reshape(-1)
     assert out.dtype == numpy_dtype(out_dtype)
-    return out.view({"float32": np.uint32, "uint8": np.uint8}.get(out_dtype, np.uint16))
+    return out.view(_bits(out_dtype))
 
 
 def _float_values(exp_bits: int, mant_bits: int) -> np.ndarray:

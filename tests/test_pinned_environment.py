@@ -97,8 +97,11 @@ def test_make_installs_through_the_lock_and_tests_the_newest_on_request():
         assert installs and all("$(PINNED)" in line for line in installs), stamp
     fresh = makefile.split("define fresh_latest_env\n")[1].split("endef")[0]
     assert "--upgrade" in fresh and "PINNED" not in fresh
+    suite = makefile.split("define run_suite\n")[1].split("endef")[0]
+    assert "pytest" in suite and "ruff check" in suite
+    assert "$(call run_suite,$(BIN))" in recipes["test"]
     for target in ("test-latest", "lock"):
-        assert "$(fresh_latest_env)" in recipes[target] and "pytest" in recipes[target]
+        assert "$(fresh_latest_env)" in recipes[target] and "run_suite" in recipes[target]
     lock = recipes["lock"]  # the candidate is written, tested, and only then made the lock
     assert lock.index("freeze") < lock.index("GPUAUG_LOCK=") < lock.index("mv $(LOCK).new")
 
