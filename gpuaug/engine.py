@@ -126,7 +126,7 @@ def augment_decoded(device: str, images: DecodedImages,
         raise ValueError(f"`params` describes {len(params)} samples but {len(images)} images "
                          "were decoded")
     backend = decoded_backend(images)
-    if getattr(backend, "reads_resized", False) and resized_allowed("uint8", config.dtype, False):
+    if getattr(backend, "reads_resized", False) and resized_allowed(config.dtype):
         index = cuda_index(device)
         if index is None:
             place: Any = contextlib.nullcontext()

@@ -176,12 +176,10 @@ def test_the_upload_carries_the_sources_at_the_offsets_it_states():
 
 def test_the_resized_input_is_uint8_rgb_with_float32_work_only():
     resized = [v for v in all_variants() if v.resized]
-    assert resized and {(v.in_dtype, v.work_dtype, v.in_chw) for v in resized} == {
-        ("uint8", "float32", False)}
-    for bad in (dict(in_dtype="float32"), dict(work_dtype="float64", out_dtype="float64"),
-                dict(in_chw=True)):
+    assert resized and {(v.in_dtype, v.work_dtype) for v in resized} == {("uint8", "float32")}
+    for bad in (dict(in_dtype="float32"), dict(work_dtype="float64", out_dtype="float64")):
         args = dict(in_dtype="uint8", out_dtype="float32", work_dtype="float32", order=1,
-                    fill_mode="nearest", in_chw=False, out_chw=False, resized=True)
+                    fill_mode="nearest", out_chw=False, resized=True)
         with pytest.raises(ValueError, match="resized input"):
             KernelVariant(**{**args, **bad})
     names = resized[0].names()

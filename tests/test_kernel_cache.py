@@ -142,8 +142,7 @@ def test_the_cuda_backend_compiles_once_per_machine(cache, monkeypatch):
     from gpuaug.backends.cuda import nvrtc
     from gpuaug.backends.cuda.variants import KernelVariant
 
-    names = list(KernelVariant("uint8", "float32", "float32", 1, "nearest", False,
-                               False).names())
+    names = list(KernelVariant("uint8", "float32", "float32", 1, "nearest", False).names())
     first = nvrtc.compile_cached(names, "sm_90")
     assert first.cubin[:4] == b"\x7fELF" and len(list(cache.iterdir())) == 1
     monkeypatch.setattr(nvrtc, "compile_for_arch", lambda *a: _refuse())

@@ -133,10 +133,11 @@ FILL_MODE = CppEnum("FillMode", "MODE_", FILL_MODES)
 COMPAT = CppEnum("Compat", "COMPAT_", COMPAT_MODES)
 WORK_DTYPE = CppEnum("WorkDtype", "WORK_", WORK_DTYPES, cpp_names=("F16", "F32", "F64"))
 PRECISION = CppEnum("Precision", "PRECISION_", PRECISIONS)
-#: Where a kernel's taps read: the batch's own images (HWC or CHW), or decoded uint8 HWC
-#: images of their own sizes through Pillow's nearest index maps (``ResizeSource``):
-#: what the resized batch would hold there, without making it.
-INPUTS: tuple[str, ...] = ("hwc", "chw", "resized")
+#: Where a kernel's taps read: the batch's own images (channels-last: the host transposes
+#: a channels-first batch first, ``cuda/variants.route``), or decoded uint8 HWC images of
+#: their own sizes through Pillow's nearest index maps (``ResizeSource``): what the
+#: resized batch would hold there, without making it.
+INPUTS: tuple[str, ...] = ("hwc", "resized")
 INPUT = CppEnum("InputLayout", "INPUT_", INPUTS)
 
 #: Bits of ``SampleParams.flags``.

@@ -84,7 +84,7 @@ GPUS = (
 #: the plain write kernel (all-float32 in the fast precision); "general kernel" is the
 #: same configuration through the kernel that takes every optional step.
 _CLASSIC = dict(in_dtype="uint8", out_dtype="float32", work_dtype="float32", order=1,
-                fill_mode="nearest", in_chw=False, out_chw=False)
+                fill_mode="nearest", out_chw=False)
 
 
 def _variant(**changes: Any) -> KernelVariant:

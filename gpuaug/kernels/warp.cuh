@@ -25,8 +25,10 @@ GPUAUG_HD Layout image_layout(i64 h, i64 w, i64 c) {
     return l;
 }
 
-// Where a sample's taps read.  INPUT_HWC / INPUT_CHW: the sample's own image in the batch,
-// at SampleParams.first, a tap at (row, col) at row * s_row + col * s_col.  INPUT_RESIZED: a
+// Where a sample's taps read.  INPUT_HWC: the sample's own image in the batch, channels-last
+// (the host transposes a channels-first batch first: its strides as constants save an add
+// per tap and channel, bench/RESULTS.md issue 30), at SampleParams.first, a tap at
+// (row, col) at row * s_row + col * s_col.  INPUT_RESIZED: a
 // decoded uint8 HWC image of its own size (DALI's output), whose resized image (Pillow's
 // nearest) would hold at (row, col) its pixel (rows[row], cols[col]): the taps read that,
 // bit for bit what resizing first and warping the result reads, without the resized image.
@@ -65,7 +67,7 @@ GPUAUG_HD SourceImage<InT> source_image(const InT* src, const unsigned char* upl
         s.cols = (unsigned)r.col_map;
     } else {
         s.img = src + p.first;
-        s.in = image_layout<INPUT == INPUT_CHW>(h, w, nc);
+        s.in = image_layout<false>(h, w, nc);
         s.maps = nullptr;
         s.rows = s.cols = 0;
     }

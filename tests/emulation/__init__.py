@@ -73,7 +73,7 @@ class EmulatedLauncher:
     def library(self, variant: KernelVariant | None = None) -> ctypes.CDLL:
         """The host build of ``variant`` (None: any build, for the element helpers)."""
         if variant is None:
-            variant = KernelVariant("uint8", "float32", "float32", 1, "nearest", False, False)
+            variant = KernelVariant("uint8", "float32", "float32", 1, "nearest", False)
         lib = self._libs.get(variant)
         if lib is None:
             template = variant.template_arguments()
@@ -83,12 +83,14 @@ class EmulatedLauncher:
                 ("PRECISION", "PRECISION"))}
             tag = hashlib.sha256(repr(sorted(defines.items())).encode()).hexdigest()[:16]
             path = self.build_dir / f"augment-{self._digest}-{tag}.so"
-            if not path.exists():
+            if not path.exists():  # built aside, then renamed: test workers share the folder
+                partial = path.with_suffix(f".{os.getpid()}.tmp.so")
                 cmd = [COMPILER, "-std=c++17", "-O1", "-ffp-contract=off", "-fno-fast-math",
                        "-shared", "-fPIC", f"-I{self._source_dir}", f"-I{HERE}",
                        *(f"-D{k}={v}" for k, v in defines.items()),
-                       str(HERE / "emulate.cpp"), "-o", str(path)]
+                       str(HERE / "emulate.cpp"), "-o", str(partial)]
                 subprocess.run(cmd, check=True, capture_output=True, text=True)
+                os.replace(partial, path)
             lib = ctypes.CDLL(str(path))
             self._libs[variant] = lib
         return lib

@@ -35,7 +35,7 @@ from .launch_args import (
     pack_upload,
     partials_size,
 )
-from .variants import WORK_TYPES, KernelVariant, kernel_variant, reads_directly
+from .variants import WORK_TYPES, KernelVariant, route
 
 
 class Launcher(Protocol):
@@ -122,6 +122,7 @@ class FusedBackend:
         x, plan, out, minmax, plain = self._prepare(batch, params, config, standardize, resized)
         if plan.launches:
             self._launch(x, out, plan, matrices, params, records, minmax, plain)
+        out = plan.convert_output(out, xp)
         if plan.finish_here or not standardize:
             return out  # fused to the end, or apply(): Keras's transform in the working dtype
         if plan.zca:
@@ -175,10 +176,9 @@ class FusedBackend:
             plan = self._plan(batch.shape(config.channels_last), np.dtype(np.uint8), config,
                               standardize, resized=True)
         else:
-            x = self.xp.ascontiguousarray(batch)
+            x = self.xp.asarray(batch)
             plan = self._plan(x.shape, x.dtype, config, standardize)
-        if not plan.reads_directly:
-            x = x.astype(plan.work)  # NumPy rounds the batch to the working dtype first, too
+            x = plan.convert_input(x)
         shifted = _any_sample_has(params.channel_shift_intensity)
         brightened = _any_sample_has(params.brightness)
         pil_brightness = brightened and config.compat != "fixed"
@@ -235,7 +235,9 @@ class FusedBackend:
         Returns:
             :class:`KernelsAlone`: ``run()`` launches the batch's kernels and returns the
             output array, which holds :meth:`augment`'s result; the plan, the packed and
-            uploaded records and the buffers are made here, once.  Pre-passes count blocks
+            uploaded records, the buffers and the input's conversion (a batch the table
+            does not read as it is: ``variants.route``) are made here, once; the output's
+            conversion, if any, is part of ``run``.  Pre-passes count blocks
             and take min / max in the upload, so before them ``run`` restores it by a
             device-to-device copy of its pristine twin (a few tens of KB).  ``passes``
             names the kernels, in launch order (:func:`kernel_passes`), of ``variant``.
@@ -257,7 +259,7 @@ class FusedBackend:
                 if len(passes) > 1:
                     self.xp.copyto(upload, pristine)
                 self._kernels(x, out, plan, upload, partials, minmax, plain)
-            return out
+            return plan.convert_output(out, self.xp)
 
         return KernelsAlone(run, passes, plan.variant)
 
@@ -308,9 +310,14 @@ class Plan:
 
     config: AugmentConfig
     work: str
-    reads_directly: bool
     dims: tuple[int, int, int, int]  # n, h, w, c
     variant: KernelVariant
+    #: The conversions around the kernels (``variants.route``): the batch cast to this
+    #: dtype first (None: read as it is), a channels-first batch transposed first, and the
+    #: kernels' output converted to ``after`` = (channels-last, dtype) (None: none).
+    cast_input: Optional[str]
+    transpose_input: bool
+    after: Optional[tuple[bool, str]]
     epilogue: Epilogue
     finish_here: bool
     zca: bool
@@ -325,13 +332,29 @@ class Plan:
     #: Nothing after the warp but a rescale the plain kernels multiply by as NumPy does
     #: (with float32 work, a float32 number) and the samplewise steps: the lean kernels
     #: (augment_write_plain, augment_moments_plain, augment_write_samplewise) serve
-    #: batches without channel shift or brightness.
+    #: batches without channel shift or brightness, where the variant has them
+    #: (``variants.Entry.lean``).
     plain_write: bool = False
 
     @property
     def launches(self) -> bool:
         n, h, w, c = self.dims
         return bool(n and h * w * c)
+
+    def convert_input(self, x: Any) -> Any:
+        """The batch as the kernels read it: channels-last, in their input dtype, contiguous
+        (one copy where it is not already)."""
+        if self.transpose_input:
+            x = x.transpose(0, 2, 3, 1)
+        if self.cast_input is not None:  # NumPy rounds the batch to the working dtype first too
+            return x.astype(self.cast_input, order="C")
+        return x if x.flags.c_contiguous else x.copy(order="C")
+
+    def convert_output(self, out: Any, xp: Any) -> Any:
+        """The kernels' output as asked, where the compiled variant writes something else."""
+        if self.after is None:
+            return out
+        return to_output(out, not self.variant.out_chw, *self.after, xp)
 
 
 def _launch_shape(dims: tuple[int, int, int, int],
@@ -349,7 +372,6 @@ def _make_plan(shape: tuple, dtype: Any, config: AugmentConfig, standardize: boo
         raise TypeError(f"dtype {work!r} is not supported by the {backend_name} backend; "
                         f"supported: {', '.join(WORK_TYPES)}")
     in_dtype = dtype_name(np.dtype(dtype))
-    direct = reads_directly(in_dtype, work)
     n = shape[0]
     h, w, c = shape[1:] if config.channels_last else (shape[2], shape[3], shape[1])
     if h * w * c >= 2**31:  # the kernels index within an image in 32 bits
@@ -373,25 +395,29 @@ def _make_plan(shape: tuple, dtype: Any, config: AugmentConfig, standardize: boo
         center, scale, zca = featurewise_steps(config, stacklevel=8)
     out_dtype = check_output_dtype(config.out_dtype, work)
     finish_here = fused and not zca
-    kernel_dtype = out_dtype if finish_here else work
-    kernel_chw = (not config.out_channels_last) if finish_here else (not config.channels_last)
-    variant = kernel_variant(in_dtype if direct else work, kernel_dtype, work,
-                             config.interpolation_order, config.fill_mode,
-                             not (config.channels_last or resized), kernel_chw, config.precision,
-                             resized, luma=resized and c == 1)
+    # What the kernels are to deliver: the output, or the working dtype in the batch's layout
+    # for the steps after them.
+    wanted_dtype = out_dtype if finish_here else work
+    wanted_last = config.out_channels_last if finish_here else config.channels_last
+    way = route(in_dtype, work, wanted_dtype, not (config.channels_last or resized),
+                not wanted_last, config.interpolation_order, config.fill_mode, config.precision,
+                resized, luma=resized and c == 1)
+    variant = way.variant
     epilogue = make_epilogue(config, tuple(shape[1:]), standardize=fused,
                              featurewise=(center, scale))
     return Plan(
-        config=config, work=work, reads_directly=direct, dims=(n, h, w, c), variant=variant,
+        config=config, work=work, dims=(n, h, w, c), variant=variant,
+        cast_input=way.cast_input, transpose_input=way.transpose_input,
+        after=(wanted_last, wanted_dtype) if way.converts_output else None,
         epilogue=epilogue, finish_here=finish_here, zca=zca, out_dtype=out_dtype,
-        out_numpy_dtype=numpy_dtype(kernel_dtype),
-        out_shape=(n, c, h, w) if kernel_chw else (n, h, w, c),
+        out_numpy_dtype=numpy_dtype(variant.out_dtype),
+        out_shape=(n, c, h, w) if variant.out_chw else (n, h, w, c),
         shape_args=tuple(np.int64(v) for v in (n, h, w, c)),
         **_launch_shape((n, h, w, c)),
         # Statistics are copied into the epilogue: a plan holding them is not kept, so an
         # array edited in place between batches is read again.
         cacheable=not missing and epilogue.mean is None and epilogue.std_eps is None,
-        plain_write=(not epilogue.flags & ~_PLAIN_STEPS
+        plain_write=(variant.lean and not epilogue.flags & ~_PLAIN_STEPS
                      and _rescale_is_plain(float(epilogue.record["rescale"]), work)))
 
 
