@@ -64,11 +64,12 @@ $(BIN)/.torch: $(BIN)/.test
 demo: $(BIN)/.base
 	$(BIN)/gpuaug demo
 
-# $(call run_suite,BIN[,ENV]): the linter first (seconds), then the suite (~23 minutes on 2
-# cores, most of them compiling every kernel variant, 10,272 kernels for two architectures).
+# $(call run_suite,BIN[,ENV]): the linter first (seconds), then the suite on every core
+# (pytest-xdist), half of it compiling every kernel of the table, 1,152 kernels for two
+# architectures; the ten slowest tests are listed at the end.
 define run_suite
 	$(1)/ruff check .
-	$(2) GPUAUG_REQUIRE_NVRTC=1 $(1)/python -m pytest -ra
+	$(2) GPUAUG_REQUIRE_NVRTC=1 $(1)/python -m pytest -ra -n auto --durations=10
 endef
 
 test: $(BIN)/.torch
