@@ -49,6 +49,8 @@ CASES = {
     "channels_first": dict(CLASSIC, data_format="channels_first", rescale=1 / 255),
     "NCHW float16 out": dict(CLASSIC, output_data_format="channels_first",
                              output_dtype="float16"),
+    # not on the kernel table: written as float32 channels-last, converted after
+    "NCHW uint8 out": dict(CLASSIC, output_data_format="channels_first", output_dtype="uint8"),
     "featurewise": dict(CLASSIC, featurewise_center=True, featurewise_std_normalization=True),
 }
 
