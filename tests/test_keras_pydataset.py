@@ -60,6 +60,43 @@ def test_an_iterator_made_before_keras_is_imported_is_a_pydataset_after(keras_im
 
 
 @pytest.mark.keras
+def test_a_lookup_of_keras_before_its_import_leaves_the_hook_in_place(keras_image):
+    """TensorFlow calls importlib.util.find_spec("keras") while importing, before anyone
+    imports Keras: the iterator made first is still a PyDataset once Keras is imported."""
+    out = _in_fresh_python("""
+        import importlib.util
+        import sys
+        import numpy as np
+        import gpuaug
+        from gpuaug.iterators import base
+
+        it = gpuaug.ImageDataGenerator(device="cpu").flow(np.zeros((4, 8, 8, 3)), batch_size=2)
+        assert importlib.util.find_spec("keras") is not None  # a lookup, not an import
+        assert importlib.util.find_spec("keras") is not None
+        print(base._hook in sys.meta_path, "keras" in sys.modules)
+        import keras
+        print(isinstance(it, keras.utils.PyDataset), base._hook in sys.meta_path)
+    """)
+    assert out.split() == ["True", "False", "True", "False"]
+
+
+@pytest.mark.keras
+def test_an_iterator_made_before_tensorflow_and_keras_is_a_pydataset_after(keras_image):
+    """The README's "whatever the import order": `import tensorflow, keras` after the
+    iterator (TensorFlow looks Keras up on its way in)."""
+    pytest.importorskip("tensorflow")
+    out = _in_fresh_python("""
+        import numpy as np
+        import gpuaug
+
+        it = gpuaug.ImageDataGenerator(device="cpu").flow(np.zeros((4, 8, 8, 3)), batch_size=2)
+        import tensorflow, keras
+        print(isinstance(it, keras.utils.PyDataset))
+    """)
+    assert out.split() == ["True"]
+
+
+@pytest.mark.keras
 def test_pydataset_settings_reach_kerass_adapter(keras_image, tmp_path):
     from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
 

@@ -45,3 +45,38 @@ def test_sample_weights_and_no_labels_keep_their_structure():
     images = gen.flow(x, batch_size=5).tf_dataset()
     assert images.element_spec.shape.as_list() == [None, 6, 7, 3]
     assert sum(int(batch.shape[0]) for batch in images) == 10
+
+
+def _tree_with_a_bad_file(root):
+    from PIL import Image
+
+    (root / "a").mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(np.full((6, 6, 3), 40 * i, np.uint8)).save(root / "a" / f"{i}.png")
+    (root / "a" / "0_bad.png").write_bytes(b"not a png")  # sorted first: in the first batch
+    return root
+
+
+def test_building_the_dataset_saves_and_logs_nothing(tmp_path, caplog):
+    """The first batch read for the element types is only looked at: no file in save_to_dir,
+    no unreadable file logged, until the dataset is iterated (then once per batch read)."""
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    gen = gpuaug.ImageDataGenerator(rotation_range=20, device="cpu")
+    it = gen.flow_from_directory(str(_tree_with_a_bad_file(tmp_path / "data")),
+                                 target_size=(6, 6), batch_size=2, shuffle=False,
+                                 save_to_dir=str(saved), on_error="skip")
+    with caplog.at_level("WARNING", logger="gpuaug"):
+        dataset = it.tf_dataset()
+        assert list(saved.iterdir()) == [] and "0_bad.png" not in caplog.text
+        assert it.skipped_files == []
+        images = sum(int(x.shape[0]) for x, _ in dataset)
+    assert images == 3 and len(list(saved.iterdir())) == 3
+    assert sum("0_bad.png" in record.getMessage() for record in caplog.records) == 1
+    assert [path for path, _ in it.skipped_files] == [str(tmp_path / "data" / "a" / "0_bad.png")]
+
+
+def test_an_empty_iterator_says_it_has_no_samples():
+    it = gpuaug.ImageDataGenerator(device="cpu").flow(np.zeros((0, 6, 7, 3)), batch_size=2)
+    with pytest.raises(ValueError, match=r"tf_dataset\(\): this NumpyArrayIterator has no samples"):
+        it.tf_dataset()

@@ -21,6 +21,7 @@ draws, and warns.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.util
 import logging
@@ -405,15 +406,26 @@ class Iterator:
         ``on_epoch_end()``); iterate it again, or ``.repeat()`` it, for more.  The
         elements are what the iterator yields (``(x, y)``, ``(x, y, w)`` or ``x``), with
         a batch dimension of None (the last batch may be shorter); the signature comes
-        from the first batch, read and then undone (:meth:`state_dict`), so the batches
-        are the iterator's own.  Arrays on a GPU (CuPy) are handed over through the host;
+        from the first batch, read quietly (nothing saved to ``save_to_dir``, no unreadable
+        file logged) and then undone (:meth:`state_dict`), so the batches are the
+        iterator's own.  Arrays on a GPU (CuPy) are handed over through the host;
         ``output="tf"`` hands tensors over as they are.
+
+        Raises:
+            ValueError: the iterator has no samples (tf.data needs a first element's
+                types), or its first batch has no readable file.
         """
+        if len(self) == 0:
+            raise ValueError(f"tf_dataset(): this {type(self).__name__} has no samples, so "
+                             "there is no batch to take the dataset's element types from")
         import tensorflow as tf
 
         state = self.state_dict()
-        first = self[0]
-        self.load_state_dict(state)
+        try:
+            with self._quietly():
+                first = self[0]
+        finally:
+            self.load_state_dict(state)
 
         def spec(value: Any) -> Any:
             if isinstance(value, (tuple, list)):
@@ -433,6 +445,20 @@ class Iterator:
             self.on_epoch_end()
 
         return tf.data.Dataset.from_generator(epoch, output_signature=spec(first))
+
+    #: Inside :meth:`_quietly`: unreadable files are not logged.
+    _quiet = False
+
+    @contextlib.contextmanager
+    def _quietly(self) -> _PyIterator[None]:
+        """Batches read inside are only looked at: nothing goes to ``save_to_dir`` and no
+        unreadable file is logged (the batches read for real will save and log)."""
+        saved, self.save_to_dir = self.save_to_dir, None
+        self._quiet = True
+        try:
+            yield
+        finally:
+            self._quiet, self.save_to_dir = False, saved
 
     # ------------------------------------------------------- copies in other processes
     def __getstate__(self) -> dict[str, Any]:
@@ -761,18 +787,25 @@ class _WhenKerasIsImported(importlib.abc.MetaPathFinder):
 
     Keras's ``model.fit`` checks ``isinstance(x, PyDataset)`` before it touches ``x``, so
     an iterator made first would be refused ("Unrecognized data type").  This finder
-    sits in ``sys.meta_path`` until Keras is imported: it lets the other finders find
-    Keras and wraps the loader so that, once Keras's module has run, the live iterators
-    become PyDatasets.  It never imports anything itself.
+    sits in ``sys.meta_path`` until Keras's module has run: every spec of ``keras`` it is
+    asked for comes from the other finders with its loader wrapped, so that whichever of
+    them Python executes turns the live iterators into PyDatasets.  A mere lookup
+    (``importlib.util.find_spec("keras")``, which TensorFlow makes while importing)
+    executes nothing and leaves the finder in place.  It never imports anything itself.
     """
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
         if name != "keras":
             return None
-        with _keras_hook_lock:
-            if self in sys.meta_path:
-                sys.meta_path.remove(self)  # one import of Keras: the others find it now
-        spec = importlib.util.find_spec(name)
+        for finder in list(sys.meta_path):  # the others, as Python would ask them
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
         loader = getattr(spec, "loader", None)
         if loader is None or not hasattr(loader, "exec_module"):
             return spec
@@ -780,6 +813,9 @@ class _WhenKerasIsImported(importlib.abc.MetaPathFinder):
 
         def exec_module(module: Any) -> None:
             run_keras(module)
+            with _keras_hook_lock:
+                if self in sys.meta_path:
+                    sys.meta_path.remove(self)  # Keras is imported: nothing left to do
             _mix_keras_into_earlier_iterators()
 
         loader.exec_module = exec_module  # this spec's own loader object

@@ -185,7 +185,8 @@ class FileBatchIterator(Iterator):
                 path = paths[todo[position]]
                 reason = f"{type(exc).__name__}: {exc}"
                 self._skipped[path] = reason
-                _log.warning("gpuaug: skipping unreadable image %s (%s)", path, reason)
+                if not self._quiet:  # tf_dataset()'s look at the first batch logs nothing
+                    _log.warning("gpuaug: skipping unreadable image %s (%s)", path, reason)
                 log = self.__dict__.get("_skip_log")
                 if log is not None and not log.is_owner:  # a worker's copy: tell the iterator
                     log.write(path, reason)
