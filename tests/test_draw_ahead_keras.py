@@ -124,3 +124,25 @@ def test_a_state_taken_mid_stretch_resumes_kerass_batches(monkeypatch):
     for (xa, ya), (xb, yb) in zip(expected, (next(resumed) for _ in range(9)), strict=True):
         np.testing.assert_array_equal(ya, yb)
         np.testing.assert_array_equal(xa, xb)
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("offset", [1, 3, 20])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_seeds_near_2_to_the_32_fail_at_kerass_batch(keras_image, offset, shuffle):
+    """Keras seeds batch k with seed + k and refuses seeds from 2**32 on: with
+    seed = 2**32 - offset it yields `offset` batches, then raises.  Draws made ahead must
+    neither fail earlier nor change a batch before that."""
+    x, y = _data()
+    seed = 2**32 - offset
+    theirs = keras_image.ImageDataGenerator(**CONFIG).flow(x, y, batch_size=4, seed=seed,
+                                                           shuffle=shuffle)
+    ours = gpuaug.ImageDataGenerator(**CONFIG, device="cpu").flow(x, y, batch_size=4,
+                                                                  seed=seed, shuffle=shuffle)
+    for k in range(offset):
+        (xa, ya), (xb, yb) = next(ours), next(theirs)
+        np.testing.assert_array_equal(ya, yb)
+        np.testing.assert_array_equal(xa, xb, err_msg=f"batch {k}")
+    for it in (theirs, ours):
+        with pytest.raises(ValueError, match="Seed must be between 0 and 2"):
+            next(it)

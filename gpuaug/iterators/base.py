@@ -656,6 +656,8 @@ class Iterator:
         if served is None:
             seen = self.total_batches_seen  # this batch is number seen - 1, seeded with `seed`
             batches = max(1, min(AHEAD_KERAS_BATCHES, AHEAD_SAMPLES // count))
+            if self.num_shards == 1:  # Keras's seeds end at 2**32 - 1, where Keras fails:
+                batches = min(batches, 2**32 - seed)  # nothing is drawn ahead past them
             seeds = [seed] + [self._seed_for(seen + i) for i in range(batches - 1)]
             ahead = self._ahead = KerasAhead.draw(sampler, count, self.image_shape, seeds)
             served = ahead.serve(sampler, seed, count)
