@@ -177,18 +177,21 @@ class Iterator:
                 self.index_array = self.random_state.permutation(self.n)
             return
         self._order_source = "epoch"
-        # Sharded or keyed: the epoch's order depends on the seed and the epoch number
-        # alone, so all shards agree on it whatever each one's batch count; each keeps
-        # its stride of it.
         self._order_epoch = self.epoch
+        self.index_array = self._epoch_order(self.epoch)
+        self.epoch += 1
+
+    def _epoch_order(self, epoch: int) -> np.ndarray:
+        """Sharded or keyed: the epoch's order depends on the seed and the epoch number
+        alone, so all shards agree on it whatever each one's batch count; each keeps its
+        stride of it."""
         order = np.arange(self.n_total)
         if self.shuffle:
-            self._order_stream.seed((self.seed + self.epoch) % 2**32)
+            self._order_stream.seed((self.seed + epoch) % 2**32)
             order = self._order_stream.permutation(self.n_total)
         if self.equal_shards:  # at least once: the first samples of the order again
             order = np.resize(order, self.n * self.num_shards)
-        self.index_array = order[self.shard_id::self.num_shards]
-        self.epoch += 1
+        return order[self.shard_id::self.num_shards]
 
     @property
     def random_state(self) -> np.random.RandomState:
@@ -506,16 +509,23 @@ class Iterator:
         :mod:`gpuaug.iterators.state` for what it holds.
         """
         with self.lock:
-            return iterator_state.make_state(self._identity(), self._snapshot())
+            return self._state_of(self._snapshot())
+
+    def _state_of(self, snapshot: dict[str, Any]) -> dict[str, Any]:
+        """The state of a position :meth:`_snapshot` took (here or in a prefetcher)."""
+        return iterator_state.make_state(self._identity(), snapshot, self._data_summary())
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from ``state`` (another process's included): the same batches follow.
 
-        The iterator must be made with the same data and arguments (seed included);
-        a state from another iterator or a corrupted one raises
-        :class:`~gpuaug.iterators.state.StateError` (a ``ValueError``) saying why.
+        The iterator must be made with the same data and arguments (seed included; for
+        files, the same files relative to their common folder, wherever that is, the same
+        classes and ``on_error``); a state from another iterator or a corrupted one raises
+        :class:`~gpuaug.iterators.state.StateError` (a ``ValueError``) naming what differs
+        or which field is wrong, and leaves the iterator as it was.
         """
-        snapshot = iterator_state.read_state(state, self._identity())
+        snapshot = iterator_state.read_state(state, self._identity(), batches=len(self),
+                                             data_summary=self._data_summary())
         with self.lock:
             self._restore(snapshot)
 
@@ -530,6 +540,18 @@ class Iterator:
     def _data_fingerprint(self) -> str:
         return ""
 
+    def _data_summary(self) -> Optional[dict[str, Any]]:
+        """What a refused state's message compares (file iterators: their folders)."""
+        return None
+
+    def _skipped_for_state(self) -> list[tuple[str, str]]:
+        """The files skipped so far, as a state names them (file iterators)."""
+        return []
+
+    def _skipped_from_state(self, items: list[tuple[str, str]]) -> Optional[dict[str, str]]:
+        """The skipped files of a state, as this iterator knows them (None: it has none)."""
+        return None
+
     def _snapshot(self) -> dict[str, Any]:
         self._collect_from_copies()
         return {
@@ -540,33 +562,35 @@ class Iterator:
             # What the stream is owed stands for its state until a state is written.
             "random_state": None if self.rng != "keras" else (
                 self._stream_owed or self.random_state.get_state()),
-            "skipped": list(getattr(self, "_skipped", {}).items()),
+            "skipped": self._skipped_for_state(),
         }
 
     def _restore(self, snapshot: dict[str, Any]) -> None:
+        # Everything that can fail first, then the assignments: a refused state leaves the
+        # iterator as it was.
+        skipped = self._skipped_from_state(snapshot["skipped"])
+        order = snapshot["order"]
+        if order is None:
+            index_array = None
+        elif order == "arange":
+            index_array = np.arange(self.n)
+        elif order == "epoch":  # rebuilt from (seed, epoch)
+            index_array = self._epoch_order(snapshot["order_epoch"])
+        else:  # the stream just before Keras's permutation: draw it again
+            replay = np.random.RandomState()
+            replay.set_state(order)
+            index_array = replay.permutation(self.n)
+        if snapshot["random_state"] is not None:
+            self.random_state.set_state(snapshot["random_state"])
         self.batch_index = snapshot["batch_index"]
         self.total_batches_seen = snapshot["total_batches_seen"]
         self.epoch = snapshot["epoch"]
         self._order_epoch = snapshot["order_epoch"]
         self._read_this_epoch = snapshot["read_this_epoch"]
-        if snapshot["random_state"] is not None:
-            self.random_state.set_state(snapshot["random_state"])
-        order = snapshot["order"]
         self._order_source = order
-        if order is None:
-            self.index_array = None
-        elif order == "arange":
-            self.index_array = np.arange(self.n)
-        elif order == "epoch":
-            epoch, self.epoch = self.epoch, self._order_epoch
-            self._set_index_array()  # rebuilt from (seed, epoch), then the epoch count back
-            self.epoch = epoch
-        else:  # the stream just before Keras's permutation: draw it again
-            replay = np.random.RandomState()
-            replay.set_state(order)
-            self.index_array = replay.permutation(self.n)
-        if hasattr(self, "_skipped"):
-            self._skipped = dict(snapshot["skipped"])
+        self.index_array = index_array
+        if skipped is not None:
+            self._skipped = skipped
         self._flow_started = snapshot["flow_started"]
         self.index_generator = self._flow_index(resume=self._flow_started)
 

@@ -28,7 +28,7 @@ from ..sources.load_img import CHANNELS, COLOR_MODES, check_interpolation
 from .base import BatchDraws, Iterator
 from .saving import save_batch
 from .skip_log import SkipLog
-from .state import names_fingerprint
+from .state import StateError, files_summary, names_fingerprint, relative_names
 
 _log = logging.getLogger("gpuaug")
 
@@ -115,10 +115,39 @@ class FileBatchIterator(Iterator):
     def filepaths(self) -> list[str]:
         return self._filepaths
 
+    # A state identifies the files by their paths relative to their common folder, so that
+    # it resumes wherever the same files are (iterators/state.py relative_names).
+    @property
+    def _relative(self) -> list[str]:
+        if getattr(self, "_relative_names", None) is None:
+            self._relative_names = relative_names(self._filepaths)
+        return self._relative_names
+
     def _data_fingerprint(self) -> str:
         if getattr(self, "_fingerprint", None) is None:
-            self._fingerprint = names_fingerprint(self._filepaths)
+            self._fingerprint = names_fingerprint(self._relative)
         return self._fingerprint
+
+    def _data_summary(self) -> dict[str, Any]:
+        return files_summary(self._relative)
+
+    def _identity(self) -> dict[str, Any]:
+        classes = sorted(self.class_indices, key=self.class_indices.__getitem__)
+        # on_error: a state of a "skip" run names files its batches went without, which a
+        # "raise" run must not drop (nor a "skip" run read) silently.
+        return {**super()._identity(), "classes": classes, "on_error": self.on_error}
+
+    def _skipped_for_state(self) -> list[tuple[str, str]]:
+        relative = dict(zip(self._filepaths, self._relative, strict=True))
+        return [(relative.get(path, path), reason) for path, reason in self._skipped.items()]
+
+    def _skipped_from_state(self, items: list[tuple[str, str]]) -> dict[str, str]:
+        paths = dict(zip(self._relative, self._filepaths, strict=True))
+        unknown = [name for name, _ in items if name not in paths]
+        if unknown:
+            raise StateError(f"corrupted state: skipped_files names {unknown[0]!r}, which is "
+                             "not one of this iterator's files")
+        return {paths[name]: reason for name, reason in items}
 
     @property
     def skipped_files(self) -> list[tuple[str, str]]:

@@ -150,11 +150,9 @@ class Prefetcher:
         Resume with ``it.load_state_dict(state)`` on a new iterator, then ``next()`` or
         a new prefetcher: the same batches follow.
         """
-        from .state import make_state
-
         if self._position is None:
             raise TypeError("state_dict() needs a gpuaug iterator as the prefetcher's source")
-        return make_state(self._source._identity(), self._position)
+        return self._source._state_of(self._position)
 
     def close(self) -> None:
         """Stop the thread and drop the batches made ahead."""

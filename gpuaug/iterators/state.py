@@ -10,23 +10,37 @@ have yielded, in both draw modes.
 The epoch's order is not stored: it is rebuilt from what drew it (the random stream
 just before Keras's permutation, or (seed, epoch) for keyed and sharded orders), which
 keeps a state small whatever the dataset's size.  A state names the iterator it came
-from (class, data fingerprint, batch size, shuffle, seed, draw mode, shard) and carries
-a checksum: a state from another iterator is refused with what differs, a corrupted
-one is refused, and nothing is silently re-seeded.
+from (class, data fingerprint, batch size, shuffle, seed, draw mode, shard, and for file
+iterators the classes and ``on_error``) and carries a checksum: a state from another
+iterator is refused with what differs, a corrupted one is refused, and nothing is
+silently re-seeded.  Every field is checked before any is assigned: a state that is
+refused leaves the iterator as it was.
+
+Files are identified by their paths relative to the files' common folder
+(:func:`relative_names`), so a checkpoint resumes on another machine, mount, symlink or
+working directory holding the same files; where they differ, the error says which
+folders differ and how (:func:`files_summary`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from typing import Any, Optional
 
 import numpy as np
 
 from .ahead import stream_state
 
-FORMAT = 1
+#: 2: files identified by their relative paths, skipped files likewise, ``on_error`` and
+#: the classes in the identity of file iterators (1: absolute paths).
+FORMAT = 2
 _KEY = "gpuaug_iterator_state"
+#: A position field's largest value: a count of batches or epochs, far beyond any run.
+_COUNT_LIMIT = 2**62
+#: At most this many folders are summarised one by one in a state (files_summary).
+_SUMMARY_FOLDERS = 1000
 
 
 class StateError(ValueError):
@@ -46,11 +60,14 @@ def decode_rng(data: dict[str, Any]) -> tuple:
     """The inverse of :func:`encode_rng`, checked: a legacy MT19937 state."""
     if (not isinstance(data, dict) or data.get("bit_generator") != "MT19937"
             or not isinstance(data.get("key"), list) or len(data["key"]) != 624
-            or not isinstance(data.get("pos"), int) or not 0 <= data["pos"] <= 624):
+            or not _is_int(data.get("pos")) or not 0 <= data["pos"] <= 624
+            or data.get("has_gauss") not in (0, 1) or isinstance(data["has_gauss"], bool)
+            or not isinstance(data.get("gauss"), (int, float))
+            or isinstance(data["gauss"], bool)):
         raise StateError("corrupted state: the random stream's state is not a MT19937 state")
-    key = np.array(data["key"], dtype=np.uint64)
-    if (key >> np.uint64(32)).any():
+    if not all(_is_int(v) and 0 <= v < 2**32 for v in data["key"]):
         raise StateError("corrupted state: the random stream's key holds values beyond 32 bits")
+    key = np.array(data["key"], dtype=np.uint64)
     return ("MT19937", key.astype(np.uint32), data["pos"], int(data["has_gauss"]),
             float(data["gauss"]))
 
@@ -59,8 +76,17 @@ def _checksum(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def make_state(identity: dict[str, Any], snapshot: dict[str, Any]) -> dict[str, Any]:
-    """The serialisable state of an iterator from its identity and a raw snapshot."""
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def make_state(identity: dict[str, Any], snapshot: dict[str, Any],
+               data_summary: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """The serialisable state of an iterator from its identity and a raw snapshot.
+
+    ``data_summary``: :func:`files_summary` of a file iterator's files, which a refused
+    state's message compares with the loading iterator's.
+    """
     order = snapshot["order"]
     body = {
         "format": FORMAT,
@@ -72,11 +98,20 @@ def make_state(identity: dict[str, Any], snapshot: dict[str, Any]) -> dict[str, 
         "random_state": encode_rng(stream_state(snapshot["random_state"])),
         "skipped_files": [list(item) for item in snapshot["skipped"]],
     }
+    if data_summary is not None:
+        body["data_summary"] = data_summary
     return {_KEY: body, "checksum": _checksum(body)}
 
 
-def read_state(state: Any, identity: dict[str, Any]) -> dict[str, Any]:
-    """The raw snapshot in ``state``, after checking that it is intact and this iterator's."""
+def read_state(state: Any, identity: dict[str, Any], *, batches: int,
+               data_summary: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """The raw snapshot in ``state``, after checking that it is intact and this iterator's.
+
+    Every field is checked (``batches``: this iterator's batches per epoch, the most its
+    ``batch_index`` can be); the first that fails raises :class:`StateError` naming it.
+    ``data_summary``: this iterator's :func:`files_summary`, to say how its files differ
+    from the state's.
+    """
     if not isinstance(state, dict) or _KEY not in state or "checksum" not in state:
         raise StateError("not a gpuaug iterator state (expected the dict that "
                          "state_dict() returns)")
@@ -87,37 +122,53 @@ def read_state(state: Any, identity: dict[str, Any]) -> dict[str, Any]:
         intact = False
     if not intact:
         raise StateError("corrupted state: its checksum does not match its contents")
-    if body.get("format") != FORMAT:
-        raise StateError(f"state format {body.get('format')!r} is not {FORMAT}, the one this "
-                         "gpuaug reads")
+    if not isinstance(body, dict) or body.get("format") != FORMAT:
+        found = body.get("format") if isinstance(body, dict) else None
+        raise StateError(f"state format {found!r} is not {FORMAT}, the one this gpuaug reads"
+                         + (" (format 1 named files by absolute paths; take the state again)"
+                            if found == 1 else ""))
     theirs = body.get("identity", {})
+    if not isinstance(theirs, dict):
+        raise StateError("corrupted state: its identity is not a mapping")
     differences = [f"{key}: {theirs.get(key)!r} in the state, {identity[key]!r} here"
-                   for key in identity if theirs.get(key) != identity[key]]
+                   for key in identity if key != "data" and theirs.get(key) != identity[key]]
+    if theirs.get("data") != identity.get("data"):
+        differences.append(describe_data_difference(body.get("data_summary"), data_summary))
     if differences:
         hint = ""
         if any(d.startswith("seed:") for d in differences) and theirs.get("seed") is not None:
             hint = f" (to resume this run, make the iterator with seed={theirs['seed']})"
         raise StateError("the state belongs to another iterator: " + "; ".join(differences)
                          + hint)
-    position = body["position"]
-    # read_this_epoch: absent from the states of a gpuaug before it, which read every
-    # epoch in the process (Iterator._catch_up_with_copies never ran): one read stands
-    # for that.
-    position = {"read_this_epoch": 1, **position}
-    for key in ("batch_index", "total_batches_seen", "epoch", "order_epoch", "read_this_epoch"):
-        if not isinstance(position.get(key), int) or position[key] < 0:
-            raise StateError(f"corrupted state: position {key} is {position.get(key)!r}")
+    position = body.get("position")
+    if not isinstance(position, dict):
+        raise StateError("corrupted state: its position is not a mapping")
+    for key, most in (("batch_index", batches), ("total_batches_seen", _COUNT_LIMIT),
+                      ("epoch", _COUNT_LIMIT), ("order_epoch", _COUNT_LIMIT),
+                      ("read_this_epoch", _COUNT_LIMIT)):
+        value = position.get(key)
+        if not _is_int(value) or not 0 <= value <= most:
+            raise StateError(f"corrupted state: position {key} is {value!r}, not an integer "
+                             f"from 0 to {most:,}")
     if not isinstance(position.get("flow_started"), bool):
         raise StateError("corrupted state: position flow_started is not a boolean")
-    order = body["order"]
+    order = body.get("order")
     if isinstance(order, str) and order not in ("arange", "epoch"):
         raise StateError(f"corrupted state: unknown epoch order {order!r}")
+    skipped = body.get("skipped_files")
+    if not isinstance(skipped, list) or not all(
+            isinstance(item, list) and len(item) == 2 and all(isinstance(v, str) for v in item)
+            for item in skipped):
+        raise StateError("corrupted state: skipped_files is not a list of [file, reason] "
+                         f"pairs of strings: {str(skipped)[:200]}")
+    stream = body.get("random_state")
     return {
-        **position,
+        **{key: position[key] for key in (
+            "batch_index", "total_batches_seen", "epoch", "order_epoch", "read_this_epoch",
+            "flow_started")},
         "order": order if isinstance(order, (str, type(None))) else decode_rng(order),
-        "random_state": None if body["random_state"] is None
-        else decode_rng(body["random_state"]),
-        "skipped": [tuple(item) for item in body["skipped_files"]],
+        "random_state": None if stream is None else decode_rng(stream),
+        "skipped": [tuple(item) for item in skipped],
     }
 
 
@@ -148,3 +199,51 @@ def array_fingerprint(*arrays: Any, samples: int = 1 << 16) -> str:
 def names_fingerprint(names: list[str]) -> str:
     """A digest of a file list, in order."""
     return hashlib.sha256("\n".join(names).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def relative_names(paths: list[str]) -> list[str]:
+    """``paths`` relative to their common folder, with ``/`` separators: what identifies a
+    dataset's files wherever it is mounted (another node's scratch copy, a symlink, a
+    relative or trailing-slash spelling of the same folder)."""
+    if not paths:
+        return []
+    absolute = [os.path.abspath(p) for p in paths]
+    root = os.path.commonpath([os.path.dirname(p) for p in absolute])
+    return [os.path.relpath(p, root).replace(os.sep, "/") for p in absolute]
+
+
+def files_summary(names: list[str]) -> dict[str, list]:
+    """Per top folder of the relative ``names`` (a directory iterator's class folders):
+    ``[files, digest of their names in order]``; "" for files at the top.  Beyond
+    ``_SUMMARY_FOLDERS`` folders, only the file count (key "*")."""
+    folders: dict[str, list[str]] = {}
+    for name in names:
+        top, sep, _ = name.partition("/")
+        folders.setdefault(top if sep else "", []).append(name)
+    if len(folders) > _SUMMARY_FOLDERS:
+        return {"*": [len(names), names_fingerprint(names)]}
+    return {top: [len(members), names_fingerprint(members)] for top, members in folders.items()}
+
+
+def describe_data_difference(theirs: Any, ours: Optional[dict[str, list]]) -> str:
+    """How the state's files differ from this iterator's, folder by folder where both
+    summaries exist."""
+    if not isinstance(theirs, dict) or ours is None:
+        return "data: the state was taken over other data"
+    notes = []
+    for folder in sorted(set(theirs) | set(ours)):
+        mine, other = ours.get(folder), theirs.get(folder)
+        label = "the top folder" if folder == "" else f"{folder!r}"
+        if other is None:
+            notes.append(f"{label} only here ({mine[0]:,} files)")
+        elif mine is None:
+            notes.append(f"{label} only in the state ({other[0]:,} files)")
+        elif other[0] != mine[0]:
+            notes.append(f"{label}: {other[0]:,} files in the state, {mine[0]:,} here")
+        elif other != mine:
+            notes.append(f"{label}: {mine[0]:,} files in both, other names")
+    if not notes:
+        return "files: the same files in another order"
+    more = f"; and {len(notes) - 10} more folders" if len(notes) > 10 else ""
+    return ("files (relative to their common folder) differ: " + "; ".join(notes[:10])
+            + more)
