@@ -209,7 +209,8 @@ def relative_names(paths: list[str]) -> list[str]:
         return []
     absolute = [os.path.abspath(p) for p in paths]
     root = os.path.commonpath([os.path.dirname(p) for p in absolute])
-    return [os.path.relpath(p, root).replace(os.sep, "/") for p in absolute]
+    cut = len(root) if root.endswith(os.sep) else len(root) + 1  # a prefix: no relpath per file
+    return [p[cut:].replace(os.sep, "/") for p in absolute]
 
 
 def files_summary(names: list[str]) -> dict[str, list]:
