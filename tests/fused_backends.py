@@ -68,6 +68,7 @@ def assert_matches_reference(out: np.ndarray, ref: np.ndarray, *, order: int, fi
       order 0 and the constant / wrap edges may differ in 0.01 % of values and,
       with brightness, 0.05 % of values may be off by up to ceil(b_max) levels.
     """
+    assert out.flags.c_contiguous, "a backend's batch is C-contiguous"
     assert out.shape == ref.shape and out.dtype == ref.dtype, (
         out.shape, out.dtype, ref.shape, ref.dtype)
     if exact:

@@ -19,6 +19,7 @@ import gpuaug
 from gpuaug import presets
 from gpuaug.backends import NumpyBackend
 from gpuaug.backends.cuda.variants import INPUT_TYPES, OUTPUT_TYPES, WORK_TYPES, route
+from gpuaug.backends.reference.output_format import numpy_dtype
 from gpuaug.compose import compose_matrices
 from gpuaug.config import AugmentConfig
 from gpuaug.params import TransformParams
@@ -73,17 +74,23 @@ def _augment(backend, x, params, config) -> np.ndarray:
                                    config))
 
 
+@pytest.mark.parametrize("work,output_dtype", [("float32", None), ("float64", "uint8"),
+                                               ("float16", "bfloat16")])
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
-def test_a_batch_of_images_without_pixels_comes_back_empty(backend, data_format):
-    """No rows or no columns: nothing to launch, an empty batch of the output's shape."""
-    gen = gpuaug.ImageDataGenerator(**CLASSIC, rescale=1 / 255, data_format=data_format)
+def test_a_batch_of_images_without_pixels_comes_back_empty(backend, data_format, work,
+                                                           output_dtype):
+    """No rows or no columns: nothing to launch, an empty batch of the output's shape
+    (through the table's conversions too)."""
+    gen = gpuaug.ImageDataGenerator(**CLASSIC, rescale=1 / 255, data_format=data_format,
+                                    dtype=work)
+    config = dataclasses.replace(gen.config(), output_dtype=output_dtype)
     for shape in ((2, 5, 0, 3), (2, 0, 5, 3)):
         if data_format == "channels_first":
             shape = (shape[0], shape[3], shape[1], shape[2])
         x = np.zeros(shape, dtype=np.uint8)
         params = TransformParams.identity(len(x))
-        out = _augment(backend, x, params, gen.config())
-        assert out.shape == shape and out.dtype == np.float32
+        out = _augment(backend, x, params, config)
+        assert out.shape == shape and out.dtype == numpy_dtype(config.out_dtype)
 
 
 def _unwarped_first(gen, rng, shape, in_dtype, data_format, out_format):
@@ -234,7 +241,8 @@ def test_the_lean_samplewise_kernels_give_the_general_kernels_bits(backend, fill
     a shifted batch takes), the reference's values within the samplewise tolerance.  Centre
     only, centre and scale, scale only (a config Keras's constructor never makes), with and
     without a rescale; RGB in straight-line code, 1 and 4 channels in the loop; uint8 and
-    float input, every working dtype, both precisions; a sample Keras leaves unwarped."""
+    float input, every working dtype, both precisions; a sample Keras leaves unwarped.
+    float16 work has the general kernels only: its batches are held to the reference."""
     data_format, out_format = layouts
     case = ("samplewise", fill_mode, order, layouts)
     rng = np.random.default_rng(zlib.crc32(repr(case).encode()))
@@ -276,6 +284,8 @@ def test_the_lean_samplewise_kernels_give_the_general_kernels_bits(backend, fill
             assert launches == (["moments_plain", "write_samplewise"] if _lean(config, in_dtype)
                                 else ["moments", "write"])
             launches.clear()
+        if not _lean(config, in_dtype):
+            continue  # the general kernels served it: nothing lean to compare
         general = _through_the_general_kernels(backend, x, params, config)
         if launches is not None:
             assert launches == ["moments", "write"]
@@ -331,32 +341,48 @@ def test_samplewise_statistics(backend, data_format, shift, brightness):
              brightness=None if brightness is None else 1.5)
 
 
-def test_apply_is_keras_apply_transform(backend):
+# Batches the kernel table serves through conversions (variants.route): a channels-first
+# batch transposed first, float16 / float64 work whose kernels write their own dtype
+# channels-last, an output converted after.
+ROUTED = [("float32", "channels_last", None), ("float16", "channels_first", "uint8"),
+          ("float64", "channels_first", "float16"), ("float32", "channels_first", "uint8")]
+
+
+@pytest.mark.parametrize("work,data_format,output_dtype", ROUTED)
+def test_apply_is_keras_apply_transform(backend, work, data_format, output_dtype):
     """``apply`` stops after brightness, in the working dtype and data format."""
     rng = np.random.default_rng(9)
     gen = gpuaug.ImageDataGenerator(**CLASSIC, channel_shift_range=10.0,
                                     brightness_range=(0.5, 1.5), rescale=1 / 255,
-                                    samplewise_center=True, device="cpu")
-    x = _images(rng, (3, 12, 10, 3), np.float32, low=0, high=255)
-    _compare(backend, x, _draw(gen, x, 9), gen.config(), method="apply")
+                                    samplewise_center=True, dtype=work, data_format=data_format,
+                                    compat="fixed", device="cpu")
+    shape = (3, 12, 10, 3) if data_format == "channels_last" else (3, 3, 12, 10)
+    x = _images(rng, shape, np.float32, low=0, high=255)
+    config = dataclasses.replace(gen.config(), output_dtype=output_dtype)
+    _compare(backend, x, _draw(gen, x, 9), config, method="apply")
 
 
-def test_zca_and_preprocessing_function_paths(backend):
+@pytest.mark.parametrize("work,data_format,output_dtype", ROUTED)
+def test_zca_and_preprocessing_function_paths(backend, work, data_format, output_dtype):
     """The steps that are not per-pixel run as array operations after the kernel."""
     rng = np.random.default_rng(4)
-    x = _images(rng, (4, 6, 5, 3), np.uint8)
+    shape = (4, 6, 5, 3) if data_format == "channels_last" else (4, 3, 6, 5)
+    x = _images(rng, shape, np.uint8)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         gen = gpuaug.ImageDataGenerator(**CLASSIC, zca_whitening=True, rescale=1 / 255,
-                                        device="cpu")
+                                        dtype=work, data_format=data_format, device="cpu")
+    mean_shape = (1, 1, 3) if data_format == "channels_last" else (3, 1, 1)
     config = dataclasses.replace(
-        gen.config(), mean=rng.uniform(0.3, 0.5, (1, 1, 3)).astype(np.float32),
-        zca_whitening_matrix=rng.normal(0, 0.1, (90, 90)))
+        gen.config(), mean=rng.uniform(0.3, 0.5, mean_shape).astype(work),
+        zca_whitening_matrix=rng.normal(0, 0.1, (90, 90)), output_dtype=output_dtype)
     _compare(backend, x, _draw(gen, x, 4), config, exact=False)
 
     gen = gpuaug.ImageDataGenerator(**CLASSIC, rescale=1 / 255, samplewise_center=True,
-                                    preprocessing_function=lambda img: img * 2 - 1, device="cpu")
-    _compare(backend, x, _draw(gen, x, 8), gen.config(), exact=False)
+                                    preprocessing_function=lambda img: img * 2 - 1, dtype=work,
+                                    data_format=data_format, device="cpu")
+    config = dataclasses.replace(gen.config(), output_dtype=output_dtype)
+    _compare(backend, x, _draw(gen, x, 8), config, exact=False)
 
 
 def test_unfit_featurewise_steps_warn_like_the_reference(backend):

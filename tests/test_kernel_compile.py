@@ -91,8 +91,9 @@ def test_every_variant_compiles(arch):
 def _compile_all(arch: str, names: list[str]) -> None:
     jobs = [(arch, names[i:i + CHUNK]) for i in range(0, len(names), CHUNK)]
     # Spawned, not forked: earlier tests may have started threads (JAX's) that a fork
-    # would copy mid-lock.
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1,
+    # would copy mid-lock.  The cores shared with the suite's other workers (pytest-xdist).
+    workers = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", 1)))
+    with ProcessPoolExecutor(max_workers=workers,
                              mp_context=multiprocessing.get_context("spawn")) as pool:
         results = list(pool.map(_compile_chunk, jobs))
     assert sum(r[1] for r in results) == len(names)

@@ -19,9 +19,9 @@
 // and the precision of the warp (exact: SciPy's float64 arithmetic; fast: float32).
 // Each is a constant because a run-time switch costs the usual batch instructions or
 // registers (bench/RESULTS.md, issue 30); the dtypes and layouts compiled are a
-// hand-picked table (gpuaug/backends/cuda/variants.py TABLE), which the host reaches
-// every other combination through, and the rare working dtypes get the general
-// kernels only.  A batch is read channels-last; the input layout INPUT_RESIZED reads decoded uint8 RGB images of any sizes through
+// hand-picked table (gpuaug/backends/cuda/variants.py TABLE), through which the host
+// serves every other combination, and float16 work gets the general kernels only.
+// A batch is read channels-last; the input layout INPUT_RESIZED reads decoded uint8 RGB images of any sizes through
 // Pillow's nearest index maps instead of a batch (warp.cuh SourceImage): the file
 // iterators' resize fused into the warp, with no resized batch in between.
 // Everything else comes in the batch's one upload (see Upload below).

@@ -102,8 +102,9 @@ _FLOAT_OUTPUTS = ("float32", "float16", "bfloat16")
 #: (a ``dtype`` asked for): the batch in that dtype, written in it.  The lean kernels pay
 #: for float32 and float64 work only: by the SASS model (sm_90), the general write takes
 #: 2.0x and 2.6x their instructions there, 1.02x with float16 work, whose every step
-#: rounds to float16 either way (bench/RESULTS.md, issue 30).  A grayscale batch has one
-#: channel, where both layouts are the same bytes.
+#: rounds to float16 either way (bench/RESULTS.md, issue 30).  Grayscale decoded files
+#: (one channel) are written as float32 channels-last, whose channels-first view is the
+#: same bytes; their other outputs are converted after.
 TABLE: tuple[Entry, ...] = (
     Entry("uint8", "float32", _outputs((*_FLOAT_OUTPUTS, "uint8"), _FLOAT_OUTPUTS), lean=True),
     Entry("float32", "float32", _outputs(("float32",), ("float32",)), lean=True),
@@ -267,7 +268,7 @@ def route(in_dtype: str, work_dtype: str, out_dtype: str, in_chw: bool, out_chw:
         :class:`Route`: the variant from :data:`TABLE`; the batch cast to the working
         dtype first where the table has no entry for its dtype; transposed first when
         channels-first; the output converted after where the entry does not write it
-        (then the kernels write the working dtype, in the wanted layout if listed).
+        (then the kernels write it in the other layout if listed, else the working dtype).
     """
     source = (RESIZED_LUMA if luma else RESIZED) if resized else in_dtype
     entry = _entry(source, work_dtype)
@@ -279,7 +280,10 @@ def route(in_dtype: str, work_dtype: str, out_dtype: str, in_chw: bool, out_chw:
         if entry is None:
             raise ValueError(f"no compiled kernel has {work_dtype} work; supported: "
                              f"{', '.join(sorted({e.work for e in TABLE}))}")
-    for candidate in ((out_dtype, out_chw), (work_dtype, out_chw), (work_dtype, False)):
+    # The output itself, else in the other layout (a transpose after moves its own bytes),
+    # else the working dtype, which every entry writes channels-last.
+    for candidate in ((out_dtype, out_chw), (out_dtype, not out_chw), (work_dtype, out_chw),
+                      (work_dtype, False)):
         if candidate in entry.outputs:
             kernel_out, kernel_chw = candidate
             break
