@@ -20,7 +20,6 @@ from .environment import cuda_index
 from .generator import ImageDataGenerator
 from .presets import CLASSIC
 from .sources.listing import WHITE_LIST_FORMATS
-from .sources.load_img import load_image
 
 
 def _synchronize(device: str) -> None:
@@ -64,7 +63,7 @@ def run(data: Path | None, out: Path, size: int = 128, batch_size: int = 32, epo
           f"(decoder: {it.decoder}) in {elapsed:.2f} s: {count / elapsed:.0f} images/s")
 
     chosen = np.linspace(0, it.samples - 1, min(8, it.samples)).astype(int)
-    shown = np.stack([load_image(it.filepaths[j], "rgb", (size, size)) for j in chosen])
+    shown = preview.load_tiles([it.filepaths[j] for j in chosen], size)  # a bad file is named
     draws = [preview.to_uint8(gen.random_transform_batch(shown)[0]) for _ in range(4)]
     out.mkdir(parents=True, exist_ok=True)
     grid_path = out / "preview.png"

@@ -8,6 +8,21 @@ for those and only those).
 
 from __future__ import annotations
 
+import errno
+
+#: OSError numbers that describe the machine at that moment (open-file limits, memory),
+#: not the file: raised as they are, never charged to the file by ``on_error="skip"``.
+_RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS,
+                              errno.EAGAIN, errno.EINTR})
+
+
+def the_files_own(exc: BaseException) -> bool:
+    """Whether a failure to read a file is the file's own (``on_error`` decides; an
+    :class:`ImageFileError` names it) or the machine's (raised as it is)."""
+    if isinstance(exc, MemoryError):
+        return False  # the machine's state; a too-large file is Pillow's DecompressionBombError
+    return not (isinstance(exc, OSError) and exc.errno in _RESOURCE_ERRNOS)
+
 
 class ImageFileError(OSError):
     """An image file could not be read or decoded; names the file and the cause."""

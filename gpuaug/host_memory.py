@@ -12,7 +12,8 @@ memory than it uses.
 
 Only on glibc, and never against the user's choice: ``MALLOC_TOP_PAD_`` set in the
 environment is left alone, and ``GPUAUG_MALLOC_TOP_PAD`` sets gpuaug's value in bytes
-(``0`` turns this off).
+(``0`` turns this off; more than ``2**31 - 1``, the most ``mallopt`` takes, is
+reduced to that, with a warning).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ _log = logging.getLogger("gpuaug")
 #: glibc's ``mallopt`` parameter number of ``M_TOP_PAD`` (malloc.h).
 M_TOP_PAD = -2
 DEFAULT_TOP_PAD = 32 << 20
+#: The most ``mallopt`` takes: its value is a C ``int``.
+MAX_TOP_PAD = 2**31 - 1
 
 _lock = threading.Lock()
 _applied: "int | None" = None  # the padding set (0: not set), once decided
@@ -54,6 +57,16 @@ def keep_heap_top() -> int:
         except (OSError, AttributeError):
             return 0
         mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-        if mallopt(M_TOP_PAD, min(pad, 2**31 - 1)) == 1:  # 1: success
+        pad = _within_mallopt(pad)
+        if mallopt(M_TOP_PAD, pad) == 1:  # 1: success
             _applied = pad
         return _applied
+
+
+def _within_mallopt(pad: int) -> int:
+    """``pad``, or the most glibc can keep (said so): what is returned is what glibc took."""
+    if pad > MAX_TOP_PAD:
+        _log.warning("gpuaug: GPUAUG_MALLOC_TOP_PAD=%d is more than glibc's M_TOP_PAD holds "
+                     "(a C int); keeping %d bytes instead", pad, MAX_TOP_PAD)
+        return MAX_TOP_PAD
+    return pad

@@ -13,10 +13,32 @@ from typing import Any, Optional, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .errors import ArgumentError, ImageFileError, the_files_own
 from .output import to_host
+from .sources.load_img import load_image
 
 CAPTION = 14  # pixels of caption strip above every tile, when there are captions
 LABEL_WIDTH = 150  # pixels of left margin, when rows are labelled
+
+
+def load_tiles(paths: Sequence[str], size: int) -> np.ndarray:
+    """The files as ``size x size`` RGB tiles (uint8 NHWC), decoded as Keras's ``load_img``.
+
+    A file that cannot be read raises :class:`ImageFileError` naming it, as the iterators
+    do: Pillow's own errors ("image file is truncated") do not say which file.
+    """
+    return np.stack([_tile(path, size) for path in paths])
+
+
+def _tile(path: str, size: int) -> np.ndarray:
+    try:
+        return load_image(path, "rgb", (size, size))
+    except ArgumentError:  # a bad argument is not the file's fault
+        raise
+    except Exception as exc:
+        if not the_files_own(exc):  # the machine's state (memory, open files): as it is
+            raise
+        raise ImageFileError(path, exc) from exc
 
 
 def to_uint8(batch: Any) -> np.ndarray:

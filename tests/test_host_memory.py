@@ -46,3 +46,9 @@ def test_the_users_setting_wins():
 def test_a_bad_value_is_reported_and_ignored():
     out, err = _applied(GPUAUG_MALLOC_TOP_PAD="lots")
     assert out == "0" and "GPUAUG_MALLOC_TOP_PAD='lots' is not a number" in err
+
+
+def test_a_pad_over_glibcs_int_is_clamped_and_reported_as_taken():
+    out, err = _applied(GPUAUG_MALLOC_TOP_PAD=str(2**40))  # M_TOP_PAD is a C int
+    assert out == str(2**31 - 1)
+    assert "GPUAUG_MALLOC_TOP_PAD=1099511627776" in err and "2147483647" in err

@@ -82,7 +82,6 @@ def cmd_preview(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .. import preview
-    from ..sources.load_img import load_image
 
     if not args.directory.is_dir():
         raise FileNotFoundError(f"dataset directory {args.directory} does not exist")
@@ -99,8 +98,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no images in class folders under {args.directory}")
     names = {v: k for k, v in it.class_indices.items()}
     picks = np.random.RandomState(args.seed).permutation(it.samples)[:args.samples]
-    originals = np.stack([load_image(it.filepaths[j], "rgb", (args.size, args.size))
-                          for j in picks])
+    # A file that cannot be read is named (ImageFileError: exit 2), as demo's iterator does.
+    originals = preview.load_tiles([it.filepaths[j] for j in picks], args.size)
     labels = [names[int(it.classes[j])] for j in picks]
     gen.random_state.seed(args.seed)
     if args.fill_modes:

@@ -352,21 +352,10 @@ class Iterator:
         self.batch_index = 0
 
     def _flow_index(self, resume: bool = False) -> _PyIterator[np.ndarray]:
-        if not resume:
-            self.reset()
-        self._flow_started = True
-        while True:
-            self._seed_batch()
-            if self.batch_index == 0:
-                self._set_index_array()
-            current = 0 if self.n == 0 else (self.batch_index * self.batch_size) % self.n
-            if self.n > current + self.batch_size:
-                self.batch_index += 1
-            else:
-                self.batch_index = 0
-            self.total_batches_seen += 1
-            self._batch_start = current  # for next(): where its batch starts in the order
-            yield self.index_array[current:current + self.batch_size]
+        """next()'s positions: Keras's ``_flow_index``.  The generator holds the iterator
+        weakly, so that the iterator (which holds the generator) is freed when dropped even
+        with the cycle collector off (``gc.disable()``), its decode pool and files with it."""
+        return _flow_index(weakref.ref(self), resume)
 
     def __iter__(self) -> "Iterator":
         return self
@@ -774,6 +763,33 @@ def shard_note(shard_id: int, num_shards: int, count: int) -> str:
     if num_shards == 1:
         return ""
     return f" This iterator yields shard {shard_id} of {num_shards}: {count} of them."
+
+
+def _flow_index(ref: "weakref.ref[Iterator]", resume: bool) -> _PyIterator[np.ndarray]:
+    """Iterator._flow_index's generator; no strong reference to the iterator across a yield."""
+    it = ref()
+    if it is None:
+        return
+    if not resume:
+        it.reset()
+    it._flow_started = True
+    while True:
+        it._seed_batch()
+        if it.batch_index == 0:
+            it._set_index_array()
+        current = 0 if it.n == 0 else (it.batch_index * it.batch_size) % it.n
+        if it.n > current + it.batch_size:
+            it.batch_index += 1
+        else:
+            it.batch_index = 0
+        it.total_batches_seen += 1
+        it._batch_start = current  # for next(): where its batch starts in the order
+        positions = it.index_array[current:current + it.batch_size]
+        del it
+        yield positions
+        it = ref()
+        if it is None:
+            return
 
 
 _keras_classes: dict[type, type] = {}

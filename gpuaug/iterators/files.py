@@ -8,9 +8,7 @@ decide which files, in which order, with which labels.
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
-import os
 from collections.abc import Generator
 from typing import Any, Optional
 
@@ -21,29 +19,16 @@ from ..backends.reference.output_format import to_output
 from ..decoded import DecodedImages
 from ..drawn import DrawnBatch
 from ..engine import array_module, augment_on
-from ..errors import EmptyBatchError, ImageFileError
+from ..errors import EmptyBatchError, ImageFileError, the_files_own
 from ..output import check_output, convert_batch, convert_labels, to_host
 from ..sources.decoders import check_decode_threads, check_on_error, make_decoder
 from ..sources.load_img import CHANNELS, COLOR_MODES, check_interpolation
 from .base import BatchDraws, Iterator
-from .saving import save_batch
+from .saving import check_save_to_dir, save_batch
 from .skip_log import SkipLog
 from .state import StateError, files_summary, names_fingerprint, relative_names
 
 _log = logging.getLogger("gpuaug")
-
-#: OSError numbers that describe the machine at that moment (open-file limits, memory),
-#: not the file: raised as they are, never charged to the file by ``on_error="skip"``.
-_RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS,
-                              errno.EAGAIN, errno.EINTR})
-
-
-def _the_files_own(exc: BaseException) -> bool:
-    """Whether a failure to read a file is the file's own (``on_error`` decides) or not."""
-    if isinstance(exc, MemoryError):
-        return False  # the machine's state; a too-large file is Pillow's DecompressionBombError
-    return not (isinstance(exc, OSError) and exc.errno in _RESOURCE_ERRNOS)
-
 
 class FileBatchIterator(Iterator):
     """Batches decoded from ``filepaths``; subclasses set the files and labels."""
@@ -82,9 +67,7 @@ class FileBatchIterator(Iterator):
         self.save_format = save_format
         if save_to_dir:
             validation.check_save_format(save_format)
-            if not os.path.isdir(save_to_dir):  # Keras: FileNotFoundError at the first batch
-                raise FileNotFoundError(f"`save_to_dir` {save_to_dir!r} is not an existing "
-                                        "folder; create it first")
+            check_save_to_dir(save_to_dir)  # Keras: FileNotFoundError at the first batch
         # Keras's message, at the call rather than at the first image to resize
         self.interpolation = check_interpolation(interpolation)
         if subset is not None:
@@ -203,7 +186,7 @@ class FileBatchIterator(Iterator):
         """The positions of ``paths`` decoded, after ``on_error`` has dealt with ``failures``
         (positions in ``todo``, the paths read)."""
         for position, exc in failures.items():
-            if not _the_files_own(exc):  # not the file's fault: raised as what it is
+            if not the_files_own(exc):  # not the file's fault: raised as what it is
                 exc.add_note(f"(while gpuaug read {paths[todo[position]]!r})")
                 raise exc
         if failures:

@@ -13,7 +13,7 @@ from ..engine import augment_gathered
 from ..environment import cuda_index
 from ..output import check_output, convert_batch, convert_labels, to_host
 from .base import BatchDraws, Iterator, ShardArg
-from .saving import save_batch
+from .saving import check_save_to_dir, save_batch
 from .state import array_fingerprint
 
 
@@ -109,6 +109,7 @@ class NumpyArrayIterator(Iterator):
         self.save_format = save_format
         if save_to_dir:
             validation.check_save_format(save_format)
+            check_save_to_dir(save_to_dir)
         self.output = check_output(output)
         self.numpy_labels = validation.check_bool("numpy_labels", numpy_labels)
         self.image_shape = tuple(self.x.shape[1:])

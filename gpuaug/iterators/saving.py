@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import Image
+
+
+def check_save_to_dir(save_to_dir: Any) -> None:
+    """Refuse a ``save_to_dir`` that is not an existing folder, at the iterator's call.
+
+    Keras fails only at the first batch (``FileNotFoundError`` from Pillow's save), after
+    whatever ran before it; gpuaug names the argument and the path at once.
+    """
+    if save_to_dir and not os.path.isdir(save_to_dir):
+        raise FileNotFoundError(f"`save_to_dir` {save_to_dir!r} is not an existing folder; "
+                                "create it first")
 
 
 def array_to_img_scaled(x: np.ndarray, data_format: str) -> Image.Image:
