@@ -77,8 +77,10 @@ GENERATOR_OPTIONS: tuple[Option, ...] = (
     Option("precision", "exact",
            "Arithmetic of the CUDA kernels' warp: 'exact' (SciPy's float64, Keras's results "
            "bit for bit) or 'fast' (float32 coordinates, weights and interpolation: no FP64 "
-           "instruction per pixel; within 0.01 of exact on the 0..255 scale at order 1, see the "
-           "README). The NumPy (CPU) path is always exact. gpuaug only.", keyword_only=True),
+           "instruction per pixel; at order 1 within a bound that grows with the source "
+           "coordinates' magnitude, 0.025 of 0..255 at 224x224 with Keras's usual ranges: see "
+           "the README, 'Exact or fast'). The NumPy (CPU) path is always exact. gpuaug only.",
+           keyword_only=True),
     Option("output_dtype", None,
            "dtype of the delivered batch: 'float32', 'float16', 'bfloat16' (rounded once to "
            "nearest even), 'uint8' (rounded half to even, saturated to 0..255, NaN 0) or "

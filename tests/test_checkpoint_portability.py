@@ -158,5 +158,59 @@ def test_a_lying_state_is_refused_naming_the_field_and_changes_nothing(tree, fie
 
 def test_a_state_of_format_1_is_refused_with_why(tree):
     state = _state_after(_iterator(tree))
-    with pytest.raises(StateError, match="format 1 named files by absolute paths"):
+    with pytest.raises(StateError, match="before 2026-12-08, which named files by absolute"):
         _iterator(tree).load_state_dict(_forged(state, lambda body: body.update(format=1)))
+
+
+def test_a_prefetchers_state_resumes_on_a_copy_of_the_files(tree, tmp_path):
+    expected = _batches(_iterator(tree), 5)
+    with _iterator(tree).prefetch() as batches:
+        _batches(batches, 2)
+        state = json.loads(json.dumps(batches.state_dict()))
+    resumed = _iterator(shutil.copytree(tree, tmp_path / "scratch"))
+    resumed.load_state_dict(state)
+    _same(_batches(resumed, 3), expected[2:])
+
+
+def test_a_data_frame_of_absolute_paths_resumes_from_another_folder(tree, tmp_path):
+    import pandas as pd
+
+    def frame(root):
+        files = sorted(str(p) for p in root.rglob("*.png"))
+        return pd.DataFrame({"filename": files, "class": [os.path.basename(os.path.dirname(f))
+                                                          for f in files]})
+
+    def iterator(root):
+        gen = gpuaug.ImageDataGenerator(**CONFIG, device="cpu")
+        with contextlib.redirect_stdout(io.StringIO()):
+            return gen.flow_from_dataframe(frame(root), None, target_size=(8, 8), batch_size=3,
+                                           seed=7, decoder="pillow")
+
+    expected = _batches(iterator(tree), 5)
+    state = _state_after(iterator(tree))
+    resumed = iterator(shutil.copytree(tree, tmp_path / "elsewhere" / "data"))
+    resumed.load_state_dict(state)
+    _same(_batches(resumed, 3), expected[2:])
+
+
+def test_a_file_listed_under_two_spellings_stays_skipped_under_both(tree, tmp_path):
+    import pandas as pd
+
+    broken = shutil.copytree(tree, tmp_path / "spelled")
+    (broken / "a" / "0_bad.png").write_bytes(b"not a png")
+    frame = pd.DataFrame({"filename": ["a/0_bad.png", "a/../a/0_bad.png", "b/" + sorted(
+        os.listdir(broken / "b"))[0]], "class": ["a", "a", "b"]})
+
+    def iterator():
+        gen = gpuaug.ImageDataGenerator(device="cpu")
+        with contextlib.redirect_stdout(io.StringIO()):
+            return gen.flow_from_dataframe(frame, str(broken), target_size=(8, 8), batch_size=3,
+                                           shuffle=False, decoder="pillow", on_error="skip")
+
+    skipping = iterator()
+    next(skipping)
+    assert len(skipping.skipped_files) == 2
+    resumed = iterator()
+    resumed.load_state_dict(skipping.state_dict())
+    assert sorted(p for p, _ in resumed.skipped_files) == sorted(
+        p for p, _ in skipping.skipped_files)

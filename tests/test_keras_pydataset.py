@@ -81,6 +81,24 @@ def test_a_lookup_of_keras_before_its_import_leaves_the_hook_in_place(keras_imag
 
 
 @pytest.mark.keras
+def test_two_hooks_do_not_ask_each_other_forever(keras_image):
+    """A second copy of the hook in sys.meta_path (a reloaded module, IPython's autoreload)
+    must not make `import keras` recurse."""
+    out = _in_fresh_python("""
+        import sys
+        import numpy as np
+        import gpuaug
+        from gpuaug.iterators import base
+
+        it = gpuaug.ImageDataGenerator(device="cpu").flow(np.zeros((4, 8, 8, 3)), batch_size=2)
+        sys.meta_path.insert(0, type(base._hook)())  # as a reloaded module's would be
+        import keras
+        print(isinstance(it, keras.utils.PyDataset))
+    """)
+    assert out.split() == ["True"]
+
+
+@pytest.mark.keras
 def test_an_iterator_made_before_tensorflow_and_keras_is_a_pydataset_after(keras_image):
     """The README's "whatever the import order": `import tensorflow, keras` after the
     iterator (TensorFlow looks Keras up on its way in)."""

@@ -80,3 +80,30 @@ def test_an_empty_iterator_says_it_has_no_samples():
     it = gpuaug.ImageDataGenerator(device="cpu").flow(np.zeros((0, 6, 7, 3)), batch_size=2)
     with pytest.raises(ValueError, match=r"tf_dataset\(\): this NumpyArrayIterator has no samples"):
         it.tf_dataset()
+
+
+def test_the_quiet_look_is_this_threads_only(tmp_path):
+    """While one thread looks at a batch quietly, another reading the iterator saves its
+    batch as usual (nothing shared is switched off)."""
+    import threading
+
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    x, y = _data()
+    it = gpuaug.ImageDataGenerator(device="cpu").flow(x, y, batch_size=2, shuffle=False,
+                                                      save_to_dir=str(saved))
+    with it._quietly():
+        it[0]  # looked at: nothing saved
+        assert list(saved.iterdir()) == []
+        other = threading.Thread(target=lambda: it[1])
+        other.start()
+        other.join()
+    assert len(list(saved.iterdir())) == 2 and it.save_to_dir == str(saved)
+
+
+def test_a_running_prefetcher_refuses_tf_dataset():
+    x, y = _data()
+    it = gpuaug.ImageDataGenerator(device="cpu").flow(x, y, batch_size=2)
+    with it.prefetch():
+        with pytest.raises(RuntimeError, match=r"tf_dataset\(\) while a prefetcher runs"):
+            it.tf_dataset()

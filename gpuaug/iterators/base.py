@@ -401,12 +401,17 @@ class Iterator:
         from the first batch, read quietly (nothing saved to ``save_to_dir``, no unreadable
         file logged) and then undone (:meth:`state_dict`), so the batches are the
         iterator's own.  Arrays on a GPU (CuPy) are handed over through the host;
-        ``output="tf"`` hands tensors over as they are.
+        ``output="tf"`` hands tensors over as they are.  Make it before reading the
+        iterator elsewhere: the first batch is read and undone on the iterator itself.
 
         Raises:
             ValueError: the iterator has no samples (tf.data needs a first element's
-                types), or its first batch has no readable file.
+                types).
+            RuntimeError: a prefetcher runs on the iterator.
+            ImageFileError: the first batch has a file ``on_error`` does not skip, or
+                (``EmptyBatchError``) no readable file.
         """
+        self._refuse_while_prefetching("tf_dataset()")
         if len(self) == 0:
             raise ValueError(f"tf_dataset(): this {type(self).__name__} has no samples, so "
                              "there is no batch to take the dataset's element types from")
@@ -438,19 +443,25 @@ class Iterator:
 
         return tf.data.Dataset.from_generator(epoch, output_signature=spec(first))
 
-    #: Inside :meth:`_quietly`: unreadable files are not logged.
-    _quiet = False
-
     @contextlib.contextmanager
     def _quietly(self) -> _PyIterator[None]:
-        """Batches read inside are only looked at: nothing goes to ``save_to_dir`` and no
-        unreadable file is logged (the batches read for real will save and log)."""
-        saved, self.save_to_dir = self.save_to_dir, None
-        self._quiet = True
+        """Batches this thread reads inside are only looked at: nothing goes to
+        ``save_to_dir`` and no unreadable file is logged (the batches read for real will
+        save and log).  Per thread: other threads reading the iterator meanwhile save and
+        log as usual."""
+        _LOOKING.iterator = self
         try:
             yield
         finally:
-            self._quiet, self.save_to_dir = False, saved
+            _LOOKING.iterator = None
+
+    def _saves(self) -> bool:
+        """Whether the batch being read goes to ``save_to_dir`` (not in a quiet look)."""
+        return bool(self.save_to_dir) and self._logs()
+
+    def _logs(self) -> bool:
+        """Whether the batch being read is logged (not in this thread's quiet look)."""
+        return getattr(_LOOKING, "iterator", None) is not self
 
     # ------------------------------------------------------- copies in other processes
     def __getstate__(self) -> dict[str, Any]:
@@ -468,6 +479,8 @@ class Iterator:
         state.pop("index_generator", None)
         state.pop("_ahead", None)  # a cache of keyed draws, made again where it is needed
         state.pop("_order_stream", None)  # scratch, reseeded before every use
+        for cache in ("_relative_names", "_summary"):  # a file list's: made again if asked
+            state.pop(cache, None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -513,6 +526,7 @@ class Iterator:
         :class:`~gpuaug.iterators.state.StateError` (a ``ValueError``) naming what differs
         or which field is wrong, and leaves the iterator as it was.
         """
+        self._refuse_while_prefetching("load_state_dict()")
         snapshot = iterator_state.read_state(state, self._identity(), batches=len(self),
                                              data_summary=self._data_summary())
         with self.lock:
@@ -636,7 +650,7 @@ class Iterator:
         if self.image_data_generator is not None:
             drawn = self._keras_params(len(index_array))
         hashes = None
-        if self.save_to_dir:
+        if self._saves():
             hashes = [int(self.random_state.randint(self._save_hash_high)) for _ in index_array]
         return BatchDraws(drawn, hashes)
 
@@ -646,7 +660,7 @@ class Iterator:
         if self.image_data_generator is not None:
             drawn = self._keyed_params(index_array, start)
         hashes = None
-        if self.save_to_dir:
+        if self._saves():
             u = keyed_uniforms(epoch_key(self.seed, self._order_epoch, 1), index_array, 1)
             hashes = [int(v) for v in (u[:, 0] * self._save_hash_high).astype(np.int64)]
         return BatchDraws(drawn, hashes)
@@ -661,7 +675,7 @@ class Iterator:
         """
         sampler = self.image_data_generator.sampler
         seed, self._fresh_seed = self._fresh_seed, None
-        if (seed is None or count != self.batch_size or self.save_to_dir or not isinstance(
+        if (seed is None or count != self.batch_size or self._saves() or not isinstance(
                 getattr(self._stream, "_bit_generator", None), np.random.MT19937)):
             return DrawnBatch.of(sampler.draw_batch(self.random_state, count, self.image_shape))
         ahead = self._ahead if isinstance(self._ahead, KerasAhead) else None
@@ -765,6 +779,10 @@ def shard_note(shard_id: int, num_shards: int, count: int) -> str:
     return f" This iterator yields shard {shard_id} of {num_shards}: {count} of them."
 
 
+#: The iterator a thread is only looking at (Iterator._quietly), per thread.
+_LOOKING = threading.local()
+
+
 def _flow_index(ref: "weakref.ref[Iterator]", resume: bool) -> _PyIterator[np.ndarray]:
     """Iterator._flow_index's generator; no strong reference to the iterator across a yield."""
     it = ref()
@@ -837,17 +855,21 @@ class _WhenKerasIsImported(importlib.abc.MetaPathFinder):
     """
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if name != "keras":
-            return None
-        for finder in list(sys.meta_path):  # the others, as Python would ask them
-            find = getattr(finder, "find_spec", None)
-            if finder is self or find is None:
-                continue
-            spec = find(name, path, target)
-            if spec is not None:
-                break
-        else:
-            return None
+        if name != "keras" or getattr(_finding, "keras", False):
+            return None  # asked again while asking the others (a second hook): theirs
+        _finding.keras = True
+        try:
+            for finder in list(sys.meta_path):  # the others, as Python would ask them
+                find = getattr(finder, "find_spec", None)
+                if finder is self or find is None:
+                    continue
+                spec = find(name, path, target)
+                if spec is not None:
+                    break
+            else:
+                return None
+        finally:
+            _finding.keras = False
         loader = getattr(spec, "loader", None)
         if loader is None or not hasattr(loader, "exec_module"):
             return spec
@@ -865,6 +887,7 @@ class _WhenKerasIsImported(importlib.abc.MetaPathFinder):
 
 
 _hook = _WhenKerasIsImported()
+_finding = threading.local()  # the hook is asking the other finders for Keras
 
 
 def _remember_until_keras(iterator: "Iterator") -> None:

@@ -112,7 +112,9 @@ class FileBatchIterator(Iterator):
         return self._fingerprint
 
     def _data_summary(self) -> dict[str, Any]:
-        return files_summary(self._relative)
+        if getattr(self, "_summary", None) is None:
+            self._summary = files_summary(self._relative)
+        return self._summary
 
     def _identity(self) -> dict[str, Any]:
         classes = sorted(self.class_indices, key=self.class_indices.__getitem__)
@@ -121,16 +123,23 @@ class FileBatchIterator(Iterator):
         return {**super()._identity(), "classes": classes, "on_error": self.on_error}
 
     def _skipped_for_state(self) -> list[tuple[str, str]]:
+        # Taken after every batch by a prefetcher: nothing per file unless a file was skipped.
+        if not self._skipped:
+            return []
         relative = dict(zip(self._filepaths, self._relative, strict=True))
         return [(relative.get(path, path), reason) for path, reason in self._skipped.items()]
 
     def _skipped_from_state(self, items: list[tuple[str, str]]) -> dict[str, str]:
-        paths = dict(zip(self._relative, self._filepaths, strict=True))
+        if not items:
+            return {}
+        paths: dict[str, list[str]] = {}  # a name, and every spelling of it in the list
+        for name, path in zip(self._relative, self._filepaths, strict=True):
+            paths.setdefault(name, []).append(path)
         unknown = [name for name, _ in items if name not in paths]
         if unknown:
             raise StateError(f"corrupted state: skipped_files names {unknown[0]!r}, which is "
                              "not one of this iterator's files")
-        return {paths[name]: reason for name, reason in items}
+        return {path: reason for name, reason in items for path in paths[name]}
 
     @property
     def skipped_files(self) -> list[tuple[str, str]]:
@@ -197,7 +206,7 @@ class FileBatchIterator(Iterator):
                 path = paths[todo[position]]
                 reason = f"{type(exc).__name__}: {exc}"
                 self._skipped[path] = reason
-                if not self._quiet:  # tf_dataset()'s look at the first batch logs nothing
+                if self._logs():  # tf_dataset()'s look at the first batch logs nothing
                     _log.warning("gpuaug: skipping unreadable image %s (%s)", path, reason)
                 log = self.__dict__.get("_skip_log")
                 if log is not None and not log.is_owner:  # a worker's copy: tell the iterator
@@ -237,7 +246,7 @@ class FileBatchIterator(Iterator):
                     else draws.save_hashes)
             batch = _augment_in_float32(self.image_data_generator, pixels, draws.drawn,
                                         self.dtype)
-        if self.save_to_dir:
+        if self._saves():
             gen = self.image_data_generator
             out_last = gen.config().out_channels_last if gen is not None else (
                 self.data_format == "channels_last")

@@ -128,7 +128,7 @@ class NumpyArrayIterator(Iterator):
         config = self.image_data_generator.config(self.dtype)
         batch = augment_gathered(self.image_data_generator.device, self.x, index_array,
                                  draws.drawn, config)
-        if self.save_to_dir:
+        if self._saves():
             layout = "channels_last" if config.out_channels_last else "channels_first"
             save_batch(to_host(batch), index_array, draws.save_hashes, self.save_to_dir,
                        self.save_prefix, self.save_format, layout)

@@ -125,8 +125,8 @@ def read_state(state: Any, identity: dict[str, Any], *, batches: int,
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         found = body.get("format") if isinstance(body, dict) else None
         raise StateError(f"state format {found!r} is not {FORMAT}, the one this gpuaug reads"
-                         + (" (format 1 named files by absolute paths; take the state again)"
-                            if found == 1 else ""))
+                         + (" (format 1 is gpuaug's before 2026-12-08, which named files by "
+                            "absolute paths: take the state again)" if found == 1 else ""))
     theirs = body.get("identity", {})
     if not isinstance(theirs, dict):
         raise StateError("corrupted state: its identity is not a mapping")
@@ -204,13 +204,31 @@ def names_fingerprint(names: list[str]) -> str:
 def relative_names(paths: list[str]) -> list[str]:
     """``paths`` relative to their common folder, with ``/`` separators: what identifies a
     dataset's files wherever it is mounted (another node's scratch copy, a symlink, a
-    relative or trailing-slash spelling of the same folder)."""
+    relative or trailing-slash spelling of the same folder).
+
+    Folders are made absolute once each (a dataset has few; 1.28 M files take about a
+    second), file names kept as they are.
+    """
     if not paths:
         return []
-    absolute = [os.path.abspath(p) for p in paths]
-    root = os.path.commonpath([os.path.dirname(p) for p in absolute])
-    cut = len(root) if root.endswith(os.sep) else len(root) + 1  # a prefix: no relpath per file
-    return [p[cut:].replace(os.sep, "/") for p in absolute]
+    split = [p.rpartition(os.sep) for p in paths]
+    folders = {folder: _absolute_folder(folder) for folder in {s[0] for s in split}}
+    root = os.path.commonpath(list(folders.values()))
+    under = {folder: _below(absolute, root) for folder, absolute in folders.items()}
+    return [under[folder] + name for folder, _, name in split]
+
+
+def _absolute_folder(folder: str) -> str:
+    absolute = os.path.abspath(folder or os.curdir)
+    if absolute.startswith("//") and not absolute.startswith("///"):
+        absolute = absolute[1:]  # POSIX keeps a leading "//", commonpath does not: "/" here
+    return absolute
+
+
+def _below(folder: str, root: str) -> str:
+    """``folder`` relative to ``root`` (a prefix of it), as a ``/``-ended prefix or ""."""
+    rest = folder[len(root):].strip(os.sep)
+    return rest.replace(os.sep, "/") + "/" if rest else ""
 
 
 def files_summary(names: list[str]) -> dict[str, list]:
