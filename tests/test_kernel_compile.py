@@ -91,8 +91,12 @@ def test_every_variant_compiles(arch):
 def _compile_all(arch: str, names: list[str]) -> None:
     jobs = [(arch, names[i:i + CHUNK]) for i in range(0, len(names), CHUNK)]
     # Spawned, not forked: earlier tests may have started threads (JAX's) that a fork
-    # would copy mid-lock.  The cores shared with the suite's other workers (pytest-xdist).
-    workers = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", 1)))
+    # would copy mid-lock.  The cores are shared with the suite's other workers (pytest-xdist),
+    # but two processes at least: one per core measured slower on 2 cores (NVRTC waits on
+    # its files too), 1 min 4 s more for the suite.
+    cores = os.cpu_count() or 1
+    shares = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", 1))
+    workers = min(cores, max(2, cores // shares))
     with ProcessPoolExecutor(max_workers=workers,
                              mp_context=multiprocessing.get_context("spawn")) as pool:
         results = list(pool.map(_compile_chunk, jobs))
