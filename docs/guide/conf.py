@@ -1,7 +1,8 @@
-"""Sphinx configuration of gpuaug's API reference: rendered from the docstrings.
+"""Sphinx configuration of gpuaug's guide (MyST Markdown) and API reference (the docstrings).
 
-Build: ``sphinx-build -W -b html docs/api docs/api/_build`` (warnings are errors, so a
-docstring that does not render fails the build; tests/test_api_docs.py runs it).
+Build: ``python -m sphinx -W -b html docs/guide docs/guide/_build`` (warnings are errors, so
+a docstring or page that does not render, or a broken cross-reference, fails the build;
+tests/test_api_docs.py runs it).
 """
 
 import os
@@ -11,7 +12,10 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
 
 project = "gpuaug"
 author = "the gpuaug developers"
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon"]
+extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.napoleon"]
+source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+root_doc = "index"
+myst_heading_anchors = 3  # the README links to the guide's sections
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "show-inheritance": False}
