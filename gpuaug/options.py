@@ -79,7 +79,7 @@ GENERATOR_OPTIONS: tuple[Option, ...] = (
            "bit for bit) or 'fast' (float32 coordinates, weights and interpolation: no FP64 "
            "instruction per pixel; at order 1 within a bound that grows with the source "
            "coordinates' magnitude, 0.025 of 0..255 at 224x224 with Keras's usual ranges: see "
-           "the README, 'Exact or fast'). The NumPy (CPU) path is always exact. gpuaug only.",
+           "docs/guide/exact-or-fast.md). The NumPy (CPU) path is always exact. gpuaug only.",
            keyword_only=True),
     Option("output_dtype", None,
            "dtype of the delivered batch: 'float32', 'float16', 'bfloat16' (rounded once to "
