@@ -3,9 +3,10 @@
     python examples/tf_data.py [--data DIR] [--epochs 2]
 
 ``it.tf_dataset()`` is ``tf.data.Dataset.from_generator`` with the output signature
-filled in; one pass over it is one epoch of the iterator's batches, so ``.prefetch``
-and ``model.fit(dataset, epochs=...)`` work as with any tf.data pipeline.
-``output="tf"`` hands batches (and labels) to TensorFlow as tensors.
+filled in; one pass over it is one epoch of the iterator's batches.  Its length is
+unknown to tf.data, so Keras would stop the first epoch with "Your input ran out of
+data": ``.repeat()`` it and give ``model.fit`` ``steps_per_epoch=len(it)``, one pass a
+Keras epoch.  ``output="tf"`` hands batches (and labels) to TensorFlow as tensors.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def main() -> None:
     gen = gpuaug.ImageDataGenerator(rotation_range=20, horizontal_flip=True, rescale=1 / 255)
     it = gen.flow_from_directory(str(data), target_size=(args.size, args.size), batch_size=16,
                                  class_mode="sparse", seed=0, output="tf")
-    dataset = it.tf_dataset().prefetch(tf.data.AUTOTUNE)
+    # Repeated: an epoch of Keras is steps_per_epoch batches of it, one pass of the iterator.
+    dataset = it.tf_dataset().repeat().prefetch(tf.data.AUTOTUNE)
     model = tf.keras.Sequential([
         tf.keras.Input((args.size, args.size, 3)),
         tf.keras.layers.Conv2D(8, 3, activation="relu"),
@@ -39,7 +41,7 @@ def main() -> None:
         tf.keras.layers.Dense(it.num_classes, activation="softmax"),
     ])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(dataset, epochs=args.epochs, verbose=2)
+    history = model.fit(dataset, epochs=args.epochs, steps_per_epoch=len(it), verbose=2)
     print(f"final accuracy {history.history['accuracy'][-1]:.3f}")
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from . import preview
 from .datasets import make_sample
 from .environment import cuda_index
+from .errors import ImageFileError
 from .generator import ImageDataGenerator
 from .presets import CLASSIC
 from .sources.listing import WHITE_LIST_FORMATS
@@ -53,7 +54,13 @@ def run(data: Path | None, out: Path, size: int = 128, batch_size: int = 32, epo
               leave=False) as bar:
         for _ in range(epochs):
             for i in range(len(it)):
-                batch, _ = it[i]
+                try:
+                    batch, _ = it[i]
+                except ImageFileError as exc:  # the command has no on_error: say the fix there
+                    if type(exc) is not ImageFileError:
+                        raise
+                    raise ImageFileError(exc.path, exc.cause,
+                                         hint="remove or replace the file") from exc.cause
                 count += len(batch)
                 bar.update()
             it.on_epoch_end()
@@ -67,9 +74,14 @@ def run(data: Path | None, out: Path, size: int = 128, batch_size: int = 32, epo
     draws = [preview.to_uint8(gen.random_transform_batch(shown)[0]) for _ in range(4)]
     out.mkdir(parents=True, exist_ok=True)
     grid_path = out / "preview.png"
-    preview.grid([[original, *(d[i] for d in draws)] for i, original in enumerate(shown)]
-                 ).save(grid_path)
-    print(f"Preview grid (original, then 4 augmented draws per row): {grid_path}")
+    # Labelled as `gpuaug preview --compare` labels its grid: the picture explains itself.
+    names = {index: name for name, index in it.class_indices.items()}
+    headers = ["original", *(f"draw {k + 1}" for k in range(len(draws)))]
+    preview.grid([[original, *(d[i] for d in draws)] for i, original in enumerate(shown)],
+                 [headers] * len(shown),
+                 row_labels=[names[int(it.classes[j])] for j in chosen]).save(grid_path)
+    print(f"Preview grid (a row per image, labelled with its class: the original, then "
+          f"{len(draws)} augmented draws): {grid_path}")
     return grid_path
 
 

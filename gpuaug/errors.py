@@ -24,11 +24,21 @@ def the_files_own(exc: BaseException) -> bool:
     return not (isinstance(exc, OSError) and exc.errno in _RESOURCE_ERRNOS)
 
 
-class ImageFileError(OSError):
-    """An image file could not be read or decoded; names the file and the cause."""
+#: What an iterator's reader can do about an unreadable file (the default hint).
+SKIP_HINT = 'pass on_error="skip" to the flow method to skip unreadable files'
 
-    def __init__(self, path: str, cause: BaseException) -> None:
-        super().__init__(f"cannot read image file {path!r}: {type(cause).__name__}: {cause}")
+
+class ImageFileError(OSError):
+    """An image file could not be read or decoded; names the file, the cause and the fix.
+
+    ``hint``: what the reader can do, after the cause; the default (:data:`SKIP_HINT`)
+    fits the iterators, which raise it with ``on_error="raise"``; callers without an
+    ``on_error`` (the preview, the demo's pictures) pass their own, or "".
+    """
+
+    def __init__(self, path: str, cause: BaseException, hint: str = SKIP_HINT) -> None:
+        super().__init__(f"cannot read image file {path!r}: {type(cause).__name__}: {cause}"
+                         + (f"; {hint}" if hint else ""))
         self.path = path
         self.cause = cause
 

@@ -25,7 +25,7 @@ from .environment import cuda_status, parse_device
 from .errors import Unavailable
 from .fit_statistics import feature_statistics, zca_matrix
 from .host_memory import keep_heap_top
-from .options import render_options
+from .options import GENERATOR_OPTIONS, render_options
 from .params import TransformParams
 from .rng import RNG_MODES, epoch_key
 from .sampler import RandomTransformSampler
@@ -632,8 +632,11 @@ class ImageDataGenerator:
         return augment_on(self.device, batch, params, self.config()), params
 
 
+# gpuaug's own arguments are the table's keyword-only ones: named from it, so a new one
+# is listed here without an edit.
 ImageDataGenerator.__doc__ = (
     "Keras's ``ImageDataGenerator``, computed by gpuaug's batched engine.\n\n"
     "Same arguments, defaults, validation and seeded parameters as Keras; "
-    "``device`` and ``compat`` are gpuaug's own, keyword-only.\n\n" + render_options()
+    + ", ".join(f"``{o.name}``" for o in GENERATOR_OPTIONS if o.keyword_only)
+    + " are gpuaug's own, keyword-only.\n\n" + render_options()
 )

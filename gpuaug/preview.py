@@ -38,7 +38,8 @@ def _tile(path: str, size: int) -> np.ndarray:
     except Exception as exc:
         if not the_files_own(exc):  # the machine's state (memory, open files): as it is
             raise
-        raise ImageFileError(path, exc) from exc
+        # No on_error here: the fix is the file's.
+        raise ImageFileError(path, exc, hint="remove or replace the file") from exc
 
 
 def to_uint8(batch: Any) -> np.ndarray:
@@ -83,6 +84,8 @@ def grid(rows: Sequence[Sequence[np.ndarray]],
     return canvas
 
 
-def expected_size(n_rows: int, n_cols: int, size: int) -> tuple[int, int]:
-    """The (width, height) of :func:`grid`'s captioned picture of ``size`` tiles."""
-    return n_cols * size, n_rows * (size + CAPTION)
+def expected_size(n_rows: int, n_cols: int, size: int, *,
+                  row_labels: bool = False) -> tuple[int, int]:
+    """The (width, height) of :func:`grid`'s captioned picture of ``size`` tiles
+    (``row_labels``: with the rows' label margin)."""
+    return (LABEL_WIDTH if row_labels else 0) + n_cols * size, n_rows * (size + CAPTION)

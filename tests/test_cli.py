@@ -40,8 +40,8 @@ def test_demo_runs_on_the_cpu_and_writes_a_preview(data, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Found 12 images belonging to 3 classes." in out
     assert "images/s" in out and "on cpu" in out
-    with Image.open(tmp_path / "preview.png") as grid:
-        assert grid.size == (32 * 5, 32 * 8)
+    with Image.open(tmp_path / "preview.png") as grid:  # class names left, headers above
+        assert grid.size == expected_size(8, 5, 32, row_labels=True)
 
 
 @pytest.mark.parametrize("flags,rows,cols", [

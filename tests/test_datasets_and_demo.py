@@ -10,6 +10,7 @@ from PIL import Image
 
 from gpuaug.cli import main as gpuaug_main
 from gpuaug.datasets import SHAPES, make_sample
+from gpuaug.preview import CAPTION, LABEL_WIDTH
 
 
 def _digest(root):
@@ -59,11 +60,12 @@ def test_demo_runs_and_writes_a_preview(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"Found {8 * len(SHAPES)} images belonging to {len(SHAPES)} classes." in out
     assert "images/s" in out and "on cpu" in out
-    with Image.open(tmp_path / "preview.png") as grid:
-        assert grid.size == (48 * 5, 48 * 8)
+    with Image.open(tmp_path / "preview.png") as grid:  # class names left, headers above
+        assert grid.size == (LABEL_WIDTH + 48 * 5, (48 + CAPTION) * 8)
         pixels = np.asarray(grid)
     # The augmented draws differ from the originals beside them.
-    assert not np.array_equal(pixels[:, :48], pixels[:, 48:96])
+    x0 = LABEL_WIDTH
+    assert not np.array_equal(pixels[:, x0:x0 + 48], pixels[:, x0 + 48:x0 + 96])
 
 
 def test_demo_reports_a_folder_without_images(tmp_path, capsys):

@@ -281,7 +281,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="compare the CPU paths (Pillow threads, Keras processes): no GPU needed")
     ap.add_argument("--images", type=int, help="JPEGs to generate (default 2048; 512 with --cpu)")
     ap.add_argument("--batch", type=int, help="batch size (default 256; 64 with --cpu)")
-    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--size", type=int, default=224,
+                    help="images are resized to size x size")
     ap.add_argument("--data", type=Path, help="a class-folder tree of JPEGs (default: generated "
                     "under --out-dir)")
     ap.add_argument("--smoke", action="store_true",

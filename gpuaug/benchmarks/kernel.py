@@ -407,15 +407,23 @@ def _ints(text: str) -> list[int]:
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=256,
+                    help="images per resident batch of the main table")
     ap.add_argument("--size", type=int, default=224, help="image side (square images)")
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--no-sweep", dest="sweep", action="store_false")
-    ap.add_argument("--sweep-batches", type=_ints, default=[1, 4, 16, 64, 256, 1024])
-    ap.add_argument("--sweep-sides", type=_ints, default=[64, 128, 224, 512, 1024])
+    ap.add_argument("--warmup", type=int, default=3,
+                    help="untimed calls per contender before timing (compiles, caches)")
+    ap.add_argument("--repeats", type=int, default=20,
+                    help="timed calls per contender (the median is reported)")
+    ap.add_argument("--no-sweep", dest="sweep", action="store_false",
+                    help="skip the sweep over batch size and image side")
+    # Defaults in the help as they are typed (the formatter would print the lists).
+    ap.add_argument("--sweep-batches", type=_ints, default=[1, 4, 16, 64, 256, 1024],
+                    help="batch sizes of the sweep, comma-separated (default 1,4,16,64,256,1024)")
+    ap.add_argument("--sweep-sides", type=_ints, default=[64, 128, 224, 512, 1024],
+                    help="image sides of the sweep, comma-separated (default 64,128,224,512,1024)")
     ap.add_argument("--shape-batches", type=_ints, default=[32, 256, 1024],
-                    help="batch sizes of the launch-shape table (empty: none)")
+                    help="batch sizes of the launch-shape table, comma-separated (empty: none; "
+                    "default 32,256,1024)")
     ap.add_argument("--sweep-max-gb", type=float, default=20.0,
                     help="skip sweep points whose input + output exceed this many GB")
 

@@ -33,6 +33,16 @@ class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
 
 
 _HELP = _HelpWithDefaults
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's errors as one line, ``gpuaug <cmd>: error: ...`` (exit 2), as the
+    command's own errors are: the usage it prints first is ``--help``'s job."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 EPILOG = ("exit codes: 0 success, 1 failure, 2 bad argument or input, "
           "3 not possible here (no CUDA device, CuPy or DALI)")
 
@@ -46,6 +56,17 @@ def _size(text: str) -> tuple[int, int]:
     if w < 1 or h < 1:
         raise argparse.ArgumentTypeError(f"sizes must be positive; got {text!r}")
     return w, h
+
+
+def _class_count(text: str) -> int:
+    from ..datasets import ALL_SHAPES, MAX_CLASSES, TEXTURES
+
+    count = _positive(text)
+    if count > MAX_CLASSES:  # more would repeat a class's images: classes no model tells apart
+        raise argparse.ArgumentTypeError(
+            f"at most {MAX_CLASSES} classes, each a distinct shape and texture "
+            f"({len(ALL_SHAPES)} shapes x {len(TEXTURES)} textures); got {text!r}")
+    return count
 
 
 def _positive(text: str) -> int:
@@ -173,10 +194,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_make_dataset(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from ..datasets import SHAPES, make_sample
+    from ..datasets import class_names, make_sample
 
-    names = [SHAPES[i % len(SHAPES)] + (f"_{i // len(SHAPES)}" if i >= len(SHAPES) else "")
-             for i in range(args.classes)]
+    names = class_names(args.classes)  # a distinct shape and texture each
     if args.directory.is_dir() and any(args.directory.iterdir()) and not args.force:
         raise ValueError(f"{args.directory} is not empty: its files would mix with the new "
                          "ones (a listing would count both); choose an empty or new folder, or "
@@ -193,7 +213,7 @@ def cmd_make_dataset(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gpuaug", epilog=EPILOG,
         description="Keras's ImageDataGenerator as a GPU augmentation engine.")
     from .. import __version__
@@ -278,14 +298,19 @@ def build_parser() -> argparse.ArgumentParser:
                           "which devices and decoders are usable here, and why not.")
     info.set_defaults(func=cmd_info)
 
+    from ..datasets import MAX_CLASSES
+
     make = sub.add_parser("make-dataset", epilog=EPILOG, formatter_class=_HELP,
                            help="write a synthetic class-folder "
                           "dataset", description="Write K class folders of N synthetic "
                           "images (textured shapes) for trials and benchmarks.")
     make.add_argument("directory", type=Path, help="where the class folders go (new or empty)")
-    make.add_argument("--classes", type=_positive, default=4, help="class folders")
+    make.add_argument("--classes", type=_class_count, default=4,
+                      help="class folders, each a distinct shape and texture; "
+                      f"at most {MAX_CLASSES}")
     make.add_argument("--per-class", type=_positive, default=8, help="images per class")
-    make.add_argument("--size", type=_size, default=(128, 128), metavar="WxH",
+    # A string default goes through `type` too: --help shows it as it is typed.
+    make.add_argument("--size", type=_size, default="128x128", metavar="WxH",
                       help="image width x height")
     make.add_argument("--format", choices=("jpg", "png"), default="jpg", help="file format")
     make.add_argument("--seed", type=int, default=0, help="seed of the shapes and textures")
@@ -307,9 +332,24 @@ def _exit_code(exc: BaseException) -> tuple[int, str]:
     return EXIT_FAILURE, f"{type(exc).__name__}: {exc}"
 
 
+def _command_parser(parser: argparse.ArgumentParser,
+                    args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the (sub)command that ``args`` were parsed for."""
+    while True:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        name = getattr(args, subs[0].dest, None) if subs else None
+        if name not in (subs[0].choices if subs else {}):
+            return parser
+        parser = subs[0].choices[name]
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)  # exits 2 with argparse's one-line message on bad flags
+    # Exits 2 with a one-line message on bad flags (_Parser); an unknown option is named
+    # by the command it was given to, not by the top-level parser argparse leaves it to.
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.func(args)
     except KeyboardInterrupt:

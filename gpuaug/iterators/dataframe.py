@@ -10,6 +10,7 @@ import numpy as np
 
 from ..sources.listing import WHITE_LIST_FORMATS
 from .base import ShardArg, shard_note
+from .directory import warn_empty_subset
 from .files import FileBatchIterator
 
 _NO_CLASS_MODES = ("input", "multi_output", "raw", None)
@@ -85,6 +86,7 @@ class DataFrameIterator(FileBatchIterator):
         else:
             print(f"Found {self.samples} {validated} image filenames belonging to "
                   f"{num_classes} classes.{note}")
+        warn_empty_subset(subset, image_data_generator, self.samples)  # Keras: silently empty
 
     def _check_params(self, df: Any, x_col: str, y_col: Any, weight_col: Optional[str],
                       classes: Optional[list[str]]) -> None:

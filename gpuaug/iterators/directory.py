@@ -8,9 +8,24 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..sources.listing import discover_classes, list_class_files
+from ..sources.listing import WHITE_LIST_FORMATS, discover_classes, list_class_files
 from .base import ShardArg, shard_note
 from .files import FileBatchIterator
+
+
+def warn_empty_subset(subset: Optional[str], image_data_generator: Any, samples: int) -> None:
+    """Warn where ``subset="validation"`` is empty because the generator has no split.
+
+    Keras gives an empty validation subset without a word; ``model.fit`` then fails (or
+    validates on nothing) far from the cause.
+    """
+    split = getattr(image_data_generator, "_validation_split", None)
+    if subset == "validation" and not split and not samples:
+        warnings.warn("subset='validation' is empty: the generator's validation_split is "
+                      f"{split!r}; set validation_split on the generator (e.g. "
+                      "ImageDataGenerator(validation_split=0.2)) and take subset='training' and "
+                      "subset='validation' from it",
+                      stacklevel=4)
 
 
 class DirectoryIterator(FileBatchIterator):
@@ -71,6 +86,22 @@ class DirectoryIterator(FileBatchIterator):
                          max_queue_size=max_queue_size)
         print(f"Found {self.samples} images belonging to {self.num_classes} classes."
               + shard_note(self.shard_id, self.num_shards, self.n))
+        # Keras lists nothing and says no more; model.fit then fails with a bare
+        # StopIteration far from the cause.  The same, plus what to do.
+        warn_empty_subset(subset, image_data_generator, self.samples)
+        if not self.samples and not names:
+            direct = [f for f in os.listdir(directory) if f.lower().endswith(WHITE_LIST_FORMATS)
+                      and os.path.isfile(os.path.join(directory, f))]
+            if direct:
+                warnings.warn(
+                    f"flow_from_directory({directory!r}) found no class sub-folders: the folder "
+                    f"holds {len(direct)} images directly, and each class must be a sub-folder "
+                    "of its own; point `directory` at the parent folder of the class folders "
+                    "(for one class, move the images into a sub-folder)", stacklevel=3)
+            else:
+                warnings.warn(f"flow_from_directory({directory!r}) found no class sub-folders "
+                              "and no images: point `directory` at the parent folder of the "
+                              "class folders", stacklevel=3)
 
     @property
     def labels(self) -> np.ndarray:

@@ -85,7 +85,8 @@ def choose_decoder(decoder: Any, device: str, color_mode: str, interpolation: st
     if decoder == "auto":
         return "dali-mixed" if (device != "cpu" and usable and not unsupported) else "pillow"
     if not usable:
-        raise Unavailable(f"decoder='dali': {reason}")
+        raise Unavailable(f"decoder='dali': {reason}; decoder='pillow' (or 'auto') decodes "
+                          "without DALI")
     if unsupported:
         raise ValueError(f"decoder='dali' does not support {unsupported}; use decoder='pillow'")
     return "dali-mixed" if device != "cpu" else "dali-cpu"
