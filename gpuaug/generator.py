@@ -495,7 +495,7 @@ class ImageDataGenerator:
         ``workers``, ``use_multiprocessing`` and ``max_queue_size``: Keras 3's
         ``PyDataset`` settings, read by ``model.fit`` (threads or processes that call
         ``it[i]``; in worker processes each batch is still the one a single process
-        yields, see the README).
+        yields, see docs/guide/iterators.md).
         """
         from .iterators import NumpyArrayIterator, keras_compatible
 

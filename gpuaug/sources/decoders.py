@@ -5,7 +5,8 @@ generator runs on CUDA and DALI is installed, else Pillow.  ``"dali"`` asks for
 DALI explicitly (``mixed`` on CUDA, its CPU decoder otherwise); ``"pillow"`` is
 Keras's ``load_img`` exactly.
 
-What differs between DALI and Pillow was measured (tests/test_decoders.py, README):
+What differs between DALI and Pillow was measured (tests/test_decoders.py,
+docs/guide/iterators.md):
 DALI's CPU decoder gives Pillow's RGB pixels for PNG and for baseline JPEG; DALI's own
 grayscale conversion and nearest-neighbour resize do *not* follow Pillow's rules, so
 gpuaug does both itself after DALI's RGB decode (Pillow's integer luma, Pillow's
@@ -17,7 +18,7 @@ DALI gets only the files whose decode was shown equal to Pillow's (8-bit JPEG an
 read from their headers by :mod:`.sniff`, EXIF orientation ignored as Pillow does);
 16-bit, 1-bit, TIFF, BMP and any file DALI fails on are decoded by Pillow, and a
 declared size over Pillow's decompression-bomb limit is refused before DALI decodes it.
-(DALI's GPU JPEG decoder, nvJPEG, is not libjpeg-turbo: its pixels differ, see README.)
+(DALI's GPU JPEG decoder, nvJPEG, is not libjpeg-turbo: its pixels differ, see the guide.)
 """
 
 from __future__ import annotations
