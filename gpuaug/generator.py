@@ -469,9 +469,9 @@ class ImageDataGenerator:
     ) -> "NumpyArrayIterator":
         """Keras's ``flow``: seeded batches of an in-memory dataset (``x``, ``y``).
 
-        The iterator is a ``keras.utils.PyDataset`` (for ``model.fit``) when the
-        program has imported Keras before calling this, and a plain Python
-        iterable (PyTorch loops) either way.
+        The iterator is a ``keras.utils.PyDataset`` (for ``model.fit``) once the program
+        imports Keras, before or after this call, and a plain Python iterable (PyTorch
+        loops) either way.
 
         ``output`` (gpuaug only): "auto" (NumPy on CPU, CuPy on CUDA), "numpy",
         "cupy", "torch", "jax" or "tf".  With "torch", "jax" and "tf" the labels and
