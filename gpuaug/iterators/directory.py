@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..sources.listing import WHITE_LIST_FORMATS, discover_classes, list_class_files
+from ..sources.listing import discover_classes, images_in, list_class_files
 from .base import ShardArg, shard_note
 from .files import FileBatchIterator
 
@@ -90,8 +90,7 @@ class DirectoryIterator(FileBatchIterator):
         # StopIteration far from the cause.  The same, plus what to do.
         warn_empty_subset(subset, image_data_generator, self.samples)
         if not self.samples and not names:
-            direct = [f for f in os.listdir(directory) if f.lower().endswith(WHITE_LIST_FORMATS)
-                      and os.path.isfile(os.path.join(directory, f))]
+            direct = images_in(directory)
             if direct:
                 warnings.warn(
                     f"flow_from_directory({directory!r}) found no class sub-folders: the folder "

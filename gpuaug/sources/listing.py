@@ -53,6 +53,12 @@ def _regular_files(root: str) -> set[str]:
         return set()
 
 
+def images_in(folder: str) -> list[str]:
+    """The regular files with Keras's image extensions directly in ``folder`` (not in
+    sub-folders), sorted: what a class folder would hold."""
+    return sorted(f for f in _regular_files(folder) if f.lower().endswith(WHITE_LIST_FORMATS))
+
+
 def _valid_files(class_dir: str, follow_links: bool):
     """Keras's image files of a class folder, minus what is not a regular file.
 
